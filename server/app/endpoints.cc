@@ -1,0 +1,69 @@
+#include "server/app/endpoints.h"
+
+#include "absl/algorithm/container.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+namespace userservice {
+
+absl::StatusOr<mysql::Endpoint> ParseEndpoint(absl::string_view name,
+                                              absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  const auto invalid = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "database endpoint ", name, " \"", text, "\": ", why,
+        " (expected HOST:PORT, e.g. 127.0.0.1:3306 or db-0.db:3306)"));
+  };
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) return invalid("no port");
+  absl::string_view host = text.substr(0, colon);
+  absl::string_view port_text = text.substr(colon + 1);
+  if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) {
+    return invalid("unbalanced brackets");
+  }
+  if (host.empty()) return invalid("no host");
+  int port;
+  if (!absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
+    return invalid("port must be a number from 1 to 65535");
+  }
+  return mysql::Endpoint{std::string(name), std::string(host), port};
+}
+
+absl::StatusOr<std::vector<mysql::Endpoint>> ParseReplicas(
+    absl::string_view text) {
+  std::vector<mysql::Endpoint> replicas;
+  absl::flat_hash_set<std::string> names = {"primary"};
+  for (absl::string_view entry :
+       absl::StrSplit(text, ',', absl::SkipWhitespace())) {
+    entry = absl::StripAsciiWhitespace(entry);
+    std::string name = absl::StrCat("replica-", replicas.size());
+    const size_t equals = entry.find('=');
+    if (equals != absl::string_view::npos) {
+      name = std::string(absl::StripAsciiWhitespace(entry.substr(0, equals)));
+      entry = entry.substr(equals + 1);
+      if (name.empty() || name.size() > 63 ||
+          !absl::c_all_of(name, [](char c) {
+            return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                   c == '-' || c == '_' || c == '.';
+          })) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--replicas: replica name \"", name,
+            "\" must be 1-63 characters of letters, digits, '-', '_', '.'"));
+      }
+    }
+    if (!names.insert(name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--replicas: endpoint name \"", name, "\" is used twice"));
+    }
+    absl::StatusOr<mysql::Endpoint> endpoint = ParseEndpoint(name, entry);
+    if (!endpoint.ok()) return endpoint.status();
+    replicas.push_back(*std::move(endpoint));
+  }
+  return replicas;
+}
+
+}  // namespace userservice

@@ -1,0 +1,142 @@
+#include "server/mysql/mysql_connection.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cppconn/connection.h"
+#include "cppconn/prepared_statement.h"
+#include "cppconn/statement.h"
+#include "mysql_driver.h"
+#include "server/mysql/sql_status.h"
+
+namespace userservice::mysql {
+namespace {
+
+// Connector/C++ takes whole seconds for its socket timeouts.
+int CeilSeconds(absl::Duration d) {
+  return std::max<int>(1, static_cast<int>(std::ceil(absl::ToDoubleSeconds(d))));
+}
+
+}  // namespace
+
+void InitDriver() { sql::mysql::get_mysql_driver_instance(); }
+
+int64_t RoundedStatementBudgetMs(absl::Duration remaining) {
+  constexpr int64_t kMaxMs = 3600 * 1000;
+  const int64_t ms =
+      std::min(kMaxMs, absl::ToInt64Milliseconds(
+                           std::min(remaining, absl::Milliseconds(kMaxMs))));
+  if (ms <= 1) return 1;
+  // Largest 1.25^k (rounded) not above ms: a deadline is never extended,
+  // and at most ~20% of it is given up.
+  double step = 1;
+  int64_t best = 1;
+  while (true) {
+    step *= 1.25;
+    const int64_t candidate = static_cast<int64_t>(std::llround(step));
+    if (candidate > ms) break;
+    best = candidate;
+  }
+  return best;
+}
+
+absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
+    const Endpoint& endpoint, const ConnectionSettings& settings,
+    absl::Time deadline) {
+  absl::StatusOr<std::string> password = settings.password();
+  if (!password.ok()) return password.status();
+
+  // The connect may not outlive the caller's deadline.
+  const absl::Duration connect_budget =
+      std::min(settings.connect_timeout, deadline - absl::Now());
+  if (connect_budget <= absl::ZeroDuration()) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "deadline exceeded before connecting to database ", endpoint.name));
+  }
+
+  std::unique_ptr<sql::Connection> conn;
+  absl::Status status = RunSql(endpoint.name, deadline, [&]() {
+    sql::ConnectOptionsMap options;
+    options["hostName"] = sql::SQLString(
+        absl::StrCat("tcp://", endpoint.host, ":", endpoint.port));
+    options["userName"] = sql::SQLString(settings.user);
+    options["password"] = sql::SQLString(*password);
+    options["schema"] = sql::SQLString(settings.database);
+    options["OPT_RECONNECT"] = false;  // must be a bool, see class comment
+    options["OPT_CONNECT_TIMEOUT"] = CeilSeconds(connect_budget);
+    options["OPT_READ_TIMEOUT"] = CeilSeconds(settings.socket_timeout);
+    options["OPT_WRITE_TIMEOUT"] = CeilSeconds(settings.socket_timeout);
+    options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
+    conn.reset(driver->connect(options));
+    std::unique_ptr<sql::Statement> setup(conn->createStatement());
+    // Timestamps are stored and read as UTC.
+    setup->execute("SET time_zone = '+00:00'");
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return std::unique_ptr<MysqlConnection>(new MysqlConnection(std::move(conn)));
+}
+
+MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> conn)
+    : conn_(std::move(conn)) {}
+
+MysqlConnection::~MysqlConnection() {
+  // Statements belong to the session: close them before it.
+  statements_.clear();
+  if (conn_ != nullptr) {
+    // Closing a connection whose server is gone can throw; there is
+    // nothing useful to do about it here.
+    RunSql("closing", absl::InfiniteFuture(), [&]() {
+      conn_->close();
+      return absl::OkStatus();
+    }).IgnoreError();
+  }
+}
+
+sql::PreparedStatement& MysqlConnection::Prepare(const char* sql_text) {
+  auto it = statements_.find(sql_text);
+  if (it == statements_.end()) {
+    it = statements_
+             .emplace(sql_text, std::unique_ptr<sql::PreparedStatement>(
+                                    conn_->prepareStatement(sql_text)))
+             .first;
+  }
+  return *it->second;
+}
+
+void MysqlConnection::SetStatementBudget(absl::Duration budget) {
+  const int64_t ms = RoundedStatementBudgetMs(budget);
+  if (ms == statement_budget_ms_) return;
+  sql::PreparedStatement& set =
+      Prepare("SET SESSION max_statement_time = ?");
+  set.setDouble(1, static_cast<double>(ms) / 1000.0);
+  set.execute();
+  statement_budget_ms_ = ms;
+}
+
+void MysqlConnection::Execute(const char* sql_text) {
+  std::unique_ptr<sql::Statement> statement(conn_->createStatement());
+  statement->execute(sql_text);
+}
+
+void MysqlConnection::Begin() {
+  Execute("START TRANSACTION");
+  in_transaction_ = true;
+}
+
+void MysqlConnection::Commit() {
+  Execute("COMMIT");
+  in_transaction_ = false;
+}
+
+void MysqlConnection::Rollback() {
+  // Whatever happens, the transaction is over from our side: if ROLLBACK
+  // itself fails the connection is discarded.
+  in_transaction_ = false;
+  Execute("ROLLBACK");
+}
+
+}  // namespace userservice::mysql

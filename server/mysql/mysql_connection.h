@@ -1,0 +1,103 @@
+#ifndef USERSERVICE_SERVER_MYSQL_MYSQL_CONNECTION_H_
+#define USERSERVICE_SERVER_MYSQL_MYSQL_CONNECTION_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace sql {
+class Connection;
+class PreparedStatement;
+}  // namespace sql
+
+namespace userservice::mysql {
+
+// Where one database endpoint lives.
+struct Endpoint {
+  std::string name;  // "primary", "replica-0", ... as reported to clients
+  std::string host;
+  int port = 3306;
+};
+
+// How every connection is opened, shared by all endpoints.
+struct ConnectionSettings {
+  std::string database;
+  std::string user;
+  // Called on every connect, so a rotated password file or secret is
+  // picked up by the next connection without a restart.
+  std::function<absl::StatusOr<std::string>()> password;
+  absl::Duration connect_timeout = absl::Seconds(2);
+  // Backstop for a server that stops answering mid-query; the deadline-based
+  // max_statement_time normally ends slow queries long before this.
+  absl::Duration socket_timeout = absl::Seconds(30);
+};
+
+// One Connector/C++ session with its own prepared-statement cache.
+//
+// Auto-reconnect is off on purpose: Connector/C++ 1.1 re-opens a lost
+// session silently but its prepared statements then fail (error 2030), so a
+// connection that lost its server is discarded by the pool instead.
+// Methods other than Open may throw sql::SQLException; call them inside
+// RunSql.
+class MysqlConnection {
+ public:
+  static absl::StatusOr<std::unique_ptr<MysqlConnection>> Open(
+      const Endpoint& endpoint, const ConnectionSettings& settings,
+      absl::Time deadline);
+
+  ~MysqlConnection();
+  MysqlConnection(const MysqlConnection&) = delete;
+  MysqlConnection& operator=(const MysqlConnection&) = delete;
+
+  // The cached prepared statement for `sql_text`, prepared on first use.
+  // `sql_text` must be a string literal or otherwise outlive the connection.
+  sql::PreparedStatement& Prepare(const char* sql_text);
+
+  // Makes the server abort any statement of this session that runs longer
+  // than (a little less than) `budget`, so no query outlives its call. Only
+  // talks to the server when the rounded value changes.
+  void SetStatementBudget(absl::Duration budget);
+
+  // Runs a statement that takes no parameters and returns no rows
+  // (transaction control).
+  void Execute(const char* sql_text);
+
+  // Explicit transactions. A body that fails between Begin and Commit
+  // leaves the rollback to the caller that leased the connection.
+  void Begin();
+  void Commit();
+  void Rollback();
+  bool in_transaction() const { return in_transaction_; }
+
+  sql::Connection& raw() { return *conn_; }
+
+ private:
+  explicit MysqlConnection(std::unique_ptr<sql::Connection> conn);
+
+  std::unique_ptr<sql::Connection> conn_;
+  absl::flat_hash_map<const char*, std::unique_ptr<sql::PreparedStatement>>
+      statements_;
+  // Milliseconds currently set as the session's max_statement_time; -1 for
+  // the server default.
+  int64_t statement_budget_ms_ = -1;
+  bool in_transaction_ = false;
+};
+
+// Initializes Connector/C++ (and the client library under it). Must run
+// once, before any thread opens a connection: the driver's lazy
+// initialization is not thread-safe.
+void InitDriver();
+
+// The value SetStatementBudget rounds `remaining` down to: one of a fixed
+// ladder of values 25% apart, so that calls with similar deadlines share a
+// setting and the session variable rarely needs changing. At least 1 ms, at
+// most one hour.
+int64_t RoundedStatementBudgetMs(absl::Duration remaining);
+
+}  // namespace userservice::mysql
+
+#endif  // USERSERVICE_SERVER_MYSQL_MYSQL_CONNECTION_H_

@@ -1,0 +1,66 @@
+#ifndef USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
+#define USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/functional/function_ref.h"
+#include "server/mysql/mysql_connection.h"
+#include "server/pool/connection_pool.h"
+#include "server/repository/user_repository.h"
+
+namespace userservice::mysql {
+
+using MysqlPool = ConnectionPool<MysqlConnection>;
+
+// The users table on one MariaDB endpoint, through that endpoint's pool.
+// One instance per endpoint; the primary's is also the writer.
+class MysqlUserStore final : public UserReader, public UserWriter {
+ public:
+  // `pool` must outlive the store.
+  MysqlUserStore(std::string endpoint_name, MysqlPool* pool);
+
+  absl::StatusOr<User> GetUser(const UserKey& key,
+                               const RequestContext& ctx) override;
+  absl::StatusOr<std::vector<User>> ListUsers(
+      uint64_t after_id, int limit, const RequestContext& ctx) override;
+  absl::StatusOr<bool> WaitForPosition(const ReplicationPosition& position,
+                                       absl::Duration timeout,
+                                       const RequestContext& ctx) override;
+
+  absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
+                                           const RequestContext& ctx) override;
+  absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
+                                           const RequestContext& ctx) override;
+  absl::StatusOr<ReplicationPosition> DeleteUser(
+      uint64_t id, int64_t expected_version,
+      const RequestContext& ctx) override;
+
+ private:
+  // Leases a connection, bounds the session's statements by the deadline,
+  // runs `body` and converts failures; a connection that broke is dropped.
+  absl::Status WithConnection(const RequestContext& ctx,
+                              absl::FunctionRef<absl::Status(MysqlConnection&)>
+                                  body);
+
+  // The create path for a request that carries a request_id.
+  absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
+                                Written<User>* out);
+  // The user recorded for `request_id`, if any: NOT_FOUND when the key is
+  // unused.
+  absl::Status ReplayCreate(MysqlConnection& conn, const NewUser& user,
+                            Written<User>* out);
+  // Turns a bare duplicate-key failure into a message naming the field that
+  // clashes (ignoring the user `own_id` itself); `original` if unknown.
+  absl::Status DescribeConflict(const std::string& username,
+                                const std::string& email, uint64_t own_id,
+                                const RequestContext& ctx,
+                                absl::Status original);
+
+  const std::string endpoint_name_;
+  MysqlPool* const pool_;
+};
+
+}  // namespace userservice::mysql
+
+#endif  // USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_

@@ -1,0 +1,177 @@
+#include "server/service/user_mapper.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/service/consistency_token.h"
+#include "server/service/validation.h"
+
+namespace userservice {
+namespace {
+
+void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
+  const absl::Duration since_epoch = time - absl::UnixEpoch();
+  const int64_t seconds = absl::ToInt64Seconds(since_epoch);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+}
+
+}  // namespace
+
+void ToProto(const User& user, v1::User* out) {
+  out->set_id(user.id);
+  out->set_username(user.username);
+  out->set_email(user.email);
+  ToProto(user.create_time, out->mutable_create_time());
+  ToProto(user.update_time, out->mutable_update_time());
+  out->set_version(user.version);
+}
+
+absl::StatusOr<NewUser> FromProto(const v1::CreateUserRequest& request) {
+  if (absl::Status s = ValidateUsername("username", request.username());
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateEmail("email", request.email()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ValidateRequestId("request_id", request.request_id());
+      !s.ok()) {
+    return s;
+  }
+  return NewUser{request.username(), request.email(), request.request_id()};
+}
+
+absl::StatusOr<UserKey> FromProto(const v1::GetUserRequest& request) {
+  switch (request.key_case()) {
+    case v1::GetUserRequest::kId:
+      if (request.id() == 0) {
+        return absl::InvalidArgumentError("id: must be a non-zero user id");
+      }
+      return UserKey::Id(request.id());
+    case v1::GetUserRequest::kUsername:
+      if (absl::Status s = ValidateUsername("username", request.username());
+          !s.ok()) {
+        return s;
+      }
+      return UserKey::Username(request.username());
+    case v1::GetUserRequest::kEmail:
+      if (absl::Status s = ValidateEmail("email", request.email()); !s.ok()) {
+        return s;
+      }
+      return UserKey::Email(request.email());
+    case v1::GetUserRequest::KEY_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(
+      "key: set exactly one of id, username or email");
+}
+
+absl::StatusOr<UserUpdate> FromProto(const v1::UpdateUserRequest& request) {
+  if (!request.has_user()) {
+    return absl::InvalidArgumentError(
+        "user: is required (user.id selects the user to update)");
+  }
+  if (request.user().id() == 0) {
+    return absl::InvalidArgumentError("user.id: must be a non-zero user id");
+  }
+  if (request.expected_version() < 0) {
+    return absl::InvalidArgumentError(
+        "expected_version: must be 0 (unconditional) or a version");
+  }
+  bool username = request.update_mask().paths_size() == 0;
+  bool email = username;
+  for (const std::string& path : request.update_mask().paths()) {
+    if (path == "username") {
+      username = true;
+    } else if (path == "email") {
+      email = true;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "update_mask: unsupported path \"", path,
+          "\"; allowed paths are \"username\" and \"email\""));
+    }
+  }
+  UserUpdate update;
+  update.id = request.user().id();
+  update.expected_version = request.expected_version();
+  if (username) {
+    if (absl::Status s =
+            ValidateUsername("user.username", request.user().username());
+        !s.ok()) {
+      return s;
+    }
+    update.username = request.user().username();
+  }
+  if (email) {
+    if (absl::Status s = ValidateEmail("user.email", request.user().email());
+        !s.ok()) {
+      return s;
+    }
+    update.email = request.user().email();
+  }
+  return update;
+}
+
+absl::StatusOr<ReadPolicy> ToReadPolicy(const v1::ReadOptions& options,
+                                        ReadConsistency default_consistency) {
+  ReadPolicy policy;
+  std::optional<ReplicationPosition> position;
+  if (!options.consistency_token().empty()) {
+    absl::StatusOr<ReplicationPosition> decoded = DecodeConsistencyToken(
+        "read_options.consistency_token", options.consistency_token());
+    if (!decoded.ok()) return decoded.status();
+    position = *std::move(decoded);
+  }
+  switch (options.consistency()) {
+    case v1::CONSISTENCY_UNSPECIFIED:
+      // A caller that hands over a token wants to see that write.
+      policy.consistency =
+          position.has_value() ? ReadConsistency::kSession : default_consistency;
+      break;
+    case v1::CONSISTENCY_EVENTUAL:
+      policy.consistency = ReadConsistency::kEventual;
+      break;
+    case v1::CONSISTENCY_BOUNDED_STALENESS:
+      policy.consistency = ReadConsistency::kBoundedStaleness;
+      break;
+    case v1::CONSISTENCY_SESSION:
+      policy.consistency = ReadConsistency::kSession;
+      break;
+    case v1::CONSISTENCY_STRONG:
+      policy.consistency = ReadConsistency::kStrong;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "read_options.consistency: unknown value ", options.consistency()));
+  }
+  if (policy.consistency == ReadConsistency::kSession) {
+    policy.min_position = std::move(position);
+  }
+  if (policy.consistency == ReadConsistency::kBoundedStaleness) {
+    const auto& d = options.max_staleness();
+    const bool valid_duration =
+        (d.seconds() >= 0 && d.nanos() >= 0 && d.nanos() < 1000000000);
+    if (!options.has_max_staleness() || !valid_duration ||
+        (d.seconds() == 0 && d.nanos() == 0)) {
+      return absl::InvalidArgumentError(
+          "read_options.max_staleness: required and positive with "
+          "CONSISTENCY_BOUNDED_STALENESS");
+    }
+    policy.max_staleness = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  }
+  return policy;
+}
+
+absl::StatusOr<int> EffectivePageSize(int32_t requested) {
+  if (requested < 0) {
+    return absl::InvalidArgumentError(
+        "page_size: must not be negative (0 means the default of 50)");
+  }
+  if (requested == 0) return kDefaultPageSize;
+  return std::min<int>(requested, kMaxPageSize);
+}
+
+}  // namespace userservice

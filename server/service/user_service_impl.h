@@ -1,0 +1,57 @@
+#ifndef USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
+#define USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
+
+#include "absl/time/time.h"
+#include "server/repository/user_repository.h"
+#include "server/routing/read_router.h"
+#include "userservice/v1/user_service.grpc.pb.h"
+
+namespace userservice {
+
+struct ServiceOptions {
+  // Stands in for CONSISTENCY_UNSPECIFIED.
+  ReadConsistency default_consistency = ReadConsistency::kEventual;
+  // Deadline given to calls that arrive without one, so that no call can
+  // hold a connection or a thread forever.
+  absl::Duration default_deadline = absl::Seconds(30);
+};
+
+// The gRPC surface: validates requests, converts proto <-> domain, sends
+// writes to the primary's writer and reads through the router, and maps
+// errors to gRPC statuses.
+class UserServiceImpl final : public v1::UserService::Service {
+ public:
+  // `writer` and `router` must outlive the service.
+  UserServiceImpl(UserWriter* writer, ReadRouter* router,
+                  ServiceOptions options);
+
+  grpc::Status CreateUser(grpc::ServerContext* context,
+                          const v1::CreateUserRequest* request,
+                          v1::CreateUserResponse* response) override;
+  grpc::Status GetUser(grpc::ServerContext* context,
+                       const v1::GetUserRequest* request,
+                       v1::GetUserResponse* response) override;
+  grpc::Status ListUsers(grpc::ServerContext* context,
+                         const v1::ListUsersRequest* request,
+                         v1::ListUsersResponse* response) override;
+  grpc::Status UpdateUser(grpc::ServerContext* context,
+                          const v1::UpdateUserRequest* request,
+                          v1::UpdateUserResponse* response) override;
+  grpc::Status DeleteUser(grpc::ServerContext* context,
+                          const v1::DeleteUserRequest* request,
+                          v1::DeleteUserResponse* response) override;
+
+ private:
+  RequestContext MakeContext(const grpc::ServerContext& context) const;
+
+  UserWriter* const writer_;
+  ReadRouter* const router_;
+  const ServiceOptions options_;
+};
+
+// Initial-metadata key naming the endpoint that served a read.
+inline constexpr char kServedByMetadataKey[] = "x-served-by";
+
+}  // namespace userservice
+
+#endif  // USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
