@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -287,6 +288,10 @@ int Run(const ServerConfig& config) {
   UserServiceImpl service(primary, &router, config.service);
 
   grpc::EnableDefaultHealthCheckService(true);
+  // The built-in health service carries no descriptor; touching the
+  // compiled-in one links it into the binary, so reflection clients can
+  // call grpc.health.v1.Health.
+  grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;

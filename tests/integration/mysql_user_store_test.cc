@@ -1,0 +1,411 @@
+// The MariaDB store against the real primary + replicas started by
+// tests/run.sh: SQL, replication, uniqueness, idempotency, versions,
+// deadlines.
+
+#include "server/mysql/mysql_user_store.h"
+
+#include <atomic>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/mysql/migrations.h"
+#include "server/mysql/mysql_connection.h"
+#include "tests/support/test_cluster.h"
+
+namespace userservice::mysql {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using userservice::testing::TestCluster;
+
+// A name no earlier test or run used.
+std::string Unique(absl::string_view prefix) {
+  static absl::BitGen gen;
+  return absl::StrCat(prefix, absl::Uniform<uint32_t>(gen), "_",
+                      absl::ToUnixMicros(absl::Now()) % 1000000);
+}
+
+RequestContext Within(absl::Duration d) {
+  return RequestContext{absl::Now() + d};
+}
+
+Endpoint EndpointFor(const std::string& name, const std::string& address) {
+  const size_t colon = address.rfind(':');
+  return Endpoint{name, address.substr(0, colon),
+                  std::stoi(address.substr(colon + 1))};
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    InitDriver();
+    TestCluster& cluster = TestCluster::Get();
+    settings_ = new ConnectionSettings();
+    settings_->database = cluster.db_name();
+    settings_->user = cluster.db_user();
+    const std::string password_file = cluster.password_file();
+    settings_->password = [password_file]() -> absl::StatusOr<std::string> {
+      return userservice::testing::ReadFileOrDie(password_file);
+    };
+    // The schema the server would create.
+    absl::StatusOr<std::unique_ptr<MysqlConnection>> conn =
+        MysqlConnection::Open(EndpointFor("primary", cluster.primary()),
+                              *settings_, absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(conn.ok()) << conn.status();
+    ASSERT_TRUE(Migrate(**conn, absl::Now() + absl::Seconds(30)).ok());
+  }
+
+  void SetUp() override {
+    TestCluster& cluster = TestCluster::Get();
+    primary_ = MakeStore("primary", cluster.primary());
+    replica_ = MakeStore("replica-0", cluster.replicas().at(0));
+  }
+
+  struct EndpointStore {
+    std::unique_ptr<MysqlPool> pool;
+    std::unique_ptr<MysqlUserStore> store;
+    MysqlUserStore* operator->() { return store.get(); }
+  };
+
+  EndpointStore MakeStore(const std::string& name, const std::string& address,
+                          int pool_size = 4) {
+    EndpointStore s;
+    PoolOptions options{name, pool_size, absl::Seconds(2)};
+    Endpoint endpoint = EndpointFor(name, address);
+    ConnectionSettings settings = *settings_;
+    s.pool = std::make_unique<MysqlPool>(
+        options, [endpoint, settings](absl::Time deadline) {
+          return MysqlConnection::Open(endpoint, settings, deadline);
+        });
+    s.store = std::make_unique<MysqlUserStore>(name, s.pool.get());
+    return s;
+  }
+
+  Written<User> CreateOrDie(const std::string& username,
+                            const std::string& email,
+                            const std::string& request_id = "") {
+    absl::StatusOr<Written<User>> created = primary_->CreateUser(
+        NewUser{username, email, request_id}, Within(absl::Seconds(5)));
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : Written<User>{};
+  }
+
+  static ConnectionSettings* settings_;
+  EndpointStore primary_;
+  EndpointStore replica_;
+};
+
+ConnectionSettings* StoreTest::settings_ = nullptr;
+
+TEST_F(StoreTest, CreateAssignsIdVersionTimestampsAndGtid) {
+  const std::string name = Unique("create_");
+  const absl::Time before = absl::Now() - absl::Seconds(1);
+  Written<User> created = CreateOrDie(name, name + "@Example.com");
+  EXPECT_GT(created.value.id, 0u);
+  EXPECT_EQ(created.value.username, name);
+  EXPECT_EQ(created.value.email, name + "@Example.com");
+  EXPECT_EQ(created.value.version, 1);
+  EXPECT_GE(created.value.create_time, before);
+  EXPECT_LE(created.value.create_time, absl::Now() + absl::Seconds(1));
+  EXPECT_EQ(created.value.create_time, created.value.update_time);
+  EXPECT_EQ(created.position.flavor, kFlavorMariaDb);
+  EXPECT_THAT(created.position.gtids, ::testing::MatchesRegex("[0-9]+-[0-9]+-[0-9]+"));
+
+  absl::StatusOr<User> read =
+      primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->username, name);
+  // Microseconds survive the round trip through DATETIME(6).
+  EXPECT_EQ(read->create_time, created.value.create_time);
+}
+
+TEST_F(StoreTest, WriteIsReplicatedAndWaitForPositionObservesIt) {
+  const std::string name = Unique("repl_");
+  Written<User> created = CreateOrDie(name, name + "@example.com");
+  absl::StatusOr<bool> applied = replica_->WaitForPosition(
+      created.position, absl::Seconds(10), Within(absl::Seconds(15)));
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_TRUE(*applied);
+  absl::StatusOr<User> on_replica = replica_->GetUser(
+      UserKey::Username(absl::AsciiStrToUpper(name)), Within(absl::Seconds(5)));
+  ASSERT_TRUE(on_replica.ok()) << on_replica.status();
+  EXPECT_EQ(on_replica->id, created.value.id);
+}
+
+TEST_F(StoreTest, StoppedReplicationMakesWaitTimeOutAndHidesTheRow) {
+  TestCluster& cluster = TestCluster::Get();
+  ASSERT_TRUE(cluster.Execute("replica-0", "STOP SLAVE SQL_THREAD").ok());
+  const std::string name = Unique("lag_");
+  Written<User> created = CreateOrDie(name, name + "@example.com");
+
+  absl::StatusOr<bool> applied = replica_->WaitForPosition(
+      created.position, absl::Milliseconds(300), Within(absl::Seconds(5)));
+  absl::StatusOr<User> stale =
+      replica_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)));
+  ASSERT_TRUE(cluster.Execute("replica-0", "START SLAVE SQL_THREAD").ok());
+
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_FALSE(*applied);
+  EXPECT_TRUE(absl::IsNotFound(stale.status())) << stale.status();
+  applied = replica_->WaitForPosition(created.position, absl::Seconds(10),
+                                      Within(absl::Seconds(15)));
+  ASSERT_TRUE(applied.ok());
+  EXPECT_TRUE(*applied);
+}
+
+TEST_F(StoreTest, UniquenessIsCaseInsensitiveAndNamesTheField) {
+  const std::string name = Unique("Dup_");
+  CreateOrDie(name, name + "@example.com");
+
+  absl::StatusOr<Written<User>> same_username = primary_->CreateUser(
+      NewUser{absl::AsciiStrToUpper(name), Unique("x") + "@example.com", ""},
+      Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsAlreadyExists(same_username.status()));
+  EXPECT_THAT(same_username.status().message(), HasSubstr("username"));
+
+  absl::StatusOr<Written<User>> same_email = primary_->CreateUser(
+      NewUser{Unique("other_"), absl::AsciiStrToUpper(name) + "@EXAMPLE.com",
+              ""},
+      Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsAlreadyExists(same_email.status()));
+  EXPECT_THAT(same_email.status().message(), HasSubstr("email"));
+  // The message must not echo the (personal) email back.
+  EXPECT_THAT(same_email.status().message(),
+              Not(HasSubstr(absl::AsciiStrToLower(name) + "@")));
+}
+
+TEST_F(StoreTest, UsernameLookupIgnoresCaseEmailLookupToo) {
+  const std::string name = Unique("Mixed_");
+  Written<User> created = CreateOrDie(name, name + "@Example.COM");
+  auto by_email = primary_->GetUser(
+      UserKey::Email(absl::AsciiStrToLower(name) + "@example.com"),
+      Within(absl::Seconds(5)));
+  ASSERT_TRUE(by_email.ok()) << by_email.status();
+  EXPECT_EQ(by_email->id, created.value.id);
+  EXPECT_EQ(by_email->email, name + "@Example.COM");  // stored as given
+}
+
+TEST_F(StoreTest, IdempotentCreateReturnsTheOriginalUser) {
+  const std::string name = Unique("idem_");
+  const std::string request_id = Unique("req-");
+  Written<User> first = CreateOrDie(name, name + "@example.com", request_id);
+  Written<User> again = CreateOrDie(name, name + "@example.com", request_id);
+  EXPECT_EQ(again.value.id, first.value.id);
+  EXPECT_EQ(again.value.create_time, first.value.create_time);
+  EXPECT_FALSE(again.position.gtids.empty());
+
+  absl::StatusOr<Written<User>> reused = primary_->CreateUser(
+      NewUser{Unique("else_"), Unique("e") + "@example.com", request_id},
+      Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsInvalidArgument(reused.status())) << reused.status();
+}
+
+TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
+  const std::string name = Unique("race_");
+  const std::string request_id = Unique("race-req-");
+  EndpointStore wide = MakeStore("primary", TestCluster::Get().primary(), 8);
+  std::vector<std::thread> threads;
+  std::vector<absl::StatusOr<Written<User>>> results(8, absl::UnknownError(""));
+  absl::Notification go;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      go.WaitForNotification();
+      results[i] = wide->CreateUser(
+          NewUser{name, name + "@example.com", request_id},
+          Within(absl::Seconds(10)));
+    });
+  }
+  go.Notify();
+  for (auto& t : threads) t.join();
+  std::set<uint64_t> ids;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    ids.insert(r->value.id);
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  auto count = TestCluster::Get().QueryValue(
+      "primary", absl::StrCat("SELECT COUNT(*) FROM userservice.users WHERE "
+                              "username = '", name, "'"));
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ(*count, "1");
+}
+
+TEST_F(StoreTest, IdempotentRetryAfterDeleteIsFailedPrecondition) {
+  const std::string name = Unique("gone_");
+  const std::string request_id = Unique("gone-req-");
+  Written<User> created = CreateOrDie(name, name + "@example.com", request_id);
+  ASSERT_TRUE(primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5)))
+                  .ok());
+  absl::StatusOr<Written<User>> retry = primary_->CreateUser(
+      NewUser{name, name + "@example.com", request_id}, Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsFailedPrecondition(retry.status())) << retry.status();
+}
+
+TEST_F(StoreTest, UpdateBumpsVersionAndChecksExpectedVersion) {
+  const std::string name = Unique("upd_");
+  Written<User> created = CreateOrDie(name, name + "@example.com");
+  UserUpdate change;
+  change.id = created.value.id;
+  change.email = name + "@new.example.com";
+  change.expected_version = 1;
+  absl::StatusOr<Written<User>> updated =
+      primary_->UpdateUser(change, Within(absl::Seconds(5)));
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->value.version, 2);
+  EXPECT_EQ(updated->value.username, name);  // untouched
+  EXPECT_EQ(updated->value.email, name + "@new.example.com");
+  EXPECT_GT(updated->value.update_time, created.value.update_time);
+  EXPECT_EQ(updated->value.create_time, created.value.create_time);
+  EXPECT_NE(updated->position.gtids, created.position.gtids);
+
+  // A stale writer loses.
+  absl::StatusOr<Written<User>> stale =
+      primary_->UpdateUser(change, Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
+  EXPECT_THAT(stale.status().message(), HasSubstr("version 2"));
+
+  change.id = 999999999;
+  change.expected_version = 0;
+  EXPECT_TRUE(absl::IsNotFound(
+      primary_->UpdateUser(change, Within(absl::Seconds(5))).status()));
+}
+
+TEST_F(StoreTest, UpdateToATakenUsernameIsAlreadyExists) {
+  const std::string a = Unique("ua_");
+  const std::string b = Unique("ub_");
+  CreateOrDie(a, a + "@example.com");
+  Written<User> user_b = CreateOrDie(b, b + "@example.com");
+  UserUpdate change;
+  change.id = user_b.value.id;
+  change.username = absl::AsciiStrToUpper(a);
+  absl::StatusOr<Written<User>> result =
+      primary_->UpdateUser(change, Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsAlreadyExists(result.status())) << result.status();
+  EXPECT_THAT(result.status().message(), HasSubstr("username"));
+  // Renaming a user to a different case of its own name is allowed.
+  change.username = absl::AsciiStrToUpper(b);
+  EXPECT_TRUE(primary_->UpdateUser(change, Within(absl::Seconds(5))).ok());
+}
+
+TEST_F(StoreTest, DeleteChecksVersionAndReportsMissingRows) {
+  const std::string name = Unique("del_");
+  Written<User> created = CreateOrDie(name, name + "@example.com");
+  EXPECT_TRUE(absl::IsAborted(
+      primary_->DeleteUser(created.value.id, 7, Within(absl::Seconds(5)))
+          .status()));
+  absl::StatusOr<ReplicationPosition> deleted =
+      primary_->DeleteUser(created.value.id, 1, Within(absl::Seconds(5)));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_FALSE(deleted->gtids.empty());
+  EXPECT_TRUE(absl::IsNotFound(
+      primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5)))
+          .status()));
+  EXPECT_TRUE(absl::IsNotFound(
+      primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)))
+          .status()));
+}
+
+TEST_F(StoreTest, ListUsesKeysetPagination) {
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = Unique("list_");
+    ids.push_back(CreateOrDie(name, name + "@example.com").value.id);
+  }
+  absl::StatusOr<std::vector<User>> page =
+      primary_->ListUsers(ids[0], 2, Within(absl::Seconds(5)));
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, ids[1]);
+  EXPECT_EQ((*page)[1].id, ids[2]);
+  page = primary_->ListUsers(ids[4], 10, Within(absl::Seconds(5)));
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->empty());
+}
+
+TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
+  const std::string name = Unique("lock_");
+  Written<User> created = CreateOrDie(name, name + "@example.com");
+  TestCluster& cluster = TestCluster::Get();
+  // Hold the row lock from another session for longer than the call's
+  // deadline: the update must give up on time.
+  std::thread holder([&] {
+    cluster
+        .Execute("primary",
+                 absl::StrCat("BEGIN NOT ATOMIC START TRANSACTION; SELECT id "
+                              "FROM userservice.users WHERE id = ",
+                              created.value.id,
+                              " FOR UPDATE; DO SLEEP(3); COMMIT; END"))
+        .IgnoreError();
+  });
+  absl::SleepFor(absl::Milliseconds(300));
+  UserUpdate change;
+  change.id = created.value.id;
+  change.email = name + "@locked.example.com";
+  const absl::Time start = absl::Now();
+  absl::StatusOr<Written<User>> result =
+      primary_->UpdateUser(change, Within(absl::Milliseconds(500)));
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(result.status())) << result.status();
+  EXPECT_LT(took, absl::Seconds(2));
+  // The statement is gone from the server, not left waiting for the lock.
+  auto waiting = cluster.QueryValue(
+      "primary",
+      "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE "
+      "'UPDATE users SET%'");
+  holder.join();
+  ASSERT_TRUE(waiting.ok()) << waiting.status();
+  EXPECT_EQ(*waiting, "0");
+  // The pool is healthy afterwards.
+  EXPECT_TRUE(primary_->GetUser(UserKey::Id(created.value.id),
+                                Within(absl::Seconds(5)))
+                  .ok());
+}
+
+TEST_F(StoreTest, ReadOnlyPrimaryRefusesWritesWithUnavailable) {
+  TestCluster& cluster = TestCluster::Get();
+  ASSERT_TRUE(cluster.Execute("primary", "SET GLOBAL read_only = ON").ok());
+  const std::string name = Unique("ro_");
+  absl::StatusOr<Written<User>> refused = primary_->CreateUser(
+      NewUser{name, name + "@example.com", ""}, Within(absl::Seconds(5)));
+  ASSERT_TRUE(cluster.Execute("primary", "SET GLOBAL read_only = OFF").ok());
+  EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("read-only"));
+  CreateOrDie(name, name + "@example.com");
+}
+
+TEST_F(StoreTest, UnreachableEndpointIsUnavailableAndPoolRecovers) {
+  // Nothing listens on this port.
+  EndpointStore nowhere = MakeStore("replica-x", "127.0.0.1:1");
+  absl::StatusOr<User> result =
+      nowhere->GetUser(UserKey::Id(1), Within(absl::Seconds(5)));
+  EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
+  EXPECT_EQ(nowhere.pool->Stats().size(), 0);
+}
+
+TEST_F(StoreTest, WrongPasswordIsUnavailableWithoutLeakingIt) {
+  ConnectionSettings settings = *settings_;
+  settings.password = []() -> absl::StatusOr<std::string> {
+    return std::string("not-the-password-xyzzy");
+  };
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> conn = MysqlConnection::Open(
+      EndpointFor("primary", TestCluster::Get().primary()), settings,
+      absl::Now() + absl::Seconds(5));
+  ASSERT_FALSE(conn.ok());
+  EXPECT_TRUE(absl::IsUnavailable(conn.status())) << conn.status();
+  EXPECT_THAT(conn.status().message(), HasSubstr("credentials"));
+  EXPECT_THAT(conn.status().message(), Not(HasSubstr("xyzzy")));
+}
+
+}  // namespace
+}  // namespace userservice::mysql

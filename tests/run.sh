@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: installs what is missing (apt, npm), builds,
+# lints the API with buf, starts a private MariaDB primary + 2 replicas with
+# real GTID replication on their own ports, and runs the unit, integration
+# and end-to-end tests with CTest. Exits non-zero on any failure.
+#
+# Env: BUILD_DIR (default build), TEST_CLUSTER_BASE_PORT (default 23306),
+#      KEEP_CLUSTER=1 to leave the test cluster running afterwards,
+#      CTEST_ARGS for extra ctest arguments (e.g. "-L unit").
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-$REPO_ROOT/build}"
+CLUSTER="$REPO_ROOT/deploy/local/cluster.sh"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+"$REPO_ROOT/deploy/local/install-deps.sh"
+
+step "build ($BUILD_DIR)"
+cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja \
+  -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
+  -DUSERSERVICE_BUILD_TESTS=ON >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+step "buf lint"
+(cd "$REPO_ROOT" && "$REPO_ROOT/.tools/node_modules/.bin/buf" lint)
+echo "buf lint: clean"
+
+step "test cluster"
+export CLUSTER_DIR="$BUILD_DIR/test-cluster"
+export CLUSTER_BASE_PORT="${TEST_CLUSTER_BASE_PORT:-23306}"
+export CLUSTER_REPLICAS=2
+# Every run starts from an empty cluster, so no state leaks between runs.
+"$CLUSTER" stop --purge >/dev/null 2>&1 || true
+if [ "${KEEP_CLUSTER:-0}" != 1 ]; then
+  trap '"$CLUSTER" stop --purge >/dev/null 2>&1 || true' EXIT
+fi
+if ! "$CLUSTER" start; then
+  echo "tests/run.sh: the MariaDB test cluster did not start; the database" >&2
+  echo "tests cannot run. See the error logs under $CLUSTER_DIR." >&2
+  exit 1
+fi
+eval "$("$CLUSTER" env)"
+
+step "ctest"
+cd "$BUILD_DIR"
+# shellcheck disable=SC2086  # CTEST_ARGS is a list of arguments
+ctest --output-on-failure -j "$(nproc)" ${CTEST_ARGS:-}

@@ -1,0 +1,196 @@
+#include "tests/support/test_cluster.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "cppconn/connection.h"
+#include "cppconn/exception.h"
+#include "cppconn/resultset.h"
+#include "cppconn/resultset_metadata.h"
+#include "cppconn/statement.h"
+#include "mysql_driver.h"
+
+namespace userservice::testing {
+namespace {
+
+std::string RequireEnv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    std::fprintf(stderr,
+                 "FATAL: %s is not set. Database tests need the cluster that "
+                 "tests/run.sh starts (deploy/local/cluster.sh start; eval "
+                 "\"$(deploy/local/cluster.sh env)\"). Run tests/run.sh.\n",
+                 name);
+    std::exit(2);
+  }
+  return value;
+}
+
+}  // namespace
+
+std::string SourceDir() { return USERSERVICE_SOURCE_DIR; }
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "FATAL: cannot read %s\n", path.c_str());
+    std::exit(2);
+  }
+  std::stringstream s;
+  s << in.rdbuf();
+  return std::string(absl::StripTrailingAsciiWhitespace(s.str()));
+}
+
+TestCluster& TestCluster::Get() {
+  static TestCluster* cluster = [] {
+    auto* c = new TestCluster();
+    c->dir_ = RequireEnv("CLUSTER_DIR");
+    c->primary_ = RequireEnv("CLUSTER_PRIMARY");
+    c->replicas_ = absl::StrSplit(RequireEnv("CLUSTER_REPLICA_ADDRS"), ',',
+                                  absl::SkipEmpty());
+    c->db_name_ = RequireEnv("CLUSTER_DB_NAME");
+    c->db_user_ = RequireEnv("CLUSTER_DB_USER");
+    c->password_file_ = RequireEnv("CLUSTER_DB_PASSWORD_FILE");
+    c->admin_user_ = RequireEnv("CLUSTER_ADMIN_USER");
+    c->admin_password_ =
+        ReadFileOrDie(RequireEnv("CLUSTER_ADMIN_PASSWORD_FILE"));
+    sql::mysql::get_mysql_driver_instance();
+    absl::StatusOr<std::string> alive = c->QueryValue("primary", "SELECT 1");
+    if (!alive.ok()) {
+      std::fprintf(stderr,
+                   "FATAL: the test cluster's primary at %s does not answer "
+                   "(%s). Start it with tests/run.sh.\n",
+                   c->primary_.c_str(), alive.status().ToString().c_str());
+      std::exit(2);
+    }
+    return c;
+  }();
+  return *cluster;
+}
+
+std::string TestCluster::replicas_flag() const {
+  return absl::StrJoin(replicas_, ",");
+}
+
+std::string TestCluster::AppPassword() const {
+  return ReadFileOrDie(password_file_);
+}
+
+std::string TestCluster::Address(const std::string& node) const {
+  if (node == "primary") return primary_;
+  int index = -1;
+  if (absl::SimpleAtoi(absl::StripPrefix(node, "replica-"), &index) &&
+      index >= 0 && index < static_cast<int>(replicas_.size())) {
+    return replicas_[index];
+  }
+  std::fprintf(stderr, "FATAL: unknown cluster node %s\n", node.c_str());
+  std::abort();
+}
+
+std::vector<std::string> TestCluster::ReplicaNodes() const {
+  std::vector<std::string> nodes;
+  for (size_t i = 0; i < replicas_.size(); ++i) {
+    nodes.push_back(absl::StrCat("replica-", i));
+  }
+  return nodes;
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> TestCluster::Query(
+    const std::string& node, const std::string& sql_text) const {
+  try {
+    sql::ConnectOptionsMap options;
+    options["hostName"] = sql::SQLString("tcp://" + Address(node));
+    options["userName"] = sql::SQLString(admin_user_);
+    options["password"] = sql::SQLString(admin_password_);
+    options["OPT_RECONNECT"] = false;
+    options["OPT_CONNECT_TIMEOUT"] = 5;
+    std::unique_ptr<sql::Connection> conn(
+        sql::mysql::get_mysql_driver_instance()->connect(options));
+    std::unique_ptr<sql::Statement> statement(conn->createStatement());
+    std::vector<std::vector<std::string>> rows;
+    if (statement->execute(sql_text)) {
+      std::unique_ptr<sql::ResultSet> rs(statement->getResultSet());
+      const unsigned columns = rs->getMetaData()->getColumnCount();
+      while (rs->next()) {
+        std::vector<std::string> row;
+        for (unsigned c = 1; c <= columns; ++c) {
+          row.push_back(rs->isNull(c) ? "NULL" : std::string(rs->getString(c)));
+        }
+        rows.push_back(std::move(row));
+      }
+    }
+    return rows;
+  } catch (const sql::SQLException& e) {
+    return absl::UnknownError(absl::StrCat("admin SQL on ", node, " failed (",
+                                           e.getErrorCode(), "): ", e.what()));
+  }
+}
+
+absl::Status TestCluster::Execute(const std::string& node,
+                                  const std::string& sql_text) const {
+  return Query(node, sql_text).status();
+}
+
+absl::StatusOr<std::string> TestCluster::QueryValue(
+    const std::string& node, const std::string& sql_text) const {
+  absl::StatusOr<std::vector<std::vector<std::string>>> rows =
+      Query(node, sql_text);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty() || rows->front().empty()) {
+    return absl::NotFoundError(absl::StrCat("no rows from: ", sql_text));
+  }
+  return rows->front().front();
+}
+
+absl::Status TestCluster::ClusterScript(const std::string& args) const {
+  const std::string command =
+      absl::StrCat(SourceDir(), "/deploy/local/cluster.sh --dir '", dir_,
+                   "' ", args, " >/dev/null");
+  const int rc = std::system(command.c_str());
+  if (rc != 0) {
+    return absl::InternalError(
+        absl::StrCat("cluster.sh ", args, " failed with status ", rc));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TestCluster::Kill(const std::string& node) const {
+  return ClusterScript("kill " + node);
+}
+
+absl::Status TestCluster::StartNode(const std::string& node) const {
+  return ClusterScript("start-node " + node);
+}
+
+absl::Status TestCluster::Sync(absl::Duration timeout) const {
+  return ClusterScript(
+      absl::StrCat("sync ", absl::ToInt64Seconds(timeout) + 1));
+}
+
+absl::Status TestCluster::StopReplicationSql() const {
+  for (const std::string& node : ReplicaNodes()) {
+    if (absl::Status s = Execute(node, "STOP SLAVE SQL_THREAD"); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TestCluster::StartReplicationSql() const {
+  for (const std::string& node : ReplicaNodes()) {
+    if (absl::Status s = Execute(node, "START SLAVE SQL_THREAD"); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace userservice::testing
