@@ -45,8 +45,7 @@ absl::StatusOr<std::vector<mysql::Endpoint>> ParseReplicas(
     if (equals != absl::string_view::npos) {
       name = std::string(absl::StripAsciiWhitespace(entry.substr(0, equals)));
       entry = entry.substr(equals + 1);
-      if (name.empty() || name.size() > 63 ||
-          !absl::c_all_of(name, [](char c) {
+      if (name.empty() || name.size() > 63 || !absl::c_all_of(name, [](char c) {
             return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
                    c == '-' || c == '_' || c == '.';
           })) {

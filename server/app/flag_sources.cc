@@ -17,9 +17,8 @@ std::vector<absl::CommandLineFlag*> FlagsOf(absl::string_view defining_file) {
   for (const auto& [name, flag] : absl::GetAllFlags()) {
     if (absl::EndsWith(flag->Filename(), defining_file)) flags.push_back(flag);
   }
-  std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) {
-    return a->Name() < b->Name();
-  });
+  std::sort(flags.begin(), flags.end(),
+            [](auto* a, auto* b) { return a->Name() < b->Name(); });
   return flags;
 }
 

@@ -311,12 +311,12 @@ int Run(const ServerConfig& config) {
     absl::StrAppend(&replica_names, replica_names.empty() ? "" : ",", r.name,
                     "=", r.host, ":", r.port);
   }
-  log::Info("serving",
-            {{"listen", config.listen},
-             {"port", absl::StrCat(port)},
-             {"primary", absl::StrCat(config.primary.host, ":",
-                                      config.primary.port)},
-             {"replicas", replica_names}});
+  log::Info(
+      "serving",
+      {{"listen", config.listen},
+       {"port", absl::StrCat(port)},
+       {"primary", absl::StrCat(config.primary.host, ":", config.primary.port)},
+       {"replicas", replica_names}});
 
   // Signals were blocked in every thread before gRPC started its own; this
   // one thread receives them synchronously.
@@ -369,14 +369,15 @@ int main(int argc, char** argv) {
     }
   }
   if (absl::Status env = ApplyEnvironment(kThisFile, kEnvPrefix); !env.ok()) {
-    std::fprintf(stderr, "user_server: %s\n", std::string(env.message()).c_str());
+    std::fprintf(stderr, "user_server: %s\n",
+                 std::string(env.message()).c_str());
     return 2;
   }
   std::vector<std::string> args = NormalizeFlagNames(argc, argv);
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
-  std::vector<char*> positional =
-      absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   if (positional.size() > 1) {
     std::fprintf(stderr,
                  "user_server: unexpected argument \"%s\"; see --help\n",

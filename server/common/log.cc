@@ -34,7 +34,8 @@ void SetMinLevel(Level level) { min_level.store(static_cast<int>(level)); }
 
 bool ParseLevel(absl::string_view text, Level* level) {
   const std::string lower = absl::AsciiStrToLower(text);
-  for (Level l : {Level::kDebug, Level::kInfo, Level::kWarning, Level::kError}) {
+  for (Level l :
+       {Level::kDebug, Level::kInfo, Level::kWarning, Level::kError}) {
     if (lower == LevelName(l)) {
       *level = l;
       return true;

@@ -17,8 +17,7 @@ namespace userservice::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
-using Fields =
-    std::initializer_list<std::pair<absl::string_view, std::string>>;
+using Fields = std::initializer_list<std::pair<absl::string_view, std::string>>;
 
 void SetMinLevel(Level level);
 bool ParseLevel(absl::string_view text, Level* level);

@@ -61,8 +61,8 @@ absl::StatusOr<MigrationResult> Migrate(MysqlConnection& conn,
   MigrationResult result;
   absl::Status status = RunSql("primary", deadline, [&]() -> absl::Status {
     // DDL can take long on a big table; the lock wait is what is bounded.
-    const double lock_wait = std::max(
-        1.0, absl::ToDoubleSeconds(deadline - absl::Now()));
+    const double lock_wait =
+        std::max(1.0, absl::ToDoubleSeconds(deadline - absl::Now()));
     sql::PreparedStatement& lock = conn.Prepare("SELECT GET_LOCK(?, ?)");
     lock.setString(1, kLockName);
     lock.setDouble(2, lock_wait);
@@ -82,8 +82,7 @@ absl::StatusOr<MigrationResult> Migrate(MysqlConnection& conn,
     absl::flat_hash_set<int> applied;
     {
       std::unique_ptr<sql::ResultSet> rs(
-          conn.Prepare("SELECT version FROM schema_migrations")
-              .executeQuery());
+          conn.Prepare("SELECT version FROM schema_migrations").executeQuery());
       while (rs->next()) {
         applied.insert(rs->getInt(1));
         result.schema_version = std::max(result.schema_version, rs->getInt(1));
@@ -104,13 +103,14 @@ absl::StatusOr<MigrationResult> Migrate(MysqlConnection& conn,
       record.setString(2, migration.name);
       record.executeUpdate();
       ++result.applied;
-      result.schema_version = std::max(result.schema_version, migration.version);
+      result.schema_version =
+          std::max(result.schema_version, migration.version);
     }
     if (result.schema_version > AllMigrations().back().version) {
-      log::Warning("database schema is newer than this server knows",
-                   {{"schema_version", absl::StrCat(result.schema_version)},
-                    {"known_version",
-                     absl::StrCat(AllMigrations().back().version)}});
+      log::Warning(
+          "database schema is newer than this server knows",
+          {{"schema_version", absl::StrCat(result.schema_version)},
+           {"known_version", absl::StrCat(AllMigrations().back().version)}});
     }
     sql::PreparedStatement& unlock = conn.Prepare("SELECT RELEASE_LOCK(?)");
     unlock.setString(1, kLockName);

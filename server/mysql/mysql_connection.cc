@@ -16,7 +16,8 @@ namespace {
 
 // Connector/C++ takes whole seconds for its socket timeouts.
 int CeilSeconds(absl::Duration d) {
-  return std::max<int>(1, static_cast<int>(std::ceil(absl::ToDoubleSeconds(d))));
+  return std::max<int>(1,
+                       static_cast<int>(std::ceil(absl::ToDoubleSeconds(d))));
 }
 
 }  // namespace
@@ -110,8 +111,7 @@ sql::PreparedStatement& MysqlConnection::Prepare(const char* sql_text) {
 void MysqlConnection::SetStatementBudget(absl::Duration budget) {
   const int64_t ms = RoundedStatementBudgetMs(budget);
   if (ms == statement_budget_ms_) return;
-  sql::PreparedStatement& set =
-      Prepare("SET SESSION max_statement_time = ?");
+  sql::PreparedStatement& set = Prepare("SET SESSION max_statement_time = ?");
   set.setDouble(1, static_cast<double>(ms) / 1000.0);
   set.execute();
   statement_budget_ms_ = ms;

@@ -178,8 +178,8 @@ absl::StatusOr<User> MysqlUserStore::GetUser(const UserKey& key,
     if (!rs->next()) {
       switch (key.kind) {
         case UserKey::Kind::kId:
-          return absl::NotFoundError(absl::StrCat("user ", key.id,
-                                                  " not found"));
+          return absl::NotFoundError(
+              absl::StrCat("user ", key.id, " not found"));
         case UserKey::Kind::kUsername:
           return absl::NotFoundError(
               absl::StrCat("no user with username \"", key.text, "\""));
@@ -214,17 +214,17 @@ absl::StatusOr<bool> MysqlUserStore::WaitForPosition(
     const ReplicationPosition& position, absl::Duration timeout,
     const RequestContext& ctx) {
   if (position.flavor != kFlavorMariaDb) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency token is for a ", position.flavor,
-        " database, but this service runs on MariaDB"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency token is for a ", position.flavor,
+                     " database, but this service runs on MariaDB"));
   }
   if (position.gtids.empty()) return true;
   bool applied = false;
   absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
     sql::PreparedStatement& wait = conn.Prepare(kGtidWait);
     wait.setString(1, position.gtids);
-    wait.setDouble(2, absl::ToDoubleSeconds(
-                          std::max(timeout, absl::ZeroDuration())));
+    wait.setDouble(
+        2, absl::ToDoubleSeconds(std::max(timeout, absl::ZeroDuration())));
     std::unique_ptr<sql::ResultSet> rs = Query(wait);
     // 0: reached; -1: timed out; NULL: not a replica or bad arguments.
     applied = rs->next() && !rs->isNull(1) && rs->getInt(1) == 0;
@@ -343,9 +343,10 @@ absl::Status MysqlUserStore::DescribeConflict(const std::string& username,
   });
   if (!lookup.ok()) return original;
   if (username_taken) {
-    return absl::AlreadyExistsError(absl::StrCat(
-        "username \"", username, "\" is already taken (usernames are "
-        "compared case-insensitively)"));
+    return absl::AlreadyExistsError(
+        absl::StrCat("username \"", username,
+                     "\" is already taken (usernames are "
+                     "compared case-insensitively)"));
   }
   if (email_taken) {
     return absl::AlreadyExistsError(
@@ -390,9 +391,9 @@ absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
     return absl::OkStatus();
   });
   if (absl::IsAlreadyExists(status)) {
-    status = DescribeConflict(update.username.value_or(""),
-                              update.email.value_or(""), update.id, ctx,
-                              status);
+    status =
+        DescribeConflict(update.username.value_or(""),
+                         update.email.value_or(""), update.id, ctx, status);
   }
   if (!status.ok()) return status;
   return result;

@@ -39,9 +39,9 @@ class MysqlUserStore final : public UserReader, public UserWriter {
  private:
   // Leases a connection, bounds the session's statements by the deadline,
   // runs `body` and converts failures; a connection that broke is dropped.
-  absl::Status WithConnection(const RequestContext& ctx,
-                              absl::FunctionRef<absl::Status(MysqlConnection&)>
-                                  body);
+  absl::Status WithConnection(
+      const RequestContext& ctx,
+      absl::FunctionRef<absl::Status(MysqlConnection&)> body);
 
   // The create path for a request that carries a request_id.
   absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,

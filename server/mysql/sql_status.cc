@@ -11,16 +11,16 @@ namespace userservice::mysql {
 namespace {
 
 // Client-side (libmariadb) error numbers.
-constexpr int kCrConnectionError = 2002;     // local socket
-constexpr int kCrConnHostError = 2003;       // TCP connect refused / timed out
+constexpr int kCrConnectionError = 2002;  // local socket
+constexpr int kCrConnHostError = 2003;    // TCP connect refused / timed out
 constexpr int kCrUnknownHost = 2005;
 constexpr int kCrServerGoneError = 2006;
 constexpr int kCrOutOfMemory = 2008;
 constexpr int kCrServerHandshakeErr = 2012;
-constexpr int kCrServerLost = 2013;          // includes the read timeout
+constexpr int kCrServerLost = 2013;  // includes the read timeout
 constexpr int kCrCommandsOutOfSync = 2014;
 constexpr int kCrSslConnectionError = 2026;
-constexpr int kCrNoPrepareStmt = 2030;       // statement lost with a reconnect
+constexpr int kCrNoPrepareStmt = 2030;  // statement lost with a reconnect
 constexpr int kCrServerLostExtended = 2055;
 // Server-side error numbers that end the session.
 constexpr int kErrServerShutdown = 1053;
@@ -62,13 +62,12 @@ bool IsConnectionError(int error_code) {
 
 absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
                                 absl::Time deadline) {
-  const std::string where = absl::StrCat(" (database ", endpoint, ", error ",
-                                         error_code, ")");
+  const std::string where =
+      absl::StrCat(" (database ", endpoint, ", error ", error_code, ")");
   if (IsConnectionError(error_code)) {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("deadline exceeded while talking to the database",
-                       where));
+      return absl::DeadlineExceededError(absl::StrCat(
+          "deadline exceeded while talking to the database", where));
     }
     return absl::UnavailableError(
         absl::StrCat("database connection failed", where));
@@ -95,15 +94,15 @@ absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
           absl::StrCat("query was interrupted; retry", where));
     case kErrLockWaitTimeout:
     case kErrDeadlock:
-      return absl::AbortedError(absl::StrCat(
-          "conflicting concurrent write; retry the call", where));
+      return absl::AbortedError(
+          absl::StrCat("conflicting concurrent write; retry the call", where));
     case kErrTooManyConnections:
       return absl::UnavailableError(
           absl::StrCat("database has no free connections", where));
     case kErrAccessDenied:
     case kErrDbAccessDenied:
-      return absl::UnavailableError(absl::StrCat(
-          "database rejected the service's credentials", where));
+      return absl::UnavailableError(
+          absl::StrCat("database rejected the service's credentials", where));
     case kErrUnknownDatabase:
     case kErrNoSuchTable:
     case kErrBadField:

@@ -116,9 +116,8 @@ class ConnectionPool {
     absl::MutexLock lock(&mu_);
     while (true) {
       if (closed_) {
-        return absl::UnavailableError(
-            absl::StrCat("database endpoint ", options_.name,
-                         " is shutting down"));
+        return absl::UnavailableError(absl::StrCat(
+            "database endpoint ", options_.name, " is shutting down"));
       }
       if (!idle_.empty()) {
         std::unique_ptr<Conn> conn = std::move(idle_.back());
@@ -190,15 +189,15 @@ class ConnectionPool {
   absl::Status WaitTimeoutError(absl::Time deadline, absl::Duration waited)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "deadline exceeded after waiting ", absl::FormatDuration(waited),
-          " for a connection to ", options_.name, " (all ",
-          options_.max_size, " in use)"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("deadline exceeded after waiting ",
+                       absl::FormatDuration(waited), " for a connection to ",
+                       options_.name, " (all ", options_.max_size, " in use)"));
     }
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "no connection to ", options_.name, " became free within ",
-        absl::FormatDuration(options_.acquire_timeout), " (all ",
-        options_.max_size, " in use); retry with backoff"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("no connection to ", options_.name, " became free within ",
+                     absl::FormatDuration(options_.acquire_timeout), " (all ",
+                     options_.max_size, " in use); retry with backoff"));
   }
 
   void Release(std::unique_ptr<Conn> conn, uint64_t generation, bool broken) {

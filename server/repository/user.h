@@ -45,7 +45,9 @@ struct UserKey {
   static UserKey Username(std::string u) {
     return {Kind::kUsername, 0, std::move(u)};
   }
-  static UserKey Email(std::string e) { return {Kind::kEmail, 0, std::move(e)}; }
+  static UserKey Email(std::string e) {
+    return {Kind::kEmail, 0, std::move(e)};
+  }
 };
 
 // A point in the primary's replication stream, precise enough for a replica

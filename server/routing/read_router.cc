@@ -8,8 +8,7 @@ namespace {
 
 // Only a failure to reach the endpoint is worth another endpoint: any other
 // answer (NOT_FOUND, a deadline) would be the same anywhere.
-bool ShouldTryElsewhere(const absl::Status& status,
-                        const RequestContext& ctx) {
+bool ShouldTryElsewhere(const absl::Status& status, const RequestContext& ctx) {
   return absl::IsUnavailable(status) && !ctx.Expired();
 }
 
@@ -49,14 +48,12 @@ absl::Status ReadRouter::Read(const ReadPolicy& policy,
 
 absl::Status ReadRouter::ReadEventual(
     const RequestContext& ctx,
-    absl::FunctionRef<absl::Status(UserReader&)> read,
-    std::string* served_by) {
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
   const size_t first = NextReplica();
   absl::Status status = ReadAt(replicas_[first], read, served_by);
   if (!ShouldTryElsewhere(status, ctx)) return status;
   if (replicas_.size() > 1) {
-    status = ReadAt(replicas_[(first + 1) % replicas_.size()], read,
-                    served_by);
+    status = ReadAt(replicas_[(first + 1) % replicas_.size()], read, served_by);
     if (!ShouldTryElsewhere(status, ctx)) return status;
   }
   return ReadAt(primary_, read, served_by);
@@ -64,8 +61,7 @@ absl::Status ReadRouter::ReadEventual(
 
 absl::Status ReadRouter::ReadSession(
     const ReplicationPosition& position, const RequestContext& ctx,
-    absl::FunctionRef<absl::Status(UserReader&)> read,
-    std::string* served_by) {
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
   const NamedReader& replica = replicas_[NextReplica()];
   const absl::Duration wait =
       std::max(absl::ZeroDuration(),
@@ -84,8 +80,7 @@ absl::Status ReadRouter::ReadSession(
 
 absl::Status ReadRouter::ReadAt(
     const NamedReader& endpoint,
-    absl::FunctionRef<absl::Status(UserReader&)> read,
-    std::string* served_by) {
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
   absl::Status status = read(*endpoint.reader);
   if (status.ok() || absl::IsNotFound(status)) {
     *served_by = endpoint.name;

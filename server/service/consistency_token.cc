@@ -67,10 +67,8 @@ bool IsMySqlGtidSet(absl::string_view gtids) {
 }  // namespace
 
 std::string EncodeConsistencyToken(const ReplicationPosition& position) {
-  return absl::StrCat(
-      kPrefix,
-      absl::WebSafeBase64Escape(absl::StrCat(position.flavor, ":",
-                                             position.gtids)));
+  return absl::StrCat(kPrefix, absl::WebSafeBase64Escape(absl::StrCat(
+                                   position.flavor, ":", position.gtids)));
 }
 
 absl::StatusOr<ReplicationPosition> DecodeConsistencyToken(

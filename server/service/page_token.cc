@@ -16,8 +16,8 @@ constexpr absl::string_view kAfter = "after:";
 }  // namespace
 
 std::string EncodePageToken(uint64_t after_id) {
-  return absl::StrCat(kPrefix,
-                      absl::WebSafeBase64Escape(absl::StrCat(kAfter, after_id)));
+  return absl::StrCat(
+      kPrefix, absl::WebSafeBase64Escape(absl::StrCat(kAfter, after_id)));
 }
 
 absl::StatusOr<uint64_t> DecodePageToken(absl::string_view field,

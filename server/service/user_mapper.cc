@@ -89,9 +89,9 @@ absl::StatusOr<UserUpdate> FromProto(const v1::UpdateUserRequest& request) {
     } else if (path == "email") {
       email = true;
     } else {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "update_mask: unsupported path \"", path,
-          "\"; allowed paths are \"username\" and \"email\""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("update_mask: unsupported path \"", path,
+                       "\"; allowed paths are \"username\" and \"email\""));
     }
   }
   UserUpdate update;
@@ -128,8 +128,8 @@ absl::StatusOr<ReadPolicy> ToReadPolicy(const v1::ReadOptions& options,
   switch (options.consistency()) {
     case v1::CONSISTENCY_UNSPECIFIED:
       // A caller that hands over a token wants to see that write.
-      policy.consistency =
-          position.has_value() ? ReadConsistency::kSession : default_consistency;
+      policy.consistency = position.has_value() ? ReadConsistency::kSession
+                                                : default_consistency;
       break;
     case v1::CONSISTENCY_EVENTUAL:
       policy.consistency = ReadConsistency::kEventual;
@@ -160,7 +160,8 @@ absl::StatusOr<ReadPolicy> ToReadPolicy(const v1::ReadOptions& options,
           "read_options.max_staleness: required and positive with "
           "CONSISTENCY_BOUNDED_STALENESS");
     }
-    policy.max_staleness = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+    policy.max_staleness =
+        absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
   }
   return policy;
 }

@@ -153,8 +153,8 @@ grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
                                          v1::DeleteUserResponse* response) {
   if (request->id() == 0) {
-    return Finish("DeleteUser", absl::InvalidArgumentError(
-                                    "id: must be a non-zero user id"));
+    return Finish("DeleteUser",
+                  absl::InvalidArgumentError("id: must be a non-zero user id"));
   }
   if (request->expected_version() < 0) {
     return Finish("DeleteUser",

@@ -44,9 +44,7 @@ bool NextCodePoint(absl::string_view text, size_t* pos, uint32_t* cp) {
   return *cp >= min && *cp <= 0x10FFFF && !(*cp >= 0xD800 && *cp <= 0xDFFF);
 }
 
-bool IsControl(uint32_t cp) {
-  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
-}
+bool IsControl(uint32_t cp) { return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F); }
 
 // Unicode White_Space plus the zero-width and byte-order marks that render
 // as nothing and make look-alike addresses.
@@ -80,10 +78,10 @@ absl::Status ValidateUsername(absl::string_view field,
   if (username.empty()) return Invalid(field, "is required");
   if (username.size() < kMinUsernameLength ||
       username.size() > kMaxUsernameLength) {
-    return Invalid(field, absl::StrCat("must be ", kMinUsernameLength, " to ",
-                                       kMaxUsernameLength,
-                                       " characters long, got ",
-                                       username.size()));
+    return Invalid(
+        field,
+        absl::StrCat("must be ", kMinUsernameLength, " to ", kMaxUsernameLength,
+                     " characters long, got ", username.size()));
   }
   for (char c : username) {
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_' &&
@@ -107,14 +105,14 @@ absl::Status ValidateEmail(absl::string_view field, absl::string_view email) {
       return Invalid(field, "is not valid UTF-8");
     }
     ++code_points;
-    if (IsControl(cp)) return Invalid(field, "must not contain control characters");
+    if (IsControl(cp))
+      return Invalid(field, "must not contain control characters");
     if (IsSpaceLike(cp)) return Invalid(field, "must not contain whitespace");
     if (cp == '@') ++ats;
   }
   if (code_points > kMaxEmailLength) {
     return Invalid(field, absl::StrCat("must be at most ", kMaxEmailLength,
-                                       " characters long, got ",
-                                       code_points));
+                                       " characters long, got ", code_points));
   }
   if (ats != 1) {
     return Invalid(field, "must contain exactly one '@'");
@@ -130,9 +128,9 @@ absl::Status ValidateEmail(absl::string_view field, absl::string_view email) {
 absl::Status ValidateRequestId(absl::string_view field,
                                absl::string_view request_id) {
   if (request_id.size() > kMaxRequestIdLength) {
-    return Invalid(field, absl::StrCat("must be at most ", kMaxRequestIdLength,
-                                       " characters long, got ",
-                                       request_id.size()));
+    return Invalid(field,
+                   absl::StrCat("must be at most ", kMaxRequestIdLength,
+                                " characters long, got ", request_id.size()));
   }
   for (char c : request_id) {
     if (c <= 0x20 || c >= 0x7F) {

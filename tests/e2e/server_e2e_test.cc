@@ -117,7 +117,8 @@ TEST_F(ServerE2eTest, ReadYourWritesWhileEveryReplicaIsStopped) {
                updated.consistency_token(), &response, &served_by);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.user().version(), 2);
-  EXPECT_EQ(response.user().email(), created.user().username() + "@new.example");
+  EXPECT_EQ(response.user().email(),
+            created.user().username() + "@new.example");
 }
 
 TEST_F(ServerE2eTest, SessionReadIsServedByAReplicaOnceItCaughtUp) {
@@ -143,8 +144,8 @@ TEST_F(ServerE2eTest, KilledReplicaDoesNotFailReads) {
   for (int i = 0; i < 20; ++i) {
     v1::GetUserResponse response;
     std::string served_by;
-    grpc::Status status = Get(created.user().id(), v1::CONSISTENCY_EVENTUAL,
-                              "", &response, &served_by);
+    grpc::Status status = Get(created.user().id(), v1::CONSISTENCY_EVENTUAL, "",
+                              &response, &served_by);
     ASSERT_TRUE(status.ok()) << i << ": " << status.error_message();
     served.insert(served_by);
   }
@@ -228,11 +229,12 @@ TEST_F(ServerE2eTest, BadRequestsAreInvalidArgumentNamingTheField) {
   struct Case {
     std::string username, email, field;
   };
-  for (const Case& c : std::vector<Case>{{"ab", "a@b.c", "username"},
-                                         {"bad name", "a@b.c", "username"},
-                                         {"good_name", "no-at-sign", "email"},
-                                         {"good_name", "two@@x", "email"},
-                                         {"good_name", "sp ace@x.y", "email"}}) {
+  for (const Case& c :
+       std::vector<Case>{{"ab", "a@b.c", "username"},
+                         {"bad name", "a@b.c", "username"},
+                         {"good_name", "no-at-sign", "email"},
+                         {"good_name", "two@@x", "email"},
+                         {"good_name", "sp ace@x.y", "email"}}) {
     v1::CreateUserRequest request;
     request.set_username(c.username);
     request.set_email(c.email);
@@ -298,7 +300,8 @@ TEST_F(ServerE2eTest, IdempotentCreateOverTheWire) {
 
 TEST_F(ServerE2eTest, ListUsersPagesThroughEveryUserInIdOrder) {
   std::set<uint64_t> mine;
-  for (int i = 0; i < 7; ++i) mine.insert(CreateOrDie(UniqueName("page_")).user().id());
+  for (int i = 0; i < 7; ++i)
+    mine.insert(CreateOrDie(UniqueName("page_")).user().id());
   v1::ListUsersRequest request;
   request.set_page_size(3);
   request.mutable_read_options()->set_consistency(v1::CONSISTENCY_STRONG);
@@ -329,17 +332,17 @@ TEST_F(ServerE2eTest, ReflectionListsServicesThroughBufCurl) {
   EXPECT_THAT(result.out, HasSubstr("userservice.v1.UserService"));
   EXPECT_THAT(result.out, HasSubstr("grpc.health.v1.Health"));
 
-  result = RunCommand(
-      {BufPath(), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-       "--list-methods", "http://" + server_->address()});
+  result = RunCommand({BufPath(), "curl", "--protocol", "grpc",
+                       "--http2-prior-knowledge", "--list-methods",
+                       "http://" + server_->address()});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("userservice.v1.UserService/ListUsers"));
 }
 
 TEST_F(ServerE2eTest, HealthReportsServingForTheService) {
   CommandResult result = RunCommand(
-      {BufPath(), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-       "-d", R"({"service":"userservice.v1.UserService"})",
+      {BufPath(), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-d",
+       R"({"service":"userservice.v1.UserService"})",
        "http://" + server_->address() + "/grpc.health.v1.Health/Check"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("SERVING"));
@@ -349,10 +352,10 @@ TEST_F(ServerE2eTest, HealthReportsServingForTheService) {
 TEST_F(ServerE2eTest, ReflectionClientCanCallTheService) {
   v1::CreateUserResponse created = CreateOrDie(UniqueName("curl_"));
   CommandResult result = RunCommand(
-      {BufPath(), "curl", "--protocol", "grpc", "--http2-prior-knowledge",
-       "-d",
-       absl::StrCat(R"({"id":")", created.user().id(),
-                    R"(","read_options":{"consistency":"CONSISTENCY_STRONG"}})"),
+      {BufPath(), "curl", "--protocol", "grpc", "--http2-prior-knowledge", "-d",
+       absl::StrCat(
+           R"({"id":")", created.user().id(),
+           R"(","read_options":{"consistency":"CONSISTENCY_STRONG"}})"),
        "http://" + server_->address() + "/userservice.v1.UserService/GetUser"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr(created.user().username()));
@@ -372,11 +375,11 @@ TEST_F(ServerProcessTest, ConfigurationFromEnvironmentVariables) {
   TestCluster& cluster = TestCluster::Get();
   const int port = FreePort();
   // Runs --migrate-only entirely from the environment.
-  CommandResult result = RunCommand(
-      {UserServerPath(), "--migrate-only"}, absl::Seconds(60),
-      {"USER_SERVICE_PRIMARY=" + cluster.primary(),
-       "USER_SERVICE_DB_PASSWORD_FILE=" + cluster.password_file(),
-       absl::StrCat("USER_SERVICE_LISTEN=127.0.0.1:", port)});
+  CommandResult result =
+      RunCommand({UserServerPath(), "--migrate-only"}, absl::Seconds(60),
+                 {"USER_SERVICE_PRIMARY=" + cluster.primary(),
+                  "USER_SERVICE_DB_PASSWORD_FILE=" + cluster.password_file(),
+                  absl::StrCat("USER_SERVICE_LISTEN=127.0.0.1:", port)});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.err, HasSubstr("schema is up to date"));
 }
@@ -391,8 +394,7 @@ TEST_F(ServerProcessTest, BadConfigurationFailsAtStartWithAClearMessage) {
            {{}, "--primary"},
            {{"--primary=" + cluster.primary(), "--replicas=nohostport"},
             "expected HOST:PORT"},
-           {{"--primary=" + cluster.primary(), "--pool-size=0"},
-            "--pool-size"},
+           {{"--primary=" + cluster.primary(), "--pool-size=0"}, "--pool-size"},
            {{"--primary=" + cluster.primary(), "--default-consistency=fast"},
             "--default-consistency"},
            {{"--primary=" + cluster.primary(),

@@ -12,8 +12,8 @@
 namespace userservice::testing {
 namespace {
 
-using ::testing::HasSubstr;
 using ::testing::AnyOf;
+using ::testing::HasSubstr;
 
 class UserctlE2eTest : public ServerE2eTest {
  protected:
@@ -64,7 +64,8 @@ TEST_F(UserctlE2eTest, GetByIdUsernameAndEmailWithConsistencyFlags) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string id = IdFrom(created.out);
 
-  CommandResult by_id = Userctl({"--consistency=strong", "--verbose", "get", id});
+  CommandResult by_id =
+      Userctl({"--consistency=strong", "--verbose", "get", id});
   ASSERT_EQ(by_id.exit_code, 0) << by_id.err;
   EXPECT_THAT(by_id.out, HasSubstr(name));
   EXPECT_THAT(by_id.err, HasSubstr("served-by: primary"));
@@ -74,8 +75,8 @@ TEST_F(UserctlE2eTest, GetByIdUsernameAndEmailWithConsistencyFlags) {
   ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
   EXPECT_EQ(IdFrom(by_name.out), id);
 
-  CommandResult by_email =
-      Userctl({"--consistency=strong", "get", "--email=" + name + "@example.com"});
+  CommandResult by_email = Userctl(
+      {"--consistency=strong", "get", "--email=" + name + "@example.com"});
   ASSERT_EQ(by_email.exit_code, 0) << by_email.err;
   EXPECT_EQ(IdFrom(by_email.out), id);
 }
@@ -87,15 +88,16 @@ TEST_F(UserctlE2eTest, UpdateAndDeleteThenGetFailsWithNotFoundExitCode) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string id = IdFrom(created.out);
 
-  CommandResult updated = Userctl({"update", id, "--email=" + name + "@new.example",
-                                   "--expected_version=1"});
+  CommandResult updated =
+      Userctl({"update", id, "--email=" + name + "@new.example",
+               "--expected_version=1"});
   ASSERT_EQ(updated.exit_code, 0) << updated.err;
   EXPECT_THAT(updated.out, HasSubstr(name + "@new.example"));
   EXPECT_THAT(updated.out, AnyOf(HasSubstr("\"version\": \"2\""),
                                  HasSubstr("\"version\": 2")));
 
-  CommandResult stale = Userctl({"update", id, "--email=" + name + "@x.example",
-                                 "--expected_version=1"});
+  CommandResult stale = Userctl(
+      {"update", id, "--email=" + name + "@x.example", "--expected_version=1"});
   EXPECT_EQ(stale.exit_code, 10 + static_cast<int>(grpc::StatusCode::ABORTED))
       << stale.err;
   EXPECT_THAT(stale.err, HasSubstr("ABORTED"));
@@ -142,10 +144,10 @@ TEST_F(UserctlE2eTest, UsageErrorsAndUnreachableServerHaveDistinctExitCodes) {
             10 + static_cast<int>(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_THAT(invalid.err, HasSubstr("username"));
 
-  CommandResult unreachable = RunCommand(
-      {UserctlPath(), absl::StrCat("--addr=127.0.0.1:", FreePort()),
-       "--timeout=2s", "list"},
-      absl::Seconds(30));
+  CommandResult unreachable =
+      RunCommand({UserctlPath(), absl::StrCat("--addr=127.0.0.1:", FreePort()),
+                  "--timeout=2s", "list"},
+                 absl::Seconds(30));
   EXPECT_EQ(unreachable.exit_code,
             10 + static_cast<int>(grpc::StatusCode::UNAVAILABLE));
 }

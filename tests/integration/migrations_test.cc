@@ -48,8 +48,8 @@ class MigrationsTest : public ::testing::Test {
   }
 
   std::unique_ptr<MysqlConnection> Connect() {
-    auto conn =
-        MysqlConnection::Open(endpoint_, settings_, absl::Now() + absl::Seconds(10));
+    auto conn = MysqlConnection::Open(endpoint_, settings_,
+                                      absl::Now() + absl::Seconds(10));
     EXPECT_TRUE(conn.ok()) << conn.status();
     return conn.ok() ? *std::move(conn) : nullptr;
   }
@@ -136,7 +136,8 @@ TEST_F(MigrationsTest, SchemaReplicatesToReplicas) {
                               "WHERE TABLE_SCHEMA = '",
                               database_, "'"));
     ASSERT_TRUE(tables.ok()) << tables.status();
-    EXPECT_EQ(*tables, "3") << replica;  // users, create_requests, schema_migrations
+    EXPECT_EQ(*tables, "3")
+        << replica;  // users, create_requests, schema_migrations
   }
 }
 

@@ -120,10 +120,11 @@ TEST_F(StoreTest, CreateAssignsIdVersionTimestampsAndGtid) {
   EXPECT_LE(created.value.create_time, absl::Now() + absl::Seconds(1));
   EXPECT_EQ(created.value.create_time, created.value.update_time);
   EXPECT_EQ(created.position.flavor, kFlavorMariaDb);
-  EXPECT_THAT(created.position.gtids, ::testing::MatchesRegex("[0-9]+-[0-9]+-[0-9]+"));
+  EXPECT_THAT(created.position.gtids,
+              ::testing::MatchesRegex("[0-9]+-[0-9]+-[0-9]+"));
 
-  absl::StatusOr<User> read =
-      primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)));
+  absl::StatusOr<User> read = primary_->GetUser(UserKey::Id(created.value.id),
+                                                Within(absl::Seconds(5)));
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->username, name);
   // Microseconds survive the round trip through DATETIME(6).
@@ -151,8 +152,8 @@ TEST_F(StoreTest, StoppedReplicationMakesWaitTimeOutAndHidesTheRow) {
 
   absl::StatusOr<bool> applied = replica_->WaitForPosition(
       created.position, absl::Milliseconds(300), Within(absl::Seconds(5)));
-  absl::StatusOr<User> stale =
-      replica_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)));
+  absl::StatusOr<User> stale = replica_->GetUser(UserKey::Id(created.value.id),
+                                                 Within(absl::Seconds(5)));
   ASSERT_TRUE(cluster.Execute("replica-0", "START SLAVE SQL_THREAD").ok());
 
   ASSERT_TRUE(applied.ok()) << applied.status();
@@ -221,9 +222,9 @@ TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
       go.WaitForNotification();
-      results[i] = wide->CreateUser(
-          NewUser{name, name + "@example.com", request_id},
-          Within(absl::Seconds(10)));
+      results[i] =
+          wide->CreateUser(NewUser{name, name + "@example.com", request_id},
+                           Within(absl::Seconds(10)));
     });
   }
   go.Notify();
@@ -236,7 +237,8 @@ TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
   EXPECT_EQ(ids.size(), 1u);
   auto count = TestCluster::Get().QueryValue(
       "primary", absl::StrCat("SELECT COUNT(*) FROM userservice.users WHERE "
-                              "username = '", name, "'"));
+                              "username = '",
+                              name, "'"));
   ASSERT_TRUE(count.ok());
   EXPECT_EQ(*count, "1");
 }
@@ -245,10 +247,11 @@ TEST_F(StoreTest, IdempotentRetryAfterDeleteIsFailedPrecondition) {
   const std::string name = Unique("gone_");
   const std::string request_id = Unique("gone-req-");
   Written<User> created = CreateOrDie(name, name + "@example.com", request_id);
-  ASSERT_TRUE(primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5)))
-                  .ok());
-  absl::StatusOr<Written<User>> retry = primary_->CreateUser(
-      NewUser{name, name + "@example.com", request_id}, Within(absl::Seconds(5)));
+  ASSERT_TRUE(
+      primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5))).ok());
+  absl::StatusOr<Written<User>> retry =
+      primary_->CreateUser(NewUser{name, name + "@example.com", request_id},
+                           Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsFailedPrecondition(retry.status())) << retry.status();
 }
 
@@ -367,9 +370,9 @@ TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
   ASSERT_TRUE(waiting.ok()) << waiting.status();
   EXPECT_EQ(*waiting, "0");
   // The pool is healthy afterwards.
-  EXPECT_TRUE(primary_->GetUser(UserKey::Id(created.value.id),
-                                Within(absl::Seconds(5)))
-                  .ok());
+  EXPECT_TRUE(
+      primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)))
+          .ok());
 }
 
 TEST_F(StoreTest, ReadOnlyPrimaryRefusesWritesWithUnavailable) {

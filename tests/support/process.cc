@@ -142,8 +142,7 @@ std::vector<std::string> ClusterServerArgs() {
   TestCluster& cluster = TestCluster::Get();
   return {"--primary=" + cluster.primary(),
           "--replicas=" + cluster.replicas_flag(),
-          "--db-name=" + cluster.db_name(),
-          "--db-user=" + cluster.db_user(),
+          "--db-name=" + cluster.db_name(), "--db-user=" + cluster.db_user(),
           "--db-password-file=" + cluster.password_file()};
 }
 
@@ -151,11 +150,10 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     std::vector<std::string> args, absl::Duration timeout) {
   auto server = std::unique_ptr<ServerProcess>(new ServerProcess());
   server->port_ = FreePort();
-  server->log_path_ = absl::StrCat(
-      ::testing::TempDir(), "/user_server-", server->port_, ".log");
-  std::vector<std::string> argv = {UserServerPath(),
-                                   absl::StrCat("--listen=127.0.0.1:",
-                                                server->port_)};
+  server->log_path_ = absl::StrCat(::testing::TempDir(), "/user_server-",
+                                   server->port_, ".log");
+  std::vector<std::string> argv = {
+      UserServerPath(), absl::StrCat("--listen=127.0.0.1:", server->port_)};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> environment = EnvironmentWith({});
   std::vector<char*> c_args = CStrings(argv);
@@ -179,18 +177,18 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     int exit_code;
     if (WaitUntil(pid, absl::Now(), &exit_code)) {
       server->pid_ = -1;
-      return absl::InternalError(absl::StrCat(
-          "user_server exited with ", exit_code,
-          " before listening; log:\n", server->Log()));
+      return absl::InternalError(
+          absl::StrCat("user_server exited with ", exit_code,
+                       " before listening; log:\n", server->Log()));
     }
     if (channel->WaitForConnected(
             absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)))) {
       return server;
     }
   }
-  return absl::DeadlineExceededError(absl::StrCat(
-      "user_server did not listen within ", absl::FormatDuration(timeout),
-      "; log:\n", server->Log()));
+  return absl::DeadlineExceededError(
+      absl::StrCat("user_server did not listen within ",
+                   absl::FormatDuration(timeout), "; log:\n", server->Log()));
 }
 
 ServerProcess::~ServerProcess() {

@@ -34,7 +34,8 @@ class ServerProcess {
   // Starts the server with `args` (plus --listen) and waits until it
   // accepts connections. Fails if it exits or does not listen in time.
   static absl::StatusOr<std::unique_ptr<ServerProcess>> Start(
-      std::vector<std::string> args, absl::Duration timeout = absl::Seconds(60));
+      std::vector<std::string> args,
+      absl::Duration timeout = absl::Seconds(60));
 
   ~ServerProcess();
 

@@ -152,8 +152,8 @@ absl::StatusOr<std::string> TestCluster::QueryValue(
 
 absl::Status TestCluster::ClusterScript(const std::string& args) const {
   const std::string command =
-      absl::StrCat(SourceDir(), "/deploy/local/cluster.sh --dir '", dir_,
-                   "' ", args, " >/dev/null");
+      absl::StrCat(SourceDir(), "/deploy/local/cluster.sh --dir '", dir_, "' ",
+                   args, " >/dev/null");
   const int rc = std::system(command.c_str());
   if (rc != 0) {
     return absl::InternalError(
