@@ -1,0 +1,63 @@
+#include "client/userctl/flags.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/time/time.h"
+
+// Help strings are short: the usage text in usage.cc is the documentation.
+// Command flags default to "not given" (see flag_values.h).
+
+ABSL_FLAG(std::optional<std::string>, addr, std::nullopt,
+          "Server address host:port (default: $USERCTL_ADDR, else "
+          "localhost:50051).");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each RPC.");
+ABSL_FLAG(std::string, format, "json", "Output format: json or table.");
+ABSL_FLAG(std::string, consistency, "unspecified",
+          "Read consistency: unspecified, eventual, bounded_staleness "
+          "(bounded), session or strong.");
+ABSL_FLAG(std::string, token, "",
+          "consistency_token of an earlier write, for session reads.");
+ABSL_FLAG(std::optional<absl::Duration>, max_staleness, std::nullopt,
+          "Maximum data age for bounded_staleness reads.");
+ABSL_FLAG(bool, verbose, false,
+          "Print served-by and call duration of each RPC to stderr.");
+
+ABSL_FLAG(std::optional<std::string>, username, std::nullopt,
+          "Username (create, get, update).");
+ABSL_FLAG(std::optional<std::string>, email, std::nullopt,
+          "Email (create, get, update).");
+ABSL_FLAG(std::optional<std::string>, request_id, std::nullopt,
+          "Idempotency key (create).");
+ABSL_FLAG(std::optional<int32_t>, page_size, std::nullopt,
+          "Users per page (list).");
+ABSL_FLAG(std::optional<std::string>, page_token, std::nullopt,
+          "Fetch only the page starting at this token (list).");
+ABSL_FLAG(bool, all, true, "Fetch every page (list).");
+ABSL_FLAG(std::optional<int64_t>, expected_version, std::nullopt,
+          "Only change the user if its version matches (update, delete).");
+
+namespace userctl {
+
+FlagValues ReadFlagValues() {
+  FlagValues values;
+  values.addr = absl::GetFlag(FLAGS_addr);
+  values.timeout = absl::GetFlag(FLAGS_timeout);
+  values.format = absl::GetFlag(FLAGS_format);
+  values.consistency = absl::GetFlag(FLAGS_consistency);
+  values.token = absl::GetFlag(FLAGS_token);
+  values.max_staleness = absl::GetFlag(FLAGS_max_staleness);
+  values.verbose = absl::GetFlag(FLAGS_verbose);
+  values.username = absl::GetFlag(FLAGS_username);
+  values.email = absl::GetFlag(FLAGS_email);
+  values.request_id = absl::GetFlag(FLAGS_request_id);
+  values.page_size = absl::GetFlag(FLAGS_page_size);
+  values.page_token = absl::GetFlag(FLAGS_page_token);
+  values.all = absl::GetFlag(FLAGS_all);
+  values.expected_version = absl::GetFlag(FLAGS_expected_version);
+  return values;
+}
+
+}  // namespace userctl

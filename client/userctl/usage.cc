@@ -1,0 +1,118 @@
+#include "client/userctl/usage.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+
+namespace userctl {
+namespace {
+
+struct CommandDoc {
+  absl::string_view name;
+  absl::string_view synopsis;
+  absl::string_view description;  // Pre-indented, one or more lines.
+};
+
+constexpr CommandDoc kCommands[] = {
+    {"create", "create --username U --email E [--request_id R]",
+     "      Create a user. With --request_id a retry returns the user created\n"
+     "      by the first call instead of failing with ALREADY_EXISTS.\n"},
+    {"get", "get ID | get --username U | get --email E",
+     "      Read one user by exactly one key (username and email match\n"
+     "      case-insensitively).\n"},
+    {"list", "list [--page_size N] [--page_token T] [--all=false]",
+     "      List users by ascending ID. Fetches every page, each with its own\n"
+     "      --timeout, unless --page_token is given or --all=false: then it\n"
+     "      fetches one page and shows its next_page_token.\n"},
+    {"update", "update ID [--username U] [--email E] [--expected_version V]",
+     "      Change the given fields (at least one) of user ID.\n"},
+    {"delete", "delete ID [--expected_version V]", "      Delete user ID.\n"},
+    {"help", "help", "      Print this text (also -h, --help).\n"},
+};
+
+// Raw strings keep the text readable here exactly as users will see it.
+constexpr absl::string_view kIntro =
+    R"txt(userctl: command-line client for the userservice.v1.UserService API.
+
+Usage: userctl [flags] COMMAND [args] [flags]
+Flags may come before or after the command; "--" ends the flags.
+
+Commands:
+)txt";
+
+constexpr absl::string_view kDetails =
+    R"txt(
+ID is a positive integer. With --expected_version V (update, delete) the
+write fails with ABORTED unless the stored version is V; 0 means no check.
+
+Global flags:
+  --addr=HOST:PORT     server address (default: $USERCTL_ADDR if set,
+                       else localhost:50051)
+  --timeout=DURATION   deadline of each RPC, e.g. 500ms, 10s (default 5s)
+  --format=json|table  output format (default json)
+  --consistency=LEVEL  for reads: unspecified (the server's default),
+                       eventual, bounded_staleness (or bounded), session,
+                       strong; CONSISTENCY_* names work too; any case
+  --token=TOKEN        for reads: the consistency_token of an earlier
+                       write, used with --consistency=session
+  --max_staleness=DURATION
+                       for reads: maximum data age with
+                       --consistency=bounded_staleness (sent only when
+                       given)
+  --verbose            print "served-by: ENDPOINT" (reads) and
+                       "duration: D" of each RPC to stderr
+
+Output on stdout:
+  json   One JSON document indented by 2 spaces: the RPC response, i.e.
+           create, update  {"user": {...}, "consistency_token": "..."}
+           get             {"user": {...}}
+           delete          {"consistency_token": "..."}
+           list, one page  {"users": [...], "next_page_token": "..."}
+         except that list over all pages prints {"users": [...]}.
+         Proto3 JSON mapping with proto field names and default values
+         included: a user has "id", "username", "email", "version",
+         "create_time", "update_time"; id and version (64-bit) are strings,
+         times are RFC 3339 UTC strings.
+  table  Aligned columns ID USERNAME EMAIL VERSION CREATED UPDATED (UTC,
+         whole seconds). create and update add a line
+         "consistency_token: T"; delete prints only that line; a list
+         page with more to come adds "next_page_token: T"; an empty list
+         prints the header and "(no users)".
+
+Exit codes:
+  0        success
+  1        client-side failure (e.g. stdout could not be written)
+  2        usage error, including no command; the problem is on stderr
+  10+CODE  the RPC failed with gRPC status CODE; stderr shows
+           "error: CODE_NAME: message". For example:
+           13 INVALID_ARGUMENT    14 DEADLINE_EXCEEDED  15 NOT_FOUND
+           16 ALREADY_EXISTS      18 RESOURCE_EXHAUSTED
+           19 FAILED_PRECONDITION 20 ABORTED            24 UNAVAILABLE
+
+Examples:
+  userctl --format=table list
+  userctl create --username alice --email alice@example.com
+  userctl get --email alice@example.com --consistency=strong
+  userctl update 42 --email alice@example.org --expected_version 1
+)txt";
+
+}  // namespace
+
+absl::string_view CommandSynopsis(absl::string_view command) {
+  for (const CommandDoc& doc : kCommands) {
+    if (doc.name == command) return doc.synopsis;
+  }
+  return "";
+}
+
+std::string UsageText() {
+  std::string text(kIntro);
+  for (const CommandDoc& doc : kCommands) {
+    absl::StrAppend(&text, "  ", doc.synopsis, "\n", doc.description);
+  }
+  absl::StrAppend(&text, kDetails);
+  return text;
+}
+
+}  // namespace userctl
