@@ -1,0 +1,440 @@
+#include "server/routing/read_router.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/routing/fake_user_reader.h"
+
+namespace userservice {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+constexpr uint64_t kUserId = 7;
+
+ReadPolicy Policy(ReadConsistency consistency) {
+  ReadPolicy policy;
+  policy.consistency = consistency;
+  return policy;
+}
+
+ReadPolicy SessionAt(ReplicationPosition position) {
+  ReadPolicy policy;
+  policy.consistency = ReadConsistency::kSession;
+  policy.min_position = std::move(position);
+  return policy;
+}
+
+ReplicationPosition Position() {
+  return ReplicationPosition{kFlavorMariaDb, "0-1-42"};
+}
+
+User Alice() {
+  User user;
+  user.id = kUserId;
+  user.username = "alice";
+  user.email = "alice@example.com";
+  user.version = 1;
+  return user;
+}
+
+RequestContext Within(absl::Duration d) {
+  RequestContext ctx;
+  ctx.deadline = absl::Now() + d;
+  return ctx;
+}
+
+class ReadRouterTest : public ::testing::Test {
+ protected:
+  // A primary and `replica_count` replicas, each holding user kUserId.
+  void Build(int replica_count,
+             absl::Duration session_wait = absl::Milliseconds(100)) {
+    primary_ = std::make_unique<FakeUserReader>();
+    primary_->AddUser(Alice());
+    replicas_.clear();
+    std::vector<NamedReader> named;
+    for (int i = 0; i < replica_count; ++i) {
+      replicas_.push_back(std::make_unique<FakeUserReader>());
+      replicas_.back()->AddUser(Alice());
+      named.push_back({absl::StrCat("replica-", i), replicas_.back().get()});
+    }
+    RouterOptions options;
+    options.session_wait = session_wait;
+    router_ = std::make_unique<ReadRouter>(
+        NamedReader{"primary", primary_.get()}, std::move(named), options);
+  }
+
+  // One GetUser through the router.
+  absl::Status Read(const ReadPolicy& policy, const RequestContext& ctx,
+                    std::string* served_by) {
+    return router_->Read(
+        policy, ctx,
+        [&](UserReader& reader) {
+          return reader.GetUser(UserKey::Id(kUserId), ctx).status();
+        },
+        served_by);
+  }
+
+  // Who served each of `n` successful reads.
+  std::vector<std::string> ServedBySequence(const ReadPolicy& policy, int n) {
+    std::vector<std::string> sequence;
+    for (int i = 0; i < n; ++i) {
+      std::string served_by;
+      absl::Status status = Read(policy, RequestContext(), &served_by);
+      EXPECT_TRUE(status.ok()) << status;
+      sequence.push_back(served_by);
+    }
+    return sequence;
+  }
+
+  FakeUserReader& replica(int i) { return *replicas_[i]; }
+
+  std::unique_ptr<FakeUserReader> primary_;
+  std::vector<std::unique_ptr<FakeUserReader>> replicas_;
+  std::unique_ptr<ReadRouter> router_;
+};
+
+TEST_F(ReadRouterTest, WithoutReplicasEveryConsistencyReadsThePrimary) {
+  Build(0);
+  EXPECT_EQ(router_->replica_count(), 0u);
+  int reads = 0;
+  for (const ReadPolicy& policy :
+       {Policy(ReadConsistency::kEventual),
+        Policy(ReadConsistency::kBoundedStaleness),
+        Policy(ReadConsistency::kSession), SessionAt(Position()),
+        Policy(ReadConsistency::kStrong)}) {
+    std::string served_by = "stale";
+    absl::Status status = Read(policy, RequestContext(), &served_by);
+    ++reads;
+    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_EQ(served_by, "primary");
+    EXPECT_EQ(primary_->get_user_calls(), reads);
+  }
+  // The primary has every write: no need to wait for a position.
+  EXPECT_EQ(primary_->wait_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, EventualReadsRoundRobinOverTwoReplicas) {
+  Build(2);
+  EXPECT_THAT(ServedBySequence(Policy(ReadConsistency::kEventual), 6),
+              ElementsAre("replica-0", "replica-1", "replica-0", "replica-1",
+                          "replica-0", "replica-1"));
+  EXPECT_EQ(replica(0).get_user_calls(), 3);
+  EXPECT_EQ(replica(1).get_user_calls(), 3);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, EventualReadsRoundRobinOverThreeReplicas) {
+  Build(3);
+  EXPECT_THAT(ServedBySequence(Policy(ReadConsistency::kEventual), 7),
+              ElementsAre("replica-0", "replica-1", "replica-2", "replica-0",
+                          "replica-1", "replica-2", "replica-0"));
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, EventualReadsWithOneReplicaAlwaysUseIt) {
+  Build(1);
+  EXPECT_THAT(ServedBySequence(Policy(ReadConsistency::kEventual), 3),
+              ElementsAre("replica-0", "replica-0", "replica-0"));
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, StrongAndBoundedStalenessReadThePrimary) {
+  Build(2);
+  for (ReadConsistency consistency :
+       {ReadConsistency::kStrong, ReadConsistency::kBoundedStaleness}) {
+    ReadPolicy policy = Policy(consistency);
+    policy.max_staleness = absl::Seconds(5);
+    EXPECT_THAT(ServedBySequence(policy, 3),
+                ElementsAre("primary", "primary", "primary"));
+  }
+  EXPECT_EQ(primary_->get_user_calls(), 6);
+  EXPECT_EQ(replica(0).get_user_calls(), 0);
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, SessionWithoutPositionRoundRobinsLikeEventual) {
+  Build(2);
+  EXPECT_THAT(ServedBySequence(Policy(ReadConsistency::kSession), 4),
+              ElementsAre("replica-0", "replica-1", "replica-0", "replica-1"));
+  EXPECT_EQ(replica(0).wait_calls() + replica(1).wait_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, SessionReadUsesAReplicaThatAppliedThePosition) {
+  Build(2, /*session_wait=*/absl::Milliseconds(100));
+  replica(0).SetWaitResult(true);
+
+  std::string served_by;
+  absl::Status status =
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "replica-0");
+  EXPECT_EQ(replica(0).wait_calls(), 1);
+  EXPECT_EQ(replica(0).last_wait_position(), Position());
+  EXPECT_LE(replica(0).last_wait_timeout(), absl::Milliseconds(100));
+  EXPECT_GT(replica(0).last_wait_timeout(), absl::ZeroDuration());
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, SessionWaitIsCappedAtHalfTheRemainingTime) {
+  Build(1, /*session_wait=*/absl::Seconds(10));
+  replica(0).SetWaitResult(true);
+
+  const RequestContext ctx = Within(absl::Milliseconds(400));
+  std::string served_by;
+  ASSERT_TRUE(Read(SessionAt(Position()), ctx, &served_by).ok());
+  EXPECT_EQ(served_by, "replica-0");
+  EXPECT_LE(replica(0).last_wait_timeout(), absl::Milliseconds(200));
+  EXPECT_GE(replica(0).last_wait_timeout(), absl::ZeroDuration());
+}
+
+TEST_F(ReadRouterTest, SessionReadsRotateOverReplicas) {
+  Build(2);
+  for (int i = 0; i < 2; ++i) replica(i).SetWaitResult(true);
+  EXPECT_THAT(ServedBySequence(SessionAt(Position()), 4),
+              ElementsAre("replica-0", "replica-1", "replica-0", "replica-1"));
+}
+
+TEST_F(ReadRouterTest, SessionReadGoesToPrimaryWhenReplicaIsBehind) {
+  Build(2);
+  replica(0).SetWaitResult(false);
+
+  std::string served_by;
+  absl::Status status =
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).wait_calls(), 1);
+  EXPECT_EQ(replica(0).get_user_calls(), 0);
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, SessionReadGoesToPrimaryWhenWaitIsUnavailable) {
+  Build(2);
+  replica(0).SetWaitResult(absl::UnavailableError("replica down"));
+
+  std::string served_by;
+  absl::Status status =
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, SessionReadReturnsInvalidArgumentFromWaitAsIs) {
+  Build(2);
+  const absl::Status invalid =
+      absl::InvalidArgumentError("consistency token is for a mysql database");
+  replica(0).SetWaitResult(invalid);
+
+  std::string served_by = "stale";
+  absl::Status status =
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by);
+  EXPECT_EQ(status, invalid);
+  EXPECT_EQ(served_by, "");
+  EXPECT_EQ(replica(0).get_user_calls(), 0);
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, SessionReadFallsBackToPrimaryWhenAppliedReplicaFails) {
+  Build(2);
+  replica(0).SetWaitResult(true);
+  replica(0).FailReads(absl::UnavailableError("connection lost"));
+
+  std::string served_by;
+  absl::Status status =
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  // Another replica is not known to have the write: straight to the primary.
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, SessionReadWithExpiredDeadlineWaitsNoTime) {
+  Build(1);
+  replica(0).SetWaitResult(false);
+  RequestContext ctx;
+  ctx.deadline = absl::Now() - absl::Seconds(1);
+  std::string served_by;
+  ASSERT_TRUE(Read(SessionAt(Position()), ctx, &served_by).ok());
+  EXPECT_EQ(replica(0).last_wait_timeout(), absl::ZeroDuration());
+  EXPECT_EQ(served_by, "primary");
+}
+
+TEST_F(ReadRouterTest, UnavailableReplicaIsFollowedByTheNextReplica) {
+  Build(2);
+  replica(0).FailReads(absl::UnavailableError("connection refused"));
+
+  std::string served_by;
+  absl::Status status = Read(Policy(ReadConsistency::kEventual),
+                             Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "replica-1");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(replica(1).get_user_calls(), 1);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, UnavailableReplicasAreFollowedByThePrimary) {
+  Build(2);
+  replica(0).FailReads(absl::UnavailableError("connection refused"));
+  replica(1).FailReads(absl::UnavailableError("connection refused"));
+
+  std::string served_by;
+  absl::Status status = Read(Policy(ReadConsistency::kEventual),
+                             Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(replica(1).get_user_calls(), 1);
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, SingleUnavailableReplicaIsFollowedByThePrimary) {
+  Build(1);
+  replica(0).FailReads(absl::UnavailableError("connection refused"));
+
+  std::string served_by;
+  absl::Status status = Read(Policy(ReadConsistency::kSession),
+                             Within(absl::Seconds(10)), &served_by);
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, WithThreeReplicasFailoverTriesOneMoreThenPrimary) {
+  Build(3);
+  for (int i = 0; i < 3; ++i) {
+    replica(i).FailReads(absl::UnavailableError("connection refused"));
+  }
+  std::string served_by;
+  ASSERT_TRUE(Read(Policy(ReadConsistency::kEventual),
+                   Within(absl::Seconds(10)), &served_by)
+                  .ok());
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(replica(1).get_user_calls(), 1);
+  EXPECT_EQ(replica(2).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, NotFoundFromAReplicaIsReturnedWithoutRetry) {
+  Build(2);
+  replica(0).FailReads(absl::NotFoundError("user 7 not found"));
+
+  std::string served_by;
+  absl::Status status = Read(Policy(ReadConsistency::kEventual),
+                             Within(absl::Seconds(10)), &served_by);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(status.message(), "user 7 not found");
+  EXPECT_EQ(served_by, "replica-0");
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, NotFoundFromThePrimaryNamesThePrimary) {
+  Build(1);
+  primary_->FailReads(absl::NotFoundError("user 7 not found"));
+  std::string served_by;
+  absl::Status status =
+      Read(Policy(ReadConsistency::kStrong), RequestContext(), &served_by);
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(served_by, "primary");
+}
+
+TEST_F(ReadRouterTest, DeadlineExceededIsNotRetried) {
+  Build(2);
+  replica(0).FailReads(absl::DeadlineExceededError("query timed out"));
+
+  std::string served_by = "stale";
+  absl::Status status = Read(Policy(ReadConsistency::kEventual),
+                             Within(absl::Seconds(10)), &served_by);
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(served_by, "");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, ServedByIsEmptyWhenEveryEndpointFailed) {
+  Build(2);
+  primary_->FailReads(absl::UnavailableError("primary down"));
+  replica(0).FailReads(absl::UnavailableError("replica-0 down"));
+  replica(1).FailReads(absl::UnavailableError("replica-1 down"));
+
+  std::string served_by = "stale";
+  absl::Status status = Read(Policy(ReadConsistency::kEventual),
+                             Within(absl::Seconds(10)), &served_by);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(status.message(), "primary down");
+  EXPECT_EQ(served_by, "");
+  EXPECT_EQ(primary_->get_user_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, FailedStrongReadLeavesServedByEmpty) {
+  Build(1);
+  primary_->FailReads(absl::UnavailableError("primary down"));
+  std::string served_by = "stale";
+  absl::Status status =
+      Read(Policy(ReadConsistency::kStrong), RequestContext(), &served_by);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(served_by, "");
+  // STRONG has nowhere else to go.
+  EXPECT_EQ(replica(0).get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, NoRetryAfterUnavailableOnceTheDeadlineHasPassed) {
+  Build(2);
+  replica(0).FailReads(absl::UnavailableError("connection refused"));
+
+  RequestContext expired;
+  expired.deadline = absl::Now() - absl::Milliseconds(1);
+  std::string served_by = "stale";
+  absl::Status status =
+      Read(Policy(ReadConsistency::kEventual), expired, &served_by);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(served_by, "");
+  EXPECT_EQ(replica(0).get_user_calls(), 1);
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, RoutesListReadsTheSameWay) {
+  Build(2);
+  std::vector<std::string> served;
+  for (int i = 0; i < 3; ++i) {
+    std::string served_by;
+    RequestContext ctx;
+    absl::Status status = router_->Read(
+        Policy(ReadConsistency::kEventual), ctx,
+        [&](UserReader& reader) {
+          return reader.ListUsers(0, 10, ctx).status();
+        },
+        &served_by);
+    ASSERT_TRUE(status.ok()) << status;
+    served.push_back(served_by);
+  }
+  EXPECT_THAT(served,
+              ElementsAreArray({"replica-0", "replica-1", "replica-0"}));
+  EXPECT_EQ(replica(0).list_users_calls(), 2);
+  EXPECT_EQ(replica(1).list_users_calls(), 1);
+}
+
+}  // namespace
+}  // namespace userservice
