@@ -3,6 +3,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -22,8 +23,12 @@ absl::StatusOr<mysql::Endpoint> ParseEndpoint(absl::string_view name,
   if (colon == absl::string_view::npos) return invalid("no port");
   absl::string_view host = text.substr(0, colon);
   absl::string_view port_text = text.substr(colon + 1);
-  if (absl::ConsumePrefix(&host, "[") && !absl::ConsumeSuffix(&host, "]")) {
+  const bool bracketed = absl::ConsumePrefix(&host, "[");
+  if (bracketed && !absl::ConsumeSuffix(&host, "]")) {
     return invalid("unbalanced brackets");
+  }
+  if (!bracketed && absl::StrContains(host, ':')) {
+    return invalid("IPv6 addresses must be written as [addr]:port");
   }
   if (host.empty()) return invalid("no host");
   int port;

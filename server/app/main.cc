@@ -64,7 +64,7 @@ ABSL_FLAG(absl::Duration, db_socket_timeout, absl::Seconds(30),
           "bounded by the call's deadline.");
 ABSL_FLAG(std::string, default_consistency, "eventual",
           "Consistency of reads that leave it unspecified: eventual, "
-          "bounded_staleness, session or strong.");
+          "session or strong.");
 ABSL_FLAG(absl::Duration, session_wait, absl::Milliseconds(100),
           "Longest a session (read-your-writes) read waits for a replica to "
           "apply the caller's write before reading from the primary.");
@@ -121,12 +121,12 @@ absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
 absl::StatusOr<ReadConsistency> ParseConsistency(absl::string_view text) {
   const std::string lower = absl::AsciiStrToLower(text);
   if (lower == "eventual") return ReadConsistency::kEventual;
-  if (lower == "bounded_staleness") return ReadConsistency::kBoundedStaleness;
   if (lower == "session") return ReadConsistency::kSession;
   if (lower == "strong") return ReadConsistency::kStrong;
   return absl::InvalidArgumentError(absl::StrCat(
       "--default-consistency: \"", text,
-      "\" is not one of eventual, bounded_staleness, session, strong"));
+      "\" is not one of eventual, session, strong (bounded staleness needs "
+      "a max_staleness, so only a caller can ask for it)"));
 }
 
 // Flags -> validated config, or a message saying which flag is wrong.

@@ -11,11 +11,11 @@ namespace userservice {
 namespace {
 
 void ToProto(absl::Time time, google::protobuf::Timestamp* out) {
-  const absl::Duration since_epoch = time - absl::UnixEpoch();
-  const int64_t seconds = absl::ToInt64Seconds(since_epoch);
+  // Rounds down, so nanos stay in [0, 1e9) also before 1970.
+  const int64_t seconds = absl::ToUnixSeconds(time);
   out->set_seconds(seconds);
   out->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
 }
 
 }  // namespace
