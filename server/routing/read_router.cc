@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
 namespace userservice {
 namespace {
 
@@ -10,6 +13,15 @@ namespace {
 // answer (NOT_FOUND, a deadline) would be the same anywhere.
 bool ShouldTryElsewhere(const absl::Status& status, const RequestContext& ctx) {
   return absl::IsUnavailable(status) && !ctx.Expired();
+}
+
+bool Eligible(const NamedReader& replica, const ReadPolicy& policy,
+              absl::Time now) {
+  if (policy.consistency == ReadConsistency::kBoundedStaleness) {
+    return replica.health != nullptr &&
+           replica.health->EligibleForStaleness(policy.max_staleness, now);
+  }
+  return replica.health == nullptr || replica.health->EligibleForEventual(now);
 }
 
 }  // namespace
@@ -20,9 +32,23 @@ ReadRouter::ReadRouter(NamedReader primary, std::vector<NamedReader> replicas,
       replicas_(std::move(replicas)),
       options_(options) {}
 
-size_t ReadRouter::NextReplica() {
-  return next_replica_.fetch_add(1, std::memory_order_relaxed) %
-         replicas_.size();
+FallbackStats ReadRouter::fallback_stats() const {
+  return FallbackStats{fallback_in_flight_.load(), options_.max_fallback_reads,
+                       fallback_refused_.load()};
+}
+
+std::vector<const NamedReader*> ReadRouter::Candidates(const ReadPolicy& policy,
+                                                       size_t max) {
+  std::vector<const NamedReader*> candidates;
+  const size_t n = replicas_.size();
+  const size_t first =
+      next_replica_.fetch_add(1, std::memory_order_relaxed) % n;
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < n && candidates.size() < max; ++i) {
+    const NamedReader& replica = replicas_[(first + i) % n];
+    if (Eligible(replica, policy, now)) candidates.push_back(&replica);
+  }
+  return candidates;
 }
 
 absl::Status ReadRouter::Read(const ReadPolicy& policy,
@@ -33,45 +59,73 @@ absl::Status ReadRouter::Read(const ReadPolicy& policy,
   if (replicas_.empty()) return ReadAt(primary_, read, served_by);
   switch (policy.consistency) {
     case ReadConsistency::kStrong:
-    case ReadConsistency::kBoundedStaleness:
       return ReadAt(primary_, read, served_by);
     case ReadConsistency::kSession:
       if (policy.min_position.has_value()) {
         return ReadSession(*policy.min_position, ctx, read, served_by);
       }
-      return ReadEventual(ctx, read, served_by);
+      return ReadFromReplicas(policy, ctx, read, served_by);
     case ReadConsistency::kEventual:
-      return ReadEventual(ctx, read, served_by);
+    case ReadConsistency::kBoundedStaleness:
+      return ReadFromReplicas(policy, ctx, read, served_by);
   }
   return ReadAt(primary_, read, served_by);
 }
 
-absl::Status ReadRouter::ReadEventual(
-    const RequestContext& ctx,
+absl::Status ReadRouter::ReadFromReplicas(
+    const ReadPolicy& policy, const RequestContext& ctx,
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
-  const size_t first = NextReplica();
-  absl::Status status = ReadAt(replicas_[first], read, served_by);
-  if (!ShouldTryElsewhere(status, ctx)) return status;
-  if (replicas_.size() > 1) {
-    status = ReadAt(replicas_[(first + 1) % replicas_.size()], read, served_by);
-    if (!ShouldTryElsewhere(status, ctx)) return status;
+  // The chosen replica and, after a connection failure, one more.
+  absl::Status last;
+  bool tried = false;
+  for (const NamedReader* replica : Candidates(policy, 2)) {
+    last = ReadAt(*replica, read, served_by);
+    tried = true;
+    if (!ShouldTryElsewhere(last, ctx)) return last;
   }
-  return ReadAt(primary_, read, served_by);
+  if (tried && ctx.Expired()) return last;
+  return ReadFallback(read, served_by);
+}
+
+absl::Status ReadRouter::ReadFallback(
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
+  if (fallback_in_flight_.fetch_add(1) >= options_.max_fallback_reads) {
+    fallback_in_flight_.fetch_sub(1);
+    fallback_refused_.fetch_add(1);
+    served_by->clear();
+    return absl::UnavailableError(absl::StrCat(
+        "no replica can serve this read (unreachable, ejected or lagging) "
+        "and the primary is already serving its limit of ",
+        options_.max_fallback_reads,
+        " fallback reads; retry with backoff, or use CONSISTENCY_STRONG if "
+        "the read must not fail"));
+  }
+  absl::Status status = ReadAt(primary_, read, served_by);
+  fallback_in_flight_.fetch_sub(1);
+  return status;
 }
 
 absl::Status ReadRouter::ReadSession(
     const ReplicationPosition& position, const RequestContext& ctx,
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
-  const NamedReader& replica = replicas_[NextReplica()];
-  const absl::Duration wait =
-      std::max(absl::ZeroDuration(),
-               std::min(options_.session_wait, ctx.Remaining() / 2));
-  absl::StatusOr<bool> applied =
-      replica.reader->WaitForPosition(position, wait, ctx);
-  if (absl::IsInvalidArgument(applied.status())) return applied.status();
-  if (applied.ok() && *applied) {
-    absl::Status status = ReadAt(replica, read, served_by);
-    if (!ShouldTryElsewhere(status, ctx)) return status;
+  ReadPolicy eventual;
+  std::vector<const NamedReader*> candidates = Candidates(eventual, 1);
+  if (!candidates.empty()) {
+    const NamedReader& replica = *candidates.front();
+    const absl::Duration wait =
+        std::max(absl::ZeroDuration(),
+                 std::min(options_.session_wait, ctx.Remaining() / 2));
+    absl::StatusOr<bool> applied =
+        replica.reader->WaitForPosition(position, wait, ctx);
+    if (absl::IsInvalidArgument(applied.status())) return applied.status();
+    if (absl::IsUnavailable(applied.status()) && replica.health != nullptr) {
+      replica.health->RecordCallFailure(
+          absl::Now(), std::string(applied.status().message()));
+    }
+    if (applied.ok() && *applied) {
+      absl::Status status = ReadAt(replica, read, served_by);
+      if (!ShouldTryElsewhere(status, ctx)) return status;
+    }
   }
   // The replica is behind or unreachable: only the primary is sure to have
   // the caller's write.
@@ -86,6 +140,10 @@ absl::Status ReadRouter::ReadAt(
     *served_by = endpoint.name;
   } else {
     served_by->clear();
+    if (absl::IsUnavailable(status) && endpoint.health != nullptr) {
+      endpoint.health->RecordCallFailure(absl::Now(),
+                                         std::string(status.message()));
+    }
   }
   return status;
 }

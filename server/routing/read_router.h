@@ -10,6 +10,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/health/replica_health.h"
 #include "server/repository/request_context.h"
 #include "server/repository/user.h"
 #include "server/repository/user_repository.h"
@@ -31,6 +32,9 @@ struct ReadPolicy {
 struct NamedReader {
   std::string name;  // reported to clients in x-served-by
   UserReader* reader;
+  // Replicas: their health as the checker and past calls saw it. Null means
+  // no health checking: always in rotation, lag unknown.
+  ReplicaHealth* health = nullptr;
 };
 
 struct RouterOptions {
@@ -38,19 +42,37 @@ struct RouterOptions {
   // before it goes to the primary instead. Also capped at half the call's
   // remaining time, so the primary read still fits in the deadline.
   absl::Duration session_wait = absl::Milliseconds(100);
+  // Most EVENTUAL/BOUNDED_STALENESS reads that may run on the primary at
+  // once because no replica could take them. Beyond it they fail with
+  // UNAVAILABLE: when every replica is gone, the primary keeps its capacity
+  // for writes and for the reads that need it (STRONG, SESSION), which are
+  // never refused.
+  int max_fallback_reads = 8;
 };
 
-// Decides which endpoint serves each read:
+struct FallbackStats {
+  int in_flight = 0;
+  int limit = 0;
+  int64_t refused = 0;
+};
+
+// Decides which endpoint serves each read. Replicas are taken round-robin,
+// skipping those not eligible for the read:
 //   kStrong                 the primary.
-//   kBoundedStaleness       the primary (until replica lag is measured, the
-//                           only endpoint whose staleness is known: zero).
-//   kEventual, kSession     the next replica, round-robin. A replica that
-//     without a position    fails with a connection error (UNAVAILABLE) is
-//                           followed by the next replica, then the primary.
-//   kSession with position  the next replica if it applies the position
-//                           within the session wait, else the primary. The
-//                           caller always sees its own write.
-// With no replicas configured every read goes to the primary.
+//   kEventual, kSession     the next replica in rotation (not ejected, lag
+//     without a position    within the server's maximum). A replica that
+//                           fails with a connection error (UNAVAILABLE) is
+//                           reported to its health and followed by the next
+//                           eligible replica, then the primary.
+//   kBoundedStaleness       the next replica provably within max_staleness,
+//                           then as above. Unknown lag is never eligible.
+//   kSession with position  the next replica in rotation if it applies the
+//                           position within the session wait, else the
+//                           primary. The caller always sees its own write.
+// Eventual and bounded reads that end up on the primary count against the
+// fallback budget; STRONG and SESSION reads never do. With no replicas
+// configured every read goes to the primary, unbudgeted: that is the
+// configuration, not a failure.
 class ReadRouter {
  public:
   // Readers must outlive the router.
@@ -68,13 +90,20 @@ class ReadRouter {
                     std::string* served_by);
 
   size_t replica_count() const { return replicas_.size(); }
+  FallbackStats fallback_stats() const;
 
  private:
-  // Index of the replica whose turn it is.
-  size_t NextReplica();
+  // Up to `max` replicas eligible for `policy`, starting with the one whose
+  // turn it is.
+  std::vector<const NamedReader*> Candidates(const ReadPolicy& policy,
+                                             size_t max);
 
-  absl::Status ReadEventual(const RequestContext& ctx,
-                            absl::FunctionRef<absl::Status(UserReader&)> read,
+  absl::Status ReadFromReplicas(
+      const ReadPolicy& policy, const RequestContext& ctx,
+      absl::FunctionRef<absl::Status(UserReader&)> read,
+      std::string* served_by);
+  // The primary within the fallback budget, or UNAVAILABLE.
+  absl::Status ReadFallback(absl::FunctionRef<absl::Status(UserReader&)> read,
                             std::string* served_by);
   absl::Status ReadSession(const ReplicationPosition& position,
                            const RequestContext& ctx,
@@ -88,6 +117,8 @@ class ReadRouter {
   const std::vector<NamedReader> replicas_;
   const RouterOptions options_;
   std::atomic<uint64_t> next_replica_{0};
+  std::atomic<int> fallback_in_flight_{0};
+  std::atomic<int64_t> fallback_refused_{0};
 };
 
 }  // namespace userservice

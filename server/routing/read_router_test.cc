@@ -1,11 +1,16 @@
 #include "server/routing/read_router.h"
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -434,6 +439,244 @@ TEST_F(ReadRouterTest, RoutesListReadsTheSameWay) {
               ElementsAreArray({"replica-0", "replica-1", "replica-0"}));
   EXPECT_EQ(replica(0).list_users_calls(), 2);
   EXPECT_EQ(replica(1).list_users_calls(), 1);
+}
+
+// Routing with replica health: a router over replicas that each have a
+// ReplicaHealth fed by the test.
+class HealthAwareRouterTest : public ::testing::Test {
+ protected:
+  void Build(int replica_count, int max_fallback_reads = 8) {
+    HealthPolicy policy;
+    policy.eject_after_failures = 2;
+    policy.readmit_after_successes = 1;
+    policy.max_eventual_lag = absl::Seconds(30);
+    policy.heartbeat_interval = absl::Milliseconds(100);
+    primary_ = std::make_unique<FakeUserReader>();
+    primary_->AddUser(Alice());
+    std::vector<NamedReader> named;
+    for (int i = 0; i < replica_count; ++i) {
+      replicas_.push_back(std::make_unique<FakeUserReader>());
+      replicas_.back()->AddUser(Alice());
+      health_.push_back(
+          std::make_unique<ReplicaHealth>(absl::StrCat("replica-", i), policy));
+      named.push_back({absl::StrCat("replica-", i), replicas_.back().get(),
+                       health_.back().get()});
+    }
+    RouterOptions options;
+    options.max_fallback_reads = max_fallback_reads;
+    router_ = std::make_unique<ReadRouter>(
+        NamedReader{"primary", primary_.get()}, std::move(named), options);
+  }
+
+  void Probe(int i, std::optional<absl::Duration> lag, bool reachable = true) {
+    ProbeResult result;
+    result.reachable = reachable;
+    result.error = reachable ? "" : "connection refused";
+    result.lag = lag;
+    health_[i]->RecordProbe(result, absl::Now());
+  }
+
+  absl::Status Read(const ReadPolicy& policy, std::string* served_by) {
+    RequestContext ctx = Within(absl::Seconds(5));
+    return router_->Read(
+        policy, ctx,
+        [&](UserReader& reader) {
+          return reader.GetUser(UserKey::Id(kUserId), ctx).status();
+        },
+        served_by);
+  }
+
+  std::vector<std::string> Served(const ReadPolicy& policy, int n) {
+    std::vector<std::string> served;
+    for (int i = 0; i < n; ++i) {
+      std::string by;
+      absl::Status status = Read(policy, &by);
+      EXPECT_TRUE(status.ok()) << status;
+      served.push_back(by);
+    }
+    return served;
+  }
+
+  FakeUserReader& replica(int i) { return *replicas_[i]; }
+
+  static ReadPolicy Bounded(absl::Duration max) {
+    ReadPolicy policy;
+    policy.consistency = ReadConsistency::kBoundedStaleness;
+    policy.max_staleness = max;
+    return policy;
+  }
+
+  std::unique_ptr<FakeUserReader> primary_;
+  std::vector<std::unique_ptr<FakeUserReader>> replicas_;
+  std::vector<std::unique_ptr<ReplicaHealth>> health_;
+  std::unique_ptr<ReadRouter> router_;
+};
+
+TEST_F(HealthAwareRouterTest, EjectedReplicaIsSkippedByRoundRobin) {
+  Build(3);
+  for (int i = 0; i < 3; ++i) Probe(i, absl::ZeroDuration());
+  Probe(1, std::nullopt, /*reachable=*/false);
+  Probe(1, std::nullopt, /*reachable=*/false);
+  ASSERT_EQ(health_[1]->Snapshot(absl::Now()).state, ReplicaState::kEjected);
+  for (const std::string& by : Served(Policy(ReadConsistency::kEventual), 8)) {
+    EXPECT_NE(by, "replica-1");
+    EXPECT_NE(by, "primary");
+  }
+  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  // One passed check re-admits it (readmit_after_successes = 1).
+  Probe(1, absl::ZeroDuration());
+  std::vector<std::string> served =
+      Served(Policy(ReadConsistency::kEventual), 6);
+  EXPECT_NE(std::find(served.begin(), served.end(), "replica-1"), served.end());
+}
+
+TEST_F(HealthAwareRouterTest, ConnectionFailuresOfCallsEjectAReplica) {
+  Build(2);
+  Probe(0, absl::ZeroDuration());
+  Probe(1, absl::ZeroDuration());
+  replica(0).FailReads(absl::UnavailableError("connection refused"));
+  // Every read still succeeds (retried elsewhere) while replica-0 collects
+  // failures until it is ejected.
+  for (int i = 0; i < 6; ++i) {
+    std::string by;
+    ASSERT_TRUE(Read(Policy(ReadConsistency::kEventual), &by).ok());
+    EXPECT_EQ(by, "replica-1");
+  }
+  EXPECT_EQ(health_[0]->Snapshot(absl::Now()).state, ReplicaState::kEjected);
+  EXPECT_EQ(replica(0).get_user_calls(), 2);  // then no more attempts
+}
+
+TEST_F(HealthAwareRouterTest, EventualSkipsReplicasBeyondTheMaximumLag) {
+  Build(2);
+  Probe(0, absl::Seconds(45));
+  Probe(1, absl::Milliseconds(20));
+  for (const std::string& by : Served(Policy(ReadConsistency::kEventual), 4)) {
+    EXPECT_EQ(by, "replica-1");
+  }
+}
+
+TEST_F(HealthAwareRouterTest, UnknownLagAfterChecksIsNotEligible) {
+  Build(2);
+  Probe(0, std::nullopt);  // reachable, lag unknown
+  Probe(1, absl::ZeroDuration());
+  for (const std::string& by : Served(Policy(ReadConsistency::kEventual), 4)) {
+    EXPECT_EQ(by, "replica-1");
+  }
+  for (const std::string& by : Served(Bounded(absl::Seconds(10)), 4)) {
+    EXPECT_EQ(by, "replica-1");
+  }
+}
+
+TEST_F(HealthAwareRouterTest, BoundedStalenessPicksReplicasWithinTheBound) {
+  Build(3);
+  Probe(0, absl::Seconds(2));
+  Probe(1, absl::Milliseconds(10));
+  Probe(2, absl::Milliseconds(10));
+  std::vector<std::string> served = Served(Bounded(absl::Milliseconds(500)), 6);
+  for (const std::string& by : served) EXPECT_NE(by, "replica-0");
+  EXPECT_NE(std::find(served.begin(), served.end(), "replica-1"), served.end());
+  EXPECT_NE(std::find(served.begin(), served.end(), "replica-2"), served.end());
+  // A looser bound admits the lagging replica too.
+  served = Served(Bounded(absl::Seconds(5)), 6);
+  EXPECT_NE(std::find(served.begin(), served.end(), "replica-0"), served.end());
+}
+
+TEST_F(HealthAwareRouterTest, BoundedStalenessCountsTheHeartbeatGranularity) {
+  Build(1);
+  Probe(0, absl::ZeroDuration());
+  // Measured lag 0, but writes since the last heartbeat (100 ms) may be
+  // missing: a 50 ms bound cannot be promised.
+  std::string by;
+  ASSERT_TRUE(Read(Bounded(absl::Milliseconds(50)), &by).ok());
+  EXPECT_EQ(by, "primary");
+  ASSERT_TRUE(Read(Bounded(absl::Milliseconds(800)), &by).ok());
+  EXPECT_EQ(by, "replica-0");
+}
+
+TEST_F(HealthAwareRouterTest, NoEligibleReplicaFallsBackToThePrimary) {
+  Build(2);
+  Probe(0, absl::Minutes(5));
+  Probe(1, absl::Minutes(5));
+  std::string by;
+  ASSERT_TRUE(Read(Policy(ReadConsistency::kEventual), &by).ok());
+  EXPECT_EQ(by, "primary");
+  EXPECT_EQ(router_->fallback_stats().in_flight, 0);
+}
+
+// A reader whose GetUser blocks until released, to hold fallback slots.
+class BlockingReader : public FakeUserReader {
+ public:
+  absl::StatusOr<User> GetUser(const UserKey& key,
+                               const RequestContext& ctx) override {
+    entered_.fetch_add(1);
+    release_.WaitForNotification();
+    return FakeUserReader::GetUser(key, ctx);
+  }
+  std::atomic<int> entered_{0};
+  absl::Notification release_;
+};
+
+TEST_F(HealthAwareRouterTest, FallbackBudgetRefusesEventualButNeverStrong) {
+  HealthPolicy policy;
+  auto primary = std::make_unique<BlockingReader>();
+  primary->AddUser(Alice());
+  FakeUserReader replica;
+  replica.AddUser(Alice());
+  ReplicaHealth health("replica-0", policy);
+  ProbeResult lagging;
+  lagging.reachable = true;
+  lagging.lag = absl::Minutes(5);
+  health.RecordProbe(lagging, absl::Now());
+  RouterOptions options;
+  options.max_fallback_reads = 2;
+  ReadRouter router({"primary", primary.get()},
+                    {{"replica-0", &replica, &health}}, options);
+  auto read = [&](ReadConsistency consistency) {
+    std::string by;
+    ReadPolicy p;
+    p.consistency = consistency;
+    RequestContext ctx = Within(absl::Seconds(10));
+    return router.Read(
+        p, ctx,
+        [&](UserReader& reader) {
+          return reader.GetUser(UserKey::Id(kUserId), ctx).status();
+        },
+        &by);
+  };
+  std::vector<std::thread> holders;
+  for (int i = 0; i < 2; ++i) {
+    holders.emplace_back(
+        [&] { EXPECT_TRUE(read(ReadConsistency::kEventual).ok()); });
+  }
+  while (primary->entered_.load() < 2) absl::SleepFor(absl::Milliseconds(1));
+  EXPECT_EQ(router.fallback_stats().in_flight, 2);
+  absl::Status refused = read(ReadConsistency::kEventual);
+  EXPECT_TRUE(absl::IsUnavailable(refused)) << refused;
+  EXPECT_THAT(std::string(refused.message()), ::testing::HasSubstr("fallback"));
+  EXPECT_EQ(router.fallback_stats().refused, 1);
+  // STRONG needs the primary and is never refused.
+  std::thread strong([&] { EXPECT_TRUE(read(ReadConsistency::kStrong).ok()); });
+  while (primary->entered_.load() < 3) absl::SleepFor(absl::Milliseconds(1));
+  primary->release_.Notify();
+  for (auto& t : holders) t.join();
+  strong.join();
+  EXPECT_EQ(router.fallback_stats().in_flight, 0);
+  EXPECT_EQ(replica.get_user_calls(), 0);
+}
+
+TEST_F(HealthAwareRouterTest, SessionReadSkipsEjectedReplicas) {
+  Build(2);
+  Probe(0, absl::ZeroDuration());
+  Probe(1, std::nullopt, false);
+  Probe(1, std::nullopt, false);
+  replica(0).SetWaitResult(true);
+  ReadPolicy policy = SessionAt(Position());
+  for (int i = 0; i < 4; ++i) {
+    std::string by;
+    ASSERT_TRUE(Read(policy, &by).ok());
+    EXPECT_EQ(by, "replica-0");
+  }
+  EXPECT_EQ(replica(1).wait_calls(), 0);
 }
 
 }  // namespace
