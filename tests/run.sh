@@ -31,7 +31,7 @@ echo "buf lint: clean"
 step "test cluster"
 export CLUSTER_DIR="$BUILD_DIR/test-cluster"
 export CLUSTER_BASE_PORT="${TEST_CLUSTER_BASE_PORT:-23306}"
-export CLUSTER_REPLICAS=2
+export CLUSTER_REPLICAS=3
 # Every run starts from an empty cluster, so no state leaks between runs.
 "$CLUSTER" stop --purge >/dev/null 2>&1 || true
 if [ "${KEEP_CLUSTER:-0}" != 1 ]; then
