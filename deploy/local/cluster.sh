@@ -388,6 +388,15 @@ SQL
   say "configured primary (database $DB_NAME, users $APP_USER, $ADMIN_USER, $REPL_USER)"
 }
 
+# Grants added after the first release, issued on every start so clusters
+# created before them get them too (GRANT is idempotent). On the primary, so
+# they replicate like the rest of the configuration.
+ensure_app_grants() {
+  # The service's replica health checks run SHOW SLAVE STATUS (MariaDB
+  # 10.5.9+ privilege name).
+  root_sql primary -e "GRANT SLAVE MONITOR ON *.* TO '$APP_USER'@'127.0.0.1'"
+}
+
 configure_replica() {
   local node="$1" repl_pw
   repl_pw="$(read_pw "$REPL_PW_FILE")"
@@ -494,6 +503,7 @@ cmd_start() {
 
   # 4. first-time configuration
   [ -f "$DIR/primary/configured" ] || configure_primary
+  ensure_app_grants
   local replicas=("${NODES[@]:1}")
   for node in "${replicas[@]}"; do
     [ -f "$DIR/$node/configured" ] || configure_replica "$node"

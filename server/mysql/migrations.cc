@@ -46,6 +46,22 @@ const std::vector<Migration>& AllMigrations() {
            " PRIMARY KEY (request_id)"
            ") ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin",
        }},
+      {2,
+       "create heartbeat",
+       {
+           // Replication lag, measured with one clock: each server process
+           // writes its own row here every few hundred milliseconds,
+           // stamped with its own clock in microseconds since the Unix
+           // epoch, and reads the replicas' copies of that row back, so no
+           // other host's clock is involved (see
+           // server/health/lag_ledger.h). updated_at (the primary's clock)
+           // only serves to delete the rows of servers that are gone.
+           "CREATE TABLE IF NOT EXISTS heartbeat ("
+           " writer VARCHAR(64) NOT NULL PRIMARY KEY,"
+           " stamp_us BIGINT NOT NULL,"
+           " updated_at DATETIME(6) NOT NULL"
+           ") ENGINE=InnoDB",
+       }},
   };
   return *migrations;
 }

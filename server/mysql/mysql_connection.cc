@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "cppconn/connection.h"
 #include "cppconn/prepared_statement.h"
+#include "cppconn/resultset.h"
 #include "cppconn/statement.h"
 #include "mysql_driver.h"
 #include "server/mysql/sql_status.h"
@@ -58,6 +59,7 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
   }
 
   std::unique_ptr<sql::Connection> conn;
+  uint64_t id = 0;
   absl::Status status = RunSql(endpoint.name, deadline, [&]() {
     sql::ConnectOptionsMap options;
     options["hostName"] = sql::SQLString(
@@ -75,14 +77,23 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     std::unique_ptr<sql::Statement> setup(conn->createStatement());
     // Timestamps are stored and read as UTC.
     setup->execute("SET time_zone = '+00:00'");
+    // Kept so a watchdog can KILL QUERY this session's statement from
+    // another connection without asking the server each time.
+    std::unique_ptr<sql::ResultSet> rs(
+        setup->executeQuery("SELECT CONNECTION_ID()"));
+    if (rs->next()) id = rs->getUInt64(1);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  return std::unique_ptr<MysqlConnection>(new MysqlConnection(std::move(conn)));
+  return std::unique_ptr<MysqlConnection>(
+      new MysqlConnection(std::move(conn), endpoint.name, id));
 }
 
-MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> conn)
-    : conn_(std::move(conn)) {}
+MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> conn,
+                                 std::string endpoint_name, uint64_t id)
+    : conn_(std::move(conn)),
+      endpoint_name_(std::move(endpoint_name)),
+      id_(id) {}
 
 MysqlConnection::~MysqlConnection() {
   // Statements belong to the session: close them before it.
@@ -115,6 +126,17 @@ void MysqlConnection::SetStatementBudget(absl::Duration budget) {
   set.setDouble(1, static_cast<double>(ms) / 1000.0);
   set.execute();
   statement_budget_ms_ = ms;
+}
+
+bool MysqlConnection::Ping() {
+  // isValid() is a COM_PING round trip; with auto-reconnect off it fails on
+  // a dead session instead of silently replacing it.
+  bool alive = false;
+  absl::Status status = RunSql(endpoint_name_, absl::InfiniteFuture(), [&]() {
+    alive = conn_->isValid();
+    return absl::OkStatus();
+  });
+  return status.ok() && alive;
 }
 
 void MysqlConnection::Execute(const char* sql_text) {

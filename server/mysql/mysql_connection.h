@@ -1,6 +1,7 @@
 #ifndef USERSERVICE_SERVER_MYSQL_MYSQL_CONNECTION_H_
 #define USERSERVICE_SERVER_MYSQL_MYSQL_CONNECTION_H_
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -75,10 +76,21 @@ class MysqlConnection {
 
   sql::Connection& raw() { return *conn_; }
 
+  // The server's id for this session (CONNECTION_ID()), as KILL QUERY and
+  // information_schema.PROCESSLIST name it. Fetched once, when opened.
+  uint64_t id() const { return id_; }
+
+  // Whether the server still answers a trivial round trip on this session:
+  // for the pool's validator. Never throws; any failure is false.
+  bool Ping();
+
  private:
-  explicit MysqlConnection(std::unique_ptr<sql::Connection> conn);
+  MysqlConnection(std::unique_ptr<sql::Connection> conn,
+                  std::string endpoint_name, uint64_t id);
 
   std::unique_ptr<sql::Connection> conn_;
+  const std::string endpoint_name_;
+  const uint64_t id_;
   absl::flat_hash_map<const char*, std::unique_ptr<sql::PreparedStatement>>
       statements_;
   // Milliseconds currently set as the session's max_statement_time; -1 for

@@ -136,8 +136,8 @@ TEST_F(MigrationsTest, SchemaReplicatesToReplicas) {
                               "WHERE TABLE_SCHEMA = '",
                               database_, "'"));
     ASSERT_TRUE(tables.ok()) << tables.status();
-    EXPECT_EQ(*tables, "3")
-        << replica;  // users, create_requests, schema_migrations
+    // users, create_requests, heartbeat, schema_migrations
+    EXPECT_EQ(*tables, "4") << replica;
   }
 }
 

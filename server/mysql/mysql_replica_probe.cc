@@ -1,0 +1,121 @@
+#include "server/mysql/mysql_replica_probe.h"
+
+#include <memory>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "cppconn/prepared_statement.h"
+#include "cppconn/resultset.h"
+#include "server/common/log.h"
+
+namespace userservice::mysql {
+namespace {
+
+constexpr char kSelectStamp[] =
+    "SELECT stamp_us FROM heartbeat WHERE writer = ?";
+constexpr char kSlaveStatus[] = "SHOW SLAVE STATUS";
+
+// A refused SHOW SLAVE STATUS is a missing grant, which does not fix itself
+// within seconds; retrying it on every check would only repeat the error
+// (and its log line).
+constexpr absl::Duration kStatusRetryAfterRefusal = absl::Seconds(60);
+
+// The row keeps whole microseconds, but the stamp the ledger remembers may
+// carry nanoseconds: the stamp written was somewhere in that microsecond.
+// Its last nanosecond compares equal-or-later to it and earlier than the
+// next heartbeat (milliseconds later), so the ledger finds the heartbeat
+// applied; the first nanosecond would read as one heartbeat behind.
+absl::Time AppliedStamp(int64_t stamp_us) {
+  return absl::FromUnixMicros(stamp_us) + absl::Microseconds(1) -
+         absl::Nanoseconds(1);
+}
+
+}  // namespace
+
+MysqlReplicaProbe::MysqlReplicaProbe(Endpoint replica,
+                                     ConnectionSettings settings,
+                                     std::string writer_id,
+                                     absl::Duration timeout)
+    : writer_id_(std::move(writer_id)),
+      timeout_(timeout),
+      conn_(std::move(replica), std::move(settings), timeout) {}
+
+ReplicaObservation MysqlReplicaProbe::Observe() {
+  const absl::Time deadline = absl::Now() + timeout_;
+  ReplicaObservation seen;
+  if (!ReadHeartbeat(deadline, &seen)) return seen;
+  seen.reachable = true;
+  if (!ReadReplicationStatus(deadline, &seen)) {
+    seen.reachable = false;
+    seen.applied_heartbeat.reset();
+  }
+  return seen;
+}
+
+bool MysqlReplicaProbe::ReadHeartbeat(absl::Time deadline,
+                                      ReplicaObservation* seen) {
+  absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
+    sql::PreparedStatement& select = conn.Prepare(kSelectStamp);
+    select.setString(1, writer_id_);
+    std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
+    if (rs->next() && !rs->isNull(1)) {
+      seen->applied_heartbeat = AppliedStamp(rs->getInt64(1));
+    }
+    return absl::OkStatus();
+  });
+  if (status.ok()) return true;
+  // A replica that has not applied migration 2 yet has no heartbeat table:
+  // it answers, and it has applied none of our heartbeats.
+  if (conn_.connected() && absl::IsFailedPrecondition(status)) return true;
+  seen->error = std::string(status.message());
+  return false;
+}
+
+bool MysqlReplicaProbe::ReadReplicationStatus(absl::Time deadline,
+                                              ReplicaObservation* seen) {
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    if (now < status_retry_at_) return true;
+  }
+  absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
+    std::unique_ptr<sql::ResultSet> rs(
+        conn.Prepare(kSlaveStatus).executeQuery());
+    // No row: replication is not configured here (not a replica).
+    if (!rs->next()) return absl::OkStatus();
+    seen->io_running = rs->getString("Slave_IO_Running") == "Yes";
+    seen->sql_running = rs->getString("Slave_SQL_Running") == "Yes";
+    // NULL while a thread is stopped: unknown, which is not "0 behind".
+    if (!rs->isNull("Seconds_Behind_Master")) {
+      seen->seconds_behind_master = rs->getInt64("Seconds_Behind_Master");
+    }
+    seen->replication_status_known = true;
+    return absl::OkStatus();
+  });
+  if (status.ok()) return true;
+  seen->replication_status_known = false;
+  seen->io_running = false;
+  seen->sql_running = false;
+  seen->seconds_behind_master.reset();
+  if (!conn_.connected()) {
+    seen->error = std::string(status.message());
+    return false;
+  }
+  // A statement stopped at the check's deadline says nothing about the
+  // grant; anything else on a live session is a refusal (no SLAVE MONITOR
+  // privilege) or an equally lasting condition.
+  if (!absl::IsDeadlineExceeded(status)) {
+    {
+      absl::MutexLock lock(&mu_);
+      status_retry_at_ = now + kStatusRetryAfterRefusal;
+    }
+    log::Warning(
+        "SHOW SLAVE STATUS failed; replication thread state unknown (grant "
+        "the service's user SLAVE MONITOR); retrying in a minute",
+        {{"endpoint", conn_.endpoint().name},
+         {"reason", std::string(status.message())}});
+  }
+  return true;
+}
+
+}  // namespace userservice::mysql

@@ -1,0 +1,54 @@
+#ifndef USERSERVICE_SERVER_MYSQL_MYSQL_REPLICA_PROBE_H_
+#define USERSERVICE_SERVER_MYSQL_MYSQL_REPLICA_PROBE_H_
+
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/health/health_checker.h"
+#include "server/mysql/dedicated_connection.h"
+#include "server/mysql/mysql_connection.h"
+
+namespace userservice::mysql {
+
+// Checks one replica over its own session (not the replica's pool, so a
+// saturated pool does not read as a failed replica): which of this
+// server's heartbeats it has applied, and what SHOW SLAVE STATUS says about
+// its replication threads. Thread-safe (checks are serialized).
+class MysqlReplicaProbe final : public ReplicaProbe {
+ public:
+  // `writer_id` is the heartbeat row this server writes on the primary
+  // (see MysqlHeartbeatSink). Each Observe is bounded by `timeout`.
+  MysqlReplicaProbe(Endpoint replica, ConnectionSettings settings,
+                    std::string writer_id, absl::Duration timeout);
+
+  // Unreachable (with a short reason that holds no SQL or credentials)
+  // when the session fails. SHOW SLAVE STATUS needs the SLAVE MONITOR
+  // privilege; without it, or on a server that is not a replica, the
+  // replication fields stay unknown, and after a refusal it is retried
+  // only every minute. The heartbeat row keeps whole microseconds;
+  // applied_heartbeat is the last nanosecond of that microsecond, so it
+  // matches the full-precision stamp the LagLedger recorded.
+  ReplicaObservation Observe() override;
+
+ private:
+  // Fills the heartbeat field; false with `seen->error` set if the replica
+  // could not be asked.
+  bool ReadHeartbeat(absl::Time deadline, ReplicaObservation* seen);
+  // Fills the replication fields; false with `seen->error` set if the
+  // session failed.
+  bool ReadReplicationStatus(absl::Time deadline, ReplicaObservation* seen);
+
+  const std::string writer_id_;
+  const absl::Duration timeout_;
+  DedicatedConnection conn_;
+
+  absl::Mutex mu_;
+  // When SHOW SLAVE STATUS may be tried again after a refusal.
+  absl::Time status_retry_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+};
+
+}  // namespace userservice::mysql
+
+#endif  // USERSERVICE_SERVER_MYSQL_MYSQL_REPLICA_PROBE_H_
