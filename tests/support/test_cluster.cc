@@ -103,31 +103,55 @@ std::vector<std::string> TestCluster::ReplicaNodes() const {
   return nodes;
 }
 
+namespace {
+
+std::unique_ptr<sql::Connection> ConnectAdmin(const std::string& address,
+                                              const std::string& user,
+                                              const std::string& password) {
+  sql::ConnectOptionsMap options;
+  options["hostName"] = sql::SQLString("tcp://" + address);
+  options["userName"] = sql::SQLString(user);
+  options["password"] = sql::SQLString(password);
+  options["OPT_RECONNECT"] = false;
+  options["OPT_CONNECT_TIMEOUT"] = 5;
+  // A dead node must not hang a test: bound every read and write.
+  options["OPT_READ_TIMEOUT"] = 60;
+  options["OPT_WRITE_TIMEOUT"] = 60;
+  return std::unique_ptr<sql::Connection>(
+      sql::mysql::get_mysql_driver_instance()->connect(options));
+}
+
+// Runs one statement; throws sql::SQLException.
+std::vector<std::vector<std::string>> RunStatement(
+    sql::Connection& conn, const std::string& sql_text) {
+  std::unique_ptr<sql::Statement> statement(conn.createStatement());
+  std::vector<std::vector<std::string>> rows;
+  if (statement->execute(sql_text)) {
+    std::unique_ptr<sql::ResultSet> rs(statement->getResultSet());
+    const unsigned columns = rs->getMetaData()->getColumnCount();
+    while (rs->next()) {
+      std::vector<std::string> row;
+      for (unsigned c = 1; c <= columns; ++c) {
+        row.push_back(rs->isNull(c) ? "NULL" : std::string(rs->getString(c)));
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  // Drain further results (multi-statement bodies, stored programs).
+  while (statement->getMoreResults()) {
+    std::unique_ptr<sql::ResultSet> rs(statement->getResultSet());
+  }
+  return rows;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<std::vector<std::string>>> TestCluster::Query(
     const std::string& node, const std::string& sql_text) const {
   try {
-    sql::ConnectOptionsMap options;
-    options["hostName"] = sql::SQLString("tcp://" + Address(node));
-    options["userName"] = sql::SQLString(admin_user_);
-    options["password"] = sql::SQLString(admin_password_);
-    options["OPT_RECONNECT"] = false;
-    options["OPT_CONNECT_TIMEOUT"] = 5;
-    std::unique_ptr<sql::Connection> conn(
-        sql::mysql::get_mysql_driver_instance()->connect(options));
-    std::unique_ptr<sql::Statement> statement(conn->createStatement());
-    std::vector<std::vector<std::string>> rows;
-    if (statement->execute(sql_text)) {
-      std::unique_ptr<sql::ResultSet> rs(statement->getResultSet());
-      const unsigned columns = rs->getMetaData()->getColumnCount();
-      while (rs->next()) {
-        std::vector<std::string> row;
-        for (unsigned c = 1; c <= columns; ++c) {
-          row.push_back(rs->isNull(c) ? "NULL" : std::string(rs->getString(c)));
-        }
-        rows.push_back(std::move(row));
-      }
-    }
-    return rows;
+    std::unique_ptr<sql::Connection> conn =
+        ConnectAdmin(Address(node), admin_user_, admin_password_);
+    return RunStatement(*conn, sql_text);
   } catch (const sql::SQLException& e) {
     return absl::UnknownError(absl::StrCat("admin SQL on ", node, " failed (",
                                            e.getErrorCode(), "): ", e.what()));
@@ -191,6 +215,91 @@ absl::Status TestCluster::StartReplicationSql() const {
     }
   }
   return absl::OkStatus();
+}
+
+bool TestCluster::IsUp(const std::string& node) const {
+  return QueryValue(node, "SELECT 1").ok();
+}
+
+absl::Status TestCluster::EnsureUp(const std::string& node) const {
+  if (IsUp(node)) return absl::OkStatus();
+  return StartNode(node);
+}
+
+absl::Status TestCluster::Restore(absl::Duration sync_timeout) const {
+  absl::Status first;
+  auto note = [&first](absl::Status s) {
+    if (first.ok() && !s.ok()) first = std::move(s);
+  };
+  note(EnsureUp("primary"));
+  note(Execute("primary", "SET GLOBAL read_only=OFF"));
+  for (const std::string& node : ReplicaNodes()) {
+    note(EnsureUp(node));
+    // Starts whichever replication thread is stopped; a no-op otherwise.
+    note(Execute(node, "START SLAVE"));
+  }
+  if (first.ok()) note(Sync(sync_timeout));
+  return first;
+}
+
+absl::StatusOr<int> TestCluster::RunningStatements(
+    const std::string& node, const std::string& info_like) const {
+  absl::StatusOr<std::string> count = QueryValue(
+      node, absl::StrCat("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                         "WHERE USER = '",
+                         db_user_, "' AND COMMAND <> 'Sleep' AND INFO LIKE '",
+                         info_like, "'"));
+  if (!count.ok()) return count.status();
+  int n = 0;
+  if (!absl::SimpleAtoi(*count, &n)) {
+    return absl::InternalError(absl::StrCat("not a count: ", *count));
+  }
+  return n;
+}
+
+absl::StatusOr<std::unique_ptr<AdminSession>> AdminSession::Open(
+    const std::string& node) {
+  TestCluster& cluster = TestCluster::Get();
+  auto session = std::unique_ptr<AdminSession>(new AdminSession());
+  session->node_ = node;
+  try {
+    session->conn_ = ConnectAdmin(cluster.Address(node), cluster.admin_user(),
+                                  cluster.admin_password());
+  } catch (const sql::SQLException& e) {
+    return absl::UnknownError(absl::StrCat("admin connection to ", node,
+                                           " failed (", e.getErrorCode(),
+                                           "): ", e.what()));
+  }
+  return session;
+}
+
+AdminSession::~AdminSession() { Close(); }
+
+void AdminSession::Close() {
+  if (conn_ == nullptr) return;
+  try {
+    conn_->close();
+  } catch (const sql::SQLException&) {
+    // Closing a connection to a dead node: nothing is held any more.
+  }
+  conn_.reset();
+}
+
+absl::Status AdminSession::Execute(const std::string& sql_text) {
+  return Query(sql_text).status();
+}
+
+absl::StatusOr<std::vector<std::vector<std::string>>> AdminSession::Query(
+    const std::string& sql_text) {
+  if (conn_ == nullptr) {
+    return absl::FailedPreconditionError("admin session is closed");
+  }
+  try {
+    return RunStatement(*conn_, sql_text);
+  } catch (const sql::SQLException& e) {
+    return absl::UnknownError(absl::StrCat("admin SQL on ", node_, " failed (",
+                                           e.getErrorCode(), "): ", e.what()));
+  }
 }
 
 }  // namespace userservice::testing

@@ -1,11 +1,16 @@
 #ifndef USERSERVICE_TESTS_SUPPORT_TEST_CLUSTER_H_
 #define USERSERVICE_TESTS_SUPPORT_TEST_CLUSTER_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+
+namespace sql {
+class Connection;
+}  // namespace sql
 
 namespace userservice::testing {
 
@@ -50,6 +55,22 @@ class TestCluster {
   absl::Status StopReplicationSql() const;
   absl::Status StartReplicationSql() const;
 
+  // Whether `node` answers SQL as the admin user now.
+  bool IsUp(const std::string& node) const;
+  // Starts `node` unless it answers already.
+  absl::Status EnsureUp(const std::string& node) const;
+  // Puts the cluster back the way tests expect it: every node running,
+  // replication (IO and SQL threads) running on every replica, the primary
+  // writable, and the replicas caught up. Returns the first failure (after
+  // trying every step).
+  absl::Status Restore(absl::Duration sync_timeout = absl::Seconds(30)) const;
+
+  // Statements of the app user (db_user) running on `node` (plain or
+  // prepared, also ones being killed) whose text matches the SQL LIKE
+  // pattern `info_like`, e.g. "UPDATE users%".
+  absl::StatusOr<int> RunningStatements(const std::string& node,
+                                        const std::string& info_like) const;
+
  private:
   TestCluster() = default;
   absl::Status ClusterScript(const std::string& args) const;
@@ -62,6 +83,27 @@ class TestCluster {
   std::string password_file_;
   std::string admin_user_;
   std::string admin_password_;
+};
+
+// One admin connection to a node that stays open, for what must outlive a
+// statement: a transaction holding row locks, LOCK TABLES. Closing it (the
+// destructor) releases whatever it holds.
+class AdminSession {
+ public:
+  static absl::StatusOr<std::unique_ptr<AdminSession>> Open(
+      const std::string& node);
+  ~AdminSession();
+
+  absl::Status Execute(const std::string& sql);
+  absl::StatusOr<std::vector<std::vector<std::string>>> Query(
+      const std::string& sql);
+  // Closes the connection now (idempotent).
+  void Close();
+
+ private:
+  AdminSession() = default;
+  std::string node_;
+  std::unique_ptr<sql::Connection> conn_;
 };
 
 // The contents of a file, trailing whitespace removed.
