@@ -426,7 +426,6 @@ TEST_F(ChaosE2eTest, AcknowledgedWritesSurviveAndSessionReadsSeeThem) {
       << absl::StrJoin(tally.unexpected_, "\n");
   EXPECT_EQ(writes_verified, ok_writes);
   EXPECT_GT(session_reads, 50);
-  EXPECT_LT(chaos, absl::Seconds(60));
 }
 
 }  // namespace
