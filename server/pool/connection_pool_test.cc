@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <set>
+#include <stdexcept>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -85,6 +90,8 @@ class FakeFactory {
   }
 
   int calls() const { return calls_.load(); }
+  // Most Open calls ever in progress at once.
+  int max_concurrent() const { return max_concurrent_.load(); }
   absl::Time last_deadline() {
     absl::MutexLock lock(&mu_);
     return last_deadline_;
@@ -93,6 +100,15 @@ class FakeFactory {
  private:
   absl::StatusOr<std::unique_ptr<FakeConn>> Open(absl::Time deadline) {
     ++calls_;
+    const int concurrent = ++concurrent_;
+    int seen = max_concurrent_.load();
+    while (concurrent > seen &&
+           !max_concurrent_.compare_exchange_weak(seen, concurrent)) {
+    }
+    struct Exit {
+      std::atomic<int>* concurrent;
+      ~Exit() { --*concurrent; }
+    } exit{&concurrent_};
     absl::Notification* entered;
     absl::Notification* release;
     absl::Status failure;
@@ -117,6 +133,8 @@ class FakeFactory {
 
   ConnStats* const stats_;
   std::atomic<int> calls_{0};
+  std::atomic<int> concurrent_{0};
+  std::atomic<int> max_concurrent_{0};
   absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   absl::Notification* entered_ ABSL_GUARDED_BY(mu_) = nullptr;
@@ -136,6 +154,41 @@ PoolOptions Options(int max_size,
 
 absl::Time Later() { return absl::Now() + absl::Seconds(30); }
 
+// Time for the pool's lifetime and idle bookkeeping, moved only by the test.
+class FakeClock {
+ public:
+  absl::Time Now() {
+    absl::MutexLock lock(&mu_);
+    return now_;
+  }
+  void Advance(absl::Duration by) {
+    absl::MutexLock lock(&mu_);
+    now_ += by;
+  }
+  void Set(absl::Time now) {
+    absl::MutexLock lock(&mu_);
+    now_ = now;
+  }
+  std::function<absl::Time()> AsClock() {
+    return [this]() { return Now(); };
+  }
+
+ private:
+  absl::Mutex mu_;
+  absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::FromUnixSeconds(1700000000);
+};
+
+// Options on a fake clock with lifetime, idle timeout and validation all off,
+// for tests to turn on what they exercise.
+PoolOptions ClockedOptions(int max_size, FakeClock* clock) {
+  PoolOptions options = Options(max_size);
+  options.clock = clock->AsClock();
+  options.max_lifetime = absl::InfiniteDuration();
+  options.idle_timeout = absl::InfiniteDuration();
+  options.validate_after_idle = absl::InfiniteDuration();
+  return options;
+}
+
 // Polls until `done` holds: used only to wait for another thread to reach a
 // state (e.g. to be queued as a waiter), never as an assertion on time.
 template <typename Predicate>
@@ -151,6 +204,7 @@ class ConnectionPoolTest : public ::testing::Test {
  protected:
   ConnStats stats_;
   FakeFactory factory_{&stats_};
+  FakeClock clock_;
 };
 
 TEST_F(ConnectionPoolTest, OpensNothingUntilTheFirstAcquire) {
@@ -679,6 +733,864 @@ TEST_F(ConnectionPoolTest, InUseReturnsToZeroAfterMixedFailures) {
   }
   EXPECT_EQ(pool.Stats().in_use, 0);
   EXPECT_EQ(pool.Stats().idle, 2);
+}
+
+// --- Lifetime -------------------------------------------------------------
+
+TEST_F(ConnectionPoolTest, DefaultOptions) {
+  const PoolOptions options;
+  EXPECT_EQ(options.max_size, 16);
+  EXPECT_EQ(options.acquire_timeout, absl::Seconds(2));
+  EXPECT_EQ(options.max_lifetime, absl::Minutes(30));
+  EXPECT_EQ(options.lifetime_jitter, 0.2);
+  EXPECT_EQ(options.idle_timeout, absl::Minutes(5));
+  EXPECT_EQ(options.validate_after_idle, absl::Seconds(1));
+  EXPECT_EQ(options.max_opening, 4);
+  EXPECT_FALSE(options.clock);
+}
+
+TEST_F(ConnectionPoolTest, LifetimesAreJitteredAndIdleConnectionsExpireOnTime) {
+  constexpr int kConns = 40;
+  PoolOptions options = ClockedOptions(kConns, &clock_);
+  options.max_lifetime = absl::Seconds(100);
+  options.lifetime_jitter = 0.2;
+  Pool pool(options, factory_.AsFactory());
+  const absl::Time t0 = clock_.Now();
+
+  std::map<int, absl::Time> expires;  // by connection id
+  {
+    std::vector<Lease> leases;
+    for (int i = 0; i < kConns; ++i) {
+      absl::StatusOr<Lease> lease = pool.Acquire(Later());
+      ASSERT_TRUE(lease.ok()) << lease.status();
+      expires[(*lease)->id()] = lease->expires_at();
+      leases.push_back(*std::move(lease));
+    }
+  }  // all released at t0, all idle
+  ASSERT_EQ(pool.Stats().idle, kConns);
+
+  absl::Time earliest = absl::InfiniteFuture();
+  absl::Time latest = absl::InfinitePast();
+  for (const auto& [id, at] : expires) {
+    EXPECT_GE(at, t0 + absl::Seconds(80)) << id;
+    EXPECT_LE(at, t0 + absl::Seconds(100)) << id;
+    earliest = std::min(earliest, at);
+    latest = std::max(latest, at);
+  }
+  // Spread over the window, not bunched (40 uniform draws over 20 s all
+  // within 5 s of each other has a probability below 1e-20).
+  EXPECT_GT(latest - earliest, absl::Seconds(5));
+
+  // Sweep time second by second: each idle connection is closed by the first
+  // Maintain() at or after its own expiry, and not before.
+  std::map<int, int> closed_at_second;
+  for (int second = 0; second <= 101; ++second) {
+    clock_.Set(t0 + absl::Seconds(second));
+    pool.Maintain();
+    for (const auto& [id, at] : expires) {
+      const bool expired = at <= clock_.Now();
+      ASSERT_EQ(stats_.WasDestroyed(id), expired)
+          << "connection " << id << " at second " << second;
+      if (expired && closed_at_second.count(id) == 0) {
+        closed_at_second[id] = second;
+      }
+    }
+  }
+  ASSERT_EQ(closed_at_second.size(), static_cast<size_t>(kConns));
+  for (const auto& [id, second] : closed_at_second) {
+    EXPECT_GE(second, 80) << id;
+    EXPECT_LE(second, 100) << id;
+  }
+  const PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.closed_lifetime, static_cast<uint64_t>(kConns));
+  EXPECT_EQ(stats.closed_idle, 0u);
+  EXPECT_EQ(stats.size(), 0);
+}
+
+TEST_F(ConnectionPoolTest,
+       ExpiredConnectionsCloseOnReleaseAndTheRestAreReused) {
+  constexpr int kConns = 40;
+  PoolOptions options = ClockedOptions(kConns + 1, &clock_);
+  options.max_lifetime = absl::Seconds(100);
+  options.lifetime_jitter = 0.2;
+  Pool pool(options, factory_.AsFactory());
+  const absl::Time t0 = clock_.Now();
+
+  std::vector<Lease> leases;
+  std::map<int, absl::Time> expires;
+  for (int i = 0; i < kConns; ++i) {
+    absl::StatusOr<Lease> lease = pool.Acquire(Later());
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    expires[(*lease)->id()] = lease->expires_at();
+    leases.push_back(*std::move(lease));
+  }
+
+  // A lease in use is never interrupted, however old.
+  clock_.Set(t0 + absl::Hours(1));
+  pool.Maintain();
+  EXPECT_EQ(stats_.destroyed.load(), 0);
+  EXPECT_EQ(pool.Stats().in_use, kConns);
+
+  // Released half-way through the jitter window: the expired ones close.
+  const absl::Time release_at = t0 + absl::Seconds(90);
+  clock_.Set(release_at);
+  leases.clear();
+  std::set<int> survivors;
+  for (const auto& [id, at] : expires) {
+    const bool expired = at <= release_at;
+    EXPECT_EQ(stats_.WasDestroyed(id), expired) << id;
+    if (!expired) survivors.insert(id);
+  }
+  ASSERT_GT(survivors.size(), 0u);  // P(not) = 2 * 2^-40
+  ASSERT_LT(survivors.size(), static_cast<size_t>(kConns));
+  PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.closed_lifetime, kConns - survivors.size());
+  EXPECT_EQ(stats.idle, static_cast<int>(survivors.size()));
+  EXPECT_EQ(stats.in_use, 0);
+
+  // The survivors are handed out again, with their original expiry.
+  for (size_t i = 0; i < survivors.size(); ++i) {
+    absl::StatusOr<Lease> lease = pool.Acquire(Later());
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    const int id = (*lease)->id();
+    EXPECT_EQ(survivors.count(id), 1u) << id;
+    EXPECT_EQ(lease->expires_at(), expires[id]);
+    leases.push_back(*std::move(lease));
+  }
+  EXPECT_EQ(factory_.calls(), kConns);
+
+  // A new connection's lifetime starts when it is opened.
+  absl::StatusOr<Lease> fresh = pool.Acquire(Later());
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(factory_.calls(), kConns + 1);
+  EXPECT_GE(fresh->expires_at(), release_at + absl::Seconds(80));
+  EXPECT_LE(fresh->expires_at(), release_at + absl::Seconds(100));
+}
+
+TEST_F(ConnectionPoolTest,
+       WithoutJitterEveryConnectionLivesExactlyMaxLifetime) {
+  PoolOptions options = ClockedOptions(4, &clock_);
+  options.max_lifetime = absl::Seconds(100);
+  options.lifetime_jitter = 0;
+  Pool pool(options, factory_.AsFactory());
+  const absl::Time t0 = clock_.Now();
+
+  std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
+  std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
+  ASSERT_TRUE(a->ok() && b->ok());
+  EXPECT_EQ((*a)->expires_at(), t0 + absl::Seconds(100));
+  EXPECT_EQ((*b)->expires_at(), t0 + absl::Seconds(100));
+  const int a_id = (**a)->id();
+  const int b_id = (**b)->id();
+
+  clock_.Set(t0 + absl::Seconds(100) - absl::Nanoseconds(1));
+  a.reset();
+  EXPECT_FALSE(stats_.WasDestroyed(a_id));
+  clock_.Set(t0 + absl::Seconds(100));
+  b.reset();
+  EXPECT_TRUE(stats_.WasDestroyed(b_id));
+  // a is found expired when idle.
+  absl::StatusOr<Lease> next = pool.Acquire(Later());
+  ASSERT_TRUE(next.ok());
+  EXPECT_TRUE(stats_.WasDestroyed(a_id));
+  EXPECT_EQ(pool.Stats().closed_lifetime, 2u);
+  EXPECT_EQ(factory_.calls(), 3);
+}
+
+TEST_F(ConnectionPoolTest, InfiniteLifetimeNeverExpires) {
+  PoolOptions options = ClockedOptions(2, &clock_);
+  options.max_lifetime = absl::InfiniteDuration();
+  Pool pool(options, factory_.AsFactory());
+  FakeConn* conn;
+  {
+    absl::StatusOr<Lease> lease = pool.Acquire(Later());
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ(lease->expires_at(), absl::InfiniteFuture());
+    conn = lease->get();
+    clock_.Advance(absl::Hours(24 * 365 * 100));
+  }
+  pool.Maintain();
+  absl::StatusOr<Lease> again = pool.Acquire(Later());
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->get(), conn);
+  EXPECT_EQ(pool.Stats().closed_lifetime, 0u);
+  EXPECT_EQ(stats_.destroyed.load(), 0);
+}
+
+// --- Idle timeout -----------------------------------------------------------
+
+TEST_F(ConnectionPoolTest, MaintainClosesConnectionsIdleLongerThanTheTimeout) {
+  PoolOptions options = ClockedOptions(4, &clock_);
+  options.idle_timeout = absl::Seconds(60);
+  Pool pool(options, factory_.AsFactory());
+  const absl::Time t0 = clock_.Now();
+
+  std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
+  std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
+  std::optional<absl::StatusOr<Lease>> c(pool.Acquire(Later()));
+  ASSERT_TRUE(a->ok() && b->ok() && c->ok());
+  const int a_id = (**a)->id();
+  const int b_id = (**b)->id();
+  const int c_id = (**c)->id();
+  a.reset();  // idle since t0
+  clock_.Set(t0 + absl::Seconds(30));
+  b.reset();  // idle since t0 + 30 s; c stays in use
+
+  clock_.Set(t0 + absl::Seconds(60));  // a idle exactly the timeout: kept
+  pool.Maintain();
+  EXPECT_EQ(stats_.destroyed.load(), 0);
+
+  clock_.Set(t0 + absl::Seconds(61));
+  pool.Maintain();
+  EXPECT_TRUE(stats_.WasDestroyed(a_id));
+  EXPECT_FALSE(stats_.WasDestroyed(b_id));
+  EXPECT_EQ(pool.Stats().closed_idle, 1u);
+  EXPECT_EQ(pool.Stats().idle, 1);
+
+  clock_.Set(t0 + absl::Seconds(91));
+  pool.Maintain();
+  EXPECT_TRUE(stats_.WasDestroyed(b_id));
+  EXPECT_FALSE(stats_.WasDestroyed(c_id));  // in use, however long
+  EXPECT_EQ(pool.Stats().closed_idle, 2u);
+
+  c.reset();  // idle from now (t0 + 91 s), not from when it was opened
+  clock_.Set(t0 + absl::Seconds(151));
+  pool.Maintain();
+  EXPECT_FALSE(stats_.WasDestroyed(c_id));
+  clock_.Set(t0 + absl::Seconds(152));
+  pool.Maintain();
+  EXPECT_TRUE(stats_.WasDestroyed(c_id));
+  const PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.closed_idle, 3u);
+  EXPECT_EQ(stats.size(), 0);
+  EXPECT_EQ(factory_.calls(), 3);
+}
+
+TEST_F(ConnectionPoolTest, AcquireClosesConnectionsIdleLongerThanTheTimeout) {
+  PoolOptions options = ClockedOptions(4, &clock_);
+  options.idle_timeout = absl::Seconds(60);
+  Pool pool(options, factory_.AsFactory());
+  const absl::Time t0 = clock_.Now();
+
+  std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
+  std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
+  ASSERT_TRUE(a->ok() && b->ok());
+  const int a_id = (**a)->id();
+  const int b_id = (**b)->id();
+  b.reset();  // idle since t0
+  clock_.Set(t0 + absl::Seconds(30));
+  a.reset();  // idle since t0 + 30 s, handed out first anyway (LIFO)
+
+  clock_.Set(t0 + absl::Seconds(61));
+  {
+    absl::StatusOr<Lease> lease = pool.Acquire(Later());
+    ASSERT_TRUE(lease.ok());
+    EXPECT_EQ((*lease)->id(), a_id);
+    // b was closed on the way, without a Maintain().
+    EXPECT_TRUE(stats_.WasDestroyed(b_id));
+    EXPECT_EQ(pool.Stats().closed_idle, 1u);
+    EXPECT_EQ(pool.Stats().idle, 0);
+  }  // a idle since t0 + 61 s
+
+  // The only idle connection timed out: it is closed and a new one opened.
+  clock_.Set(t0 + absl::Seconds(122));
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok());
+  EXPECT_TRUE(stats_.WasDestroyed(a_id));
+  EXPECT_NE((*lease)->id(), a_id);
+  EXPECT_EQ(factory_.calls(), 3);
+  EXPECT_EQ(pool.Stats().closed_idle, 2u);
+}
+
+// --- Validation -------------------------------------------------------------
+
+// Records the connections it was called on and fails those it is told to.
+class FakeValidator {
+ public:
+  Pool::Validator AsValidator() {
+    return [this](FakeConn& conn, absl::Time deadline) {
+      absl::MutexLock lock(&mu_);
+      calls_.push_back(conn.id());
+      last_deadline_ = deadline;
+      return failing_.count(conn.id()) == 0 && !fail_all_;
+    };
+  }
+  void Fail(int id) {
+    absl::MutexLock lock(&mu_);
+    failing_.insert(id);
+  }
+  void FailAll() {
+    absl::MutexLock lock(&mu_);
+    fail_all_ = true;
+  }
+  std::vector<int> calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  absl::Time last_deadline() {
+    absl::MutexLock lock(&mu_);
+    return last_deadline_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<int> calls_ ABSL_GUARDED_BY(mu_);
+  std::set<int> failing_ ABSL_GUARDED_BY(mu_);
+  bool fail_all_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time last_deadline_ ABSL_GUARDED_BY(mu_);
+};
+
+PoolOptions ValidatingOptions(int max_size, FakeClock* clock) {
+  PoolOptions options = ClockedOptions(max_size, clock);
+  options.validate_after_idle = absl::Seconds(1);
+  return options;
+}
+
+TEST_F(ConnectionPoolTest, ValidatesOnlyConnectionsIdleLongerThanThreshold) {
+  FakeValidator validator;
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
+            validator.AsValidator());
+
+  // A new connection is not validated.
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  EXPECT_TRUE(validator.calls().empty());
+
+  // Idle for less than, and for exactly, the threshold: not validated.
+  clock_.Advance(absl::Milliseconds(500));
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  clock_.Advance(absl::Seconds(1));
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  EXPECT_TRUE(validator.calls().empty());
+
+  // Idle for longer: validated once, with the caller's deadline, and handed
+  // out when it passes.
+  clock_.Advance(absl::Seconds(1) + absl::Nanoseconds(1));
+  const absl::Time deadline = absl::Now() + absl::Seconds(9);
+  absl::StatusOr<Lease> lease = pool.Acquire(deadline);
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ((*lease)->id(), 1);
+  EXPECT_THAT(validator.calls(), ::testing::ElementsAre(1));
+  EXPECT_EQ(validator.last_deadline(), deadline);
+  EXPECT_EQ(factory_.calls(), 1);
+  EXPECT_EQ(pool.Stats().closed_validation, 0u);
+}
+
+TEST_F(ConnectionPoolTest, NoValidatorMeansNoValidation) {
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory());
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  clock_.Advance(absl::Hours(1));
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)->id(), 1);
+}
+
+TEST_F(ConnectionPoolTest, FailedValidationClosesItAndAcquireTakesTheNext) {
+  FakeValidator validator;
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
+            validator.AsValidator());
+  {
+    std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
+    std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
+    ASSERT_TRUE(a->ok() && b->ok());
+    a.reset();
+    b.reset();  // released last: 2 is handed out first
+  }
+  clock_.Advance(absl::Seconds(2));
+  validator.Fail(2);
+
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ((*lease)->id(), 1);
+  EXPECT_THAT(validator.calls(), ::testing::ElementsAre(2, 1));
+  EXPECT_TRUE(stats_.WasDestroyed(2));
+  const PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.closed_validation, 1u);
+  EXPECT_EQ(stats.closed_broken, 0u);  // one bad connection flushes nothing
+  EXPECT_EQ(stats.in_use, 1);
+  EXPECT_EQ(stats.idle, 0);
+  EXPECT_EQ(factory_.calls(), 2);
+}
+
+TEST_F(ConnectionPoolTest, WhenEveryIdleConnectionFailsValidationOneIsOpened) {
+  FakeValidator validator;
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
+            validator.AsValidator());
+  {
+    std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
+    std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
+    ASSERT_TRUE(a->ok() && b->ok());
+    a.reset();
+    b.reset();  // released last: 2 is validated first
+  }
+  clock_.Advance(absl::Seconds(2));
+  validator.FailAll();
+
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ((*lease)->id(), 3);
+  // The new connection is not validated.
+  EXPECT_THAT(validator.calls(), ::testing::ElementsAre(2, 1));
+  EXPECT_EQ(stats_.live(), 1);
+  const PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.closed_validation, 2u);
+  EXPECT_EQ(stats.opened, 3u);
+  EXPECT_EQ(stats.in_use, 1);
+}
+
+TEST_F(ConnectionPoolTest, FailedValidationInAFullPoolOpensAReplacement) {
+  FakeValidator validator;
+  Pool pool(ValidatingOptions(1, &clock_), factory_.AsFactory(),
+            validator.AsValidator());
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  clock_.Advance(absl::Seconds(2));
+  validator.Fail(1);
+  // The failed connection's slot is free again for the replacement.
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_EQ((*lease)->id(), 2);
+  EXPECT_EQ(pool.Stats().size(), 1);
+}
+
+TEST_F(ConnectionPoolTest, ValidatorRunsOutsideThePoolMutex) {
+  Pool* pool_ptr = nullptr;
+  std::vector<PoolStats> seen;
+  // Stats() takes the pool's mutex: called under it, this would deadlock.
+  auto validator = [&](FakeConn&, absl::Time) {
+    seen.push_back(pool_ptr->Stats());
+    return true;
+  };
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(), validator);
+  pool_ptr = &pool;
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  clock_.Advance(absl::Seconds(2));
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok());
+  ASSERT_EQ(seen.size(), 1u);
+  // The connection being validated counts as in use, not idle.
+  EXPECT_EQ(seen[0].in_use, 1);
+  EXPECT_EQ(seen[0].idle, 0);
+}
+
+TEST_F(ConnectionPoolTest, NoValidationOnceTheDeadlineHasPassed) {
+  FakeValidator validator;
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
+            validator.AsValidator());
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  clock_.Advance(absl::Seconds(2));
+
+  // A validator given no time would fail a good connection.
+  absl::StatusOr<Lease> late = pool.Acquire(absl::InfinitePast());
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << late.status();
+  EXPECT_TRUE(validator.calls().empty());
+  PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.idle, 1);
+  EXPECT_EQ(stats.in_use, 0);
+  EXPECT_EQ(stats.acquire_deadline_exceeded, 1u);
+
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)->id(), 1);
+  EXPECT_THAT(validator.calls(), ::testing::ElementsAre(1));
+}
+
+TEST_F(ConnectionPoolTest, AThrowingValidatorClosesTheConnection) {
+  auto validator = [](FakeConn&, absl::Time) -> bool {
+    throw std::runtime_error("validator blew up");
+  };
+  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(), validator);
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_THROW(pool.Acquire(Later()).IgnoreError(), std::runtime_error);
+  EXPECT_TRUE(stats_.WasDestroyed(1));
+  const PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.in_use, 0);
+  EXPECT_EQ(stats.size(), 0);
+  EXPECT_EQ(stats.closed_validation, 1u);
+}
+
+// --- max_opening ------------------------------------------------------------
+
+TEST_F(ConnectionPoolTest, AtMostMaxOpeningConnectionsAreOpenedAtOnce) {
+  constexpr int kCallers = 6;
+  PoolOptions options = Options(10);
+  options.max_opening = 2;
+  Pool pool(options, factory_.AsFactory());
+  absl::Notification entered;
+  absl::Notification release;
+  factory_.BlockOn(&entered, &release);
+
+  std::vector<std::optional<absl::StatusOr<Lease>>> results(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back(
+        [&, i]() { results[i].emplace(pool.Acquire(Later())); });
+  }
+  // Two opens in flight; the other callers queue rather than connect.
+  WaitUntil([&]() {
+    const PoolStats stats = pool.Stats();
+    return stats.opening == 2 && stats.waiters == kCallers - 2;
+  });
+  EXPECT_EQ(factory_.calls(), 2);
+  EXPECT_EQ(factory_.max_concurrent(), 2);
+
+  release.Notify();
+  for (std::thread& caller : callers) caller.join();
+  std::set<FakeConn*> conns;
+  for (const auto& result : results) {
+    ASSERT_TRUE(result.has_value());
+    ASSERT_TRUE(result->ok()) << result->status();
+    conns.insert((*result)->get());
+  }
+  EXPECT_EQ(conns.size(), static_cast<size_t>(kCallers));
+  EXPECT_LE(factory_.max_concurrent(), 2);
+  EXPECT_EQ(factory_.calls(), kCallers);
+  const PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.opened, static_cast<uint64_t>(kCallers));
+  EXPECT_EQ(stats.in_use, kCallers);
+  EXPECT_EQ(stats.opening, 0);
+  EXPECT_EQ(stats.waiters, 0);
+}
+
+TEST_F(ConnectionPoolTest, ACallerHeldBackByMaxOpeningTakesAReleasedLease) {
+  PoolOptions options = Options(4);
+  options.max_opening = 1;
+  Pool pool(options, factory_.AsFactory());
+  std::optional<absl::StatusOr<Lease>> held(pool.Acquire(Later()));
+  ASSERT_TRUE(held->ok());
+  FakeConn* held_conn = (*held)->get();
+
+  absl::Notification entered;
+  absl::Notification release;
+  factory_.BlockOn(&entered, &release);
+  std::optional<absl::StatusOr<Lease>> opened;
+  std::thread opener([&]() { opened.emplace(pool.Acquire(Later())); });
+  entered.WaitForNotification();
+  std::optional<absl::StatusOr<Lease>> waited;
+  std::thread waiter([&]() { waited.emplace(pool.Acquire(Later())); });
+  WaitUntil([&]() { return pool.Stats().waiters == 1; });
+
+  held.reset();
+  waiter.join();
+  ASSERT_TRUE(waited->ok()) << waited->status();
+  EXPECT_EQ((*waited)->get(), held_conn);
+  EXPECT_EQ(factory_.calls(), 2);
+
+  release.Notify();
+  opener.join();
+  ASSERT_TRUE(opened->ok()) << opened->status();
+  EXPECT_EQ(pool.Stats().in_use, 2);
+}
+
+TEST_F(ConnectionPoolTest, WaitingOnMaxOpeningPastTheAcquireTimeout) {
+  PoolOptions options =
+      Options(4, /*acquire_timeout=*/absl::Milliseconds(20), "replica-2");
+  options.max_opening = 1;
+  Pool pool(options, factory_.AsFactory());
+  absl::Notification entered;
+  absl::Notification release;
+  factory_.BlockOn(&entered, &release);
+  std::optional<absl::StatusOr<Lease>> opened;
+  std::thread opener([&]() { opened.emplace(pool.Acquire(Later())); });
+  entered.WaitForNotification();
+
+  absl::StatusOr<Lease> refused = pool.Acquire(Later());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted)
+      << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("replica-2"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("being opened"));
+  EXPECT_EQ(factory_.calls(), 1);
+  EXPECT_EQ(pool.Stats().acquire_resource_exhausted, 1u);
+
+  release.Notify();
+  opener.join();
+  ASSERT_TRUE(opened->ok()) << opened->status();
+}
+
+TEST_F(ConnectionPoolTest, MaxOpeningBelowOneMeansNoLimit) {
+  constexpr int kCallers = 4;
+  PoolOptions options = Options(kCallers);
+  options.max_opening = 0;
+  Pool pool(options, factory_.AsFactory());
+  absl::Notification entered;
+  absl::Notification release;
+  factory_.BlockOn(&entered, &release);
+  std::vector<std::optional<absl::StatusOr<Lease>>> results(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back(
+        [&, i]() { results[i].emplace(pool.Acquire(Later())); });
+  }
+  WaitUntil([&]() { return pool.Stats().opening == kCallers; });
+  release.Notify();
+  for (std::thread& caller : callers) caller.join();
+  for (const auto& result : results) ASSERT_TRUE(result->ok());
+  EXPECT_EQ(factory_.max_concurrent(), kCallers);
+}
+
+// --- Counters ---------------------------------------------------------------
+
+void ExpectCounters(const PoolStats& got, const PoolStats& want) {
+  EXPECT_EQ(got.idle, want.idle);
+  EXPECT_EQ(got.in_use, want.in_use);
+  EXPECT_EQ(got.max_size, want.max_size);
+  EXPECT_EQ(got.opened, want.opened);
+  EXPECT_EQ(got.open_failures, want.open_failures);
+  EXPECT_EQ(got.closed_broken, want.closed_broken);
+  EXPECT_EQ(got.closed_lifetime, want.closed_lifetime);
+  EXPECT_EQ(got.closed_idle, want.closed_idle);
+  EXPECT_EQ(got.closed_validation, want.closed_validation);
+  EXPECT_EQ(got.closed_discarded, want.closed_discarded);
+  EXPECT_EQ(got.acquire_resource_exhausted, want.acquire_resource_exhausted);
+  EXPECT_EQ(got.acquire_deadline_exceeded, want.acquire_deadline_exceeded);
+  // Every connection opened is idle, in use or counted as closed.
+  EXPECT_EQ(got.opened, got.closed() + static_cast<uint64_t>(got.idle) +
+                            static_cast<uint64_t>(got.in_use));
+}
+
+TEST_F(ConnectionPoolTest, CountersMoveExactlyAsExpected) {
+  PoolOptions options = ValidatingOptions(2, &clock_);
+  options.acquire_timeout = absl::Milliseconds(15);
+  options.max_lifetime = absl::Seconds(100);
+  options.lifetime_jitter = 0;
+  options.idle_timeout = absl::Seconds(60);
+  FakeValidator validator;
+  Pool pool(options, factory_.AsFactory(), validator.AsValidator());
+
+  PoolStats want;  // updated step by step: only what should move
+  want.max_size = 2;
+  {
+    SCOPED_TRACE("new pool");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
+  std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
+  ASSERT_TRUE(a->ok() && b->ok());
+  want.opened = 2;
+  want.in_use = 2;
+  {
+    SCOPED_TRACE("two opened");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  EXPECT_EQ(pool.Acquire(absl::InfinitePast()).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  want.acquire_deadline_exceeded = 1;
+  EXPECT_EQ(pool.Acquire(Later()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  want.acquire_resource_exhausted = 1;
+  {
+    SCOPED_TRACE("full pool");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  (*b)->MarkBroken();
+  b.reset();
+  want.closed_broken = 1;
+  want.in_use = 1;
+  a.reset();  // handed out before the break: discarded
+  want.closed_discarded = 1;
+  want.in_use = 0;
+  {
+    SCOPED_TRACE("broken");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  factory_.FailWith(absl::UnavailableError("down"));
+  EXPECT_EQ(pool.Acquire(Later()).status().code(),
+            absl::StatusCode::kUnavailable);
+  want.open_failures = 1;
+  factory_.FailWith(absl::OkStatus());
+  {
+    SCOPED_TRACE("open failure");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  {
+    absl::StatusOr<Lease> c = pool.Acquire(Later());  // 3
+    absl::StatusOr<Lease> d = pool.Acquire(Later());  // 4
+    ASSERT_TRUE(c.ok() && d.ok());
+  }
+  want.opened = 4;
+  want.idle = 2;
+  clock_.Advance(absl::Seconds(61));
+  pool.Maintain();
+  want.closed_idle = 2;
+  want.idle = 0;
+  {
+    SCOPED_TRACE("idle timeout");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  const absl::Time opened_at = clock_.Now();
+  {
+    std::optional<absl::StatusOr<Lease>> e(pool.Acquire(Later()));  // 5
+    std::optional<absl::StatusOr<Lease>> f(pool.Acquire(Later()));  // 6
+    ASSERT_TRUE(e->ok() && f->ok());
+    e.reset();
+    f.reset();  // released last: 6 is validated first
+  }
+  want.opened = 6;
+  clock_.Advance(absl::Seconds(2));
+  validator.Fail(6);
+  absl::StatusOr<Lease> e = pool.Acquire(Later());
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ((*e)->id(), 5);
+  want.closed_validation = 1;
+  want.in_use = 1;
+  {
+    SCOPED_TRACE("failed validation");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  clock_.Set(opened_at + absl::Seconds(100));
+  e = absl::UnavailableError("released");
+  want.closed_lifetime = 1;
+  want.in_use = 0;
+  {
+    SCOPED_TRACE("lifetime");
+    ExpectCounters(pool.Stats(), want);
+  }
+
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }  // 7
+  want.opened = 7;
+  pool.DiscardIdle();
+  want.closed_discarded = 2;
+  { ASSERT_TRUE(pool.Acquire(Later()).ok()); }  // 8
+  want.opened = 8;
+  pool.Close();
+  want.closed_discarded = 3;
+  {
+    SCOPED_TRACE("discard and close");
+    ExpectCounters(pool.Stats(), want);
+  }
+  EXPECT_EQ(pool.Acquire(Later()).status().code(),
+            absl::StatusCode::kUnavailable);
+  {
+    SCOPED_TRACE("closed");
+    ExpectCounters(pool.Stats(), want);
+  }
+  EXPECT_EQ(stats_.live(), 0);
+  EXPECT_EQ(factory_.calls(), 9);
+}
+
+// --- Stress -----------------------------------------------------------------
+
+TEST_F(ConnectionPoolTest, StressNeverLeaksOrExceedsMaxSize) {
+  constexpr int kMaxSize = 4;
+  constexpr int kMaxOpening = 2;
+  constexpr int kThreads = 8;
+  constexpr int kIterations = 400;
+
+  std::atomic<int> max_size_seen{0};
+  std::atomic<int> max_opening_seen{0};
+  std::atomic<bool> done{false};
+  auto note_max = [](std::atomic<int>& max, int value) {
+    int seen = max.load();
+    while (value > seen && !max.compare_exchange_weak(seen, value)) {
+    }
+  };
+  // Shared by all threads (and the factory and validator, which run on them).
+  absl::Mutex rng_mu;
+  std::mt19937 rng(std::random_device{}());
+  auto chance = [&](double p) {
+    absl::MutexLock lock(&rng_mu);
+    return std::uniform_real_distribution<double>(0, 1)(rng) < p;
+  };
+  auto uniform = [&](int low, int high) {
+    absl::MutexLock lock(&rng_mu);
+    return std::uniform_int_distribution<int>(low, high)(rng);
+  };
+
+  Pool* pool_ptr = nullptr;
+  std::atomic<int> opening_now{0};
+  auto factory =
+      [&](absl::Time deadline) -> absl::StatusOr<std::unique_ptr<FakeConn>> {
+    note_max(max_opening_seen, ++opening_now);
+    note_max(max_size_seen, pool_ptr->Stats().size());
+    std::this_thread::yield();
+    --opening_now;
+    if (chance(0.1)) return absl::UnavailableError("connection refused");
+    return std::make_unique<FakeConn>(++stats_.opened, &stats_);
+  };
+  auto validator = [&](FakeConn&, absl::Time) {
+    note_max(max_size_seen, pool_ptr->Stats().size());
+    return !chance(0.2);
+  };
+
+  PoolOptions options = Options(kMaxSize, absl::Milliseconds(500));
+  options.max_opening = kMaxOpening;
+  options.clock = clock_.AsClock();
+  options.max_lifetime = absl::Seconds(60);
+  options.lifetime_jitter = 0.2;
+  options.idle_timeout = absl::Seconds(10);
+  options.validate_after_idle = absl::Seconds(1);
+  Pool pool(options, factory, validator);
+  pool_ptr = &pool;
+
+  std::thread monitor([&]() {
+    while (!done.load()) {
+      const PoolStats stats = pool.Stats();
+      note_max(max_size_seen, stats.size());
+      note_max(max_opening_seen, stats.opening);
+      std::this_thread::yield();
+    }
+  });
+  std::atomic<int> successes{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&]() {
+      for (int i = 0; i < kIterations; ++i) {
+        const absl::Time deadline =
+            chance(0.2) ? absl::Now() + absl::Microseconds(uniform(0, 2000))
+                        : Later();
+        {
+          absl::StatusOr<Lease> lease = pool.Acquire(deadline);
+          if (lease.ok()) {
+            ++successes;
+            ASSERT_NE(lease->get(), nullptr);
+            note_max(max_size_seen, pool.Stats().size());
+            if (chance(0.02)) lease->MarkBroken();
+            // Sometimes time passes while the lease is held: in use, it is
+            // never closed, however old.
+            if (chance(0.1)) clock_.Advance(absl::Seconds(uniform(0, 30)));
+            std::this_thread::yield();
+          }
+        }
+        // Mostly time passes between uses: some idle connections need
+        // validation, some time out, some reach their lifetime.
+        if (chance(0.3)) clock_.Advance(absl::Milliseconds(uniform(0, 4000)));
+        if (chance(0.05)) pool.Maintain();
+        if (chance(0.005)) pool.DiscardIdle();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  done = true;
+  monitor.join();
+
+  EXPECT_GT(successes.load(), 0);
+  EXPECT_LE(max_size_seen.load(), kMaxSize);
+  EXPECT_GE(max_size_seen.load(), 1);
+  EXPECT_LE(max_opening_seen.load(), kMaxOpening);
+  PoolStats stats = pool.Stats();
+  EXPECT_EQ(stats.in_use, 0);
+  EXPECT_EQ(stats.opening, 0);
+  EXPECT_EQ(stats.waiters, 0);
+  EXPECT_EQ(stats.idle, stats_.live());
+  EXPECT_EQ(stats.opened, static_cast<uint64_t>(stats_.opened.load()));
+  EXPECT_EQ(stats.opened, stats.closed() + static_cast<uint64_t>(stats.idle));
+  EXPECT_EQ(stats.closed(), static_cast<uint64_t>(stats_.destroyed.load()));
+  // The paths under test were taken (each typically dozens to hundreds of
+  // times per run).
+  EXPECT_GT(stats.open_failures, 0u);
+  EXPECT_GT(stats.closed_broken, 0u);
+  EXPECT_GT(stats.closed_lifetime, 0u);
+  EXPECT_GT(stats.closed_validation, 0u);
+
+  pool.Close();
+  EXPECT_EQ(stats_.live(), 0);
 }
 
 }  // namespace
