@@ -3,10 +3,13 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -15,9 +18,11 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.pb.h"
@@ -27,10 +32,17 @@
 #include "server/app/endpoints.h"
 #include "server/app/flag_sources.h"
 #include "server/common/log.h"
+#include "server/health/health_checker.h"
+#include "server/health/lag_ledger.h"
+#include "server/health/replica_health.h"
 #include "server/mysql/migrations.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/mysql_heartbeat.h"
+#include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/mysql_user_store.h"
+#include "server/mysql/query_killer.h"
 #include "server/routing/read_router.h"
+#include "server/service/admin_service_impl.h"
 #include "server/service/user_service_impl.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -80,6 +92,43 @@ ABSL_FLAG(bool, migrate_only, false,
 ABSL_FLAG(absl::Duration, migrate_timeout, absl::Seconds(60),
           "How long startup keeps retrying to reach the primary for "
           "migrations before giving up with a non-zero exit.");
+ABSL_FLAG(absl::Duration, pool_max_lifetime, absl::Minutes(30),
+          "Connections are closed after at most this long (each gets a "
+          "lifetime up to 20% shorter, so they do not all reconnect at "
+          "once); inf disables.");
+ABSL_FLAG(absl::Duration, pool_idle_timeout, absl::Minutes(5),
+          "Idle pooled connections are closed after this long.");
+ABSL_FLAG(absl::Duration, pool_validate_after, absl::Seconds(1),
+          "A pooled connection idle for longer than this is pinged before "
+          "a call gets it; a dead one is replaced, not handed out.");
+ABSL_FLAG(int, pool_max_opening, 4,
+          "Most connections being opened at once per endpoint, so a "
+          "recovering database is not hit by a burst of connects.");
+ABSL_FLAG(absl::Duration, health_check_interval, absl::Milliseconds(500),
+          "How often each replica is checked (reachability, replication "
+          "threads, heartbeat lag).");
+ABSL_FLAG(absl::Duration, health_check_timeout, absl::Seconds(1),
+          "Time limit of one replica check or heartbeat write (the socket "
+          "part in whole seconds, at least 1s).");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Milliseconds(100),
+          "How often this server writes its heartbeat row on the primary: "
+          "the granularity of lag measurement.");
+ABSL_FLAG(int, eject_after, 3,
+          "Consecutive failed checks or calls after which a replica leaves "
+          "the rotation.");
+ABSL_FLAG(int, readmit_after, 2,
+          "Consecutive passed checks after which an ejected replica "
+          "returns to the rotation.");
+ABSL_FLAG(absl::Duration, max_eventual_lag, absl::Seconds(30),
+          "EVENTUAL reads skip replicas further behind than this.");
+ABSL_FLAG(int, max_fallback_reads, 8,
+          "Most EVENTUAL/BOUNDED_STALENESS reads that may run on the "
+          "primary at once when no replica can take them; beyond it they "
+          "fail with UNAVAILABLE. STRONG and SESSION reads are never "
+          "refused.");
+ABSL_FLAG(bool, admin_service, true,
+          "Serve userservice.admin.v1.AdminService (endpoint health, lag "
+          "and pool status; no user data).");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level written: debug, info, warning or error.");
 
@@ -95,8 +144,11 @@ struct ServerConfig {
   mysql::Endpoint primary;
   std::vector<mysql::Endpoint> replicas;
   mysql::ConnectionSettings connection;
-  int pool_size;
-  absl::Duration pool_acquire_timeout;
+  PoolOptions pool;
+  HealthPolicy health;
+  CheckerOptions checker;
+  absl::Duration check_timeout;
+  bool admin_service;
   ServiceOptions service;
   RouterOptions router;
   absl::Duration shutdown_grace;
@@ -176,17 +228,51 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   config.connection.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   config.connection.socket_timeout = absl::GetFlag(FLAGS_db_socket_timeout);
 
-  config.pool_size = absl::GetFlag(FLAGS_pool_size);
-  if (config.pool_size < 1 || config.pool_size > 1000) {
+  config.pool.max_size = absl::GetFlag(FLAGS_pool_size);
+  if (config.pool.max_size < 1 || config.pool.max_size > 1000) {
     return absl::InvalidArgumentError("--pool-size: must be 1 to 1000");
   }
-  config.pool_acquire_timeout = absl::GetFlag(FLAGS_pool_acquire_timeout);
+  config.pool.acquire_timeout = absl::GetFlag(FLAGS_pool_acquire_timeout);
+  config.pool.max_lifetime = absl::GetFlag(FLAGS_pool_max_lifetime);
+  config.pool.idle_timeout = absl::GetFlag(FLAGS_pool_idle_timeout);
+  config.pool.validate_after_idle = absl::GetFlag(FLAGS_pool_validate_after);
+  config.pool.max_opening = absl::GetFlag(FLAGS_pool_max_opening);
+  if (config.pool.max_opening < 1) {
+    return absl::InvalidArgumentError("--pool-max-opening: must be at least 1");
+  }
+  config.checker.check_interval = absl::GetFlag(FLAGS_health_check_interval);
+  config.checker.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  config.check_timeout = absl::GetFlag(FLAGS_health_check_timeout);
+  config.health.eject_after_failures = absl::GetFlag(FLAGS_eject_after);
+  config.health.readmit_after_successes = absl::GetFlag(FLAGS_readmit_after);
+  config.health.max_eventual_lag = absl::GetFlag(FLAGS_max_eventual_lag);
+  config.health.heartbeat_interval = config.checker.heartbeat_interval;
+  // A measurement missed by a few checks in a row no longer counts.
+  config.health.lag_valid_for =
+      std::max(absl::Seconds(3), 4 * config.checker.check_interval);
+  if (config.health.eject_after_failures < 1 ||
+      config.health.readmit_after_successes < 1) {
+    return absl::InvalidArgumentError(
+        "--eject-after and --readmit-after: must be at least 1");
+  }
+  config.router.max_fallback_reads = absl::GetFlag(FLAGS_max_fallback_reads);
+  if (config.router.max_fallback_reads < 0) {
+    return absl::InvalidArgumentError(
+        "--max-fallback-reads: must not be negative");
+  }
+  config.admin_service = absl::GetFlag(FLAGS_admin_service);
   config.router.session_wait = absl::GetFlag(FLAGS_session_wait);
   config.service.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.migrate_timeout = absl::GetFlag(FLAGS_migrate_timeout);
   for (const auto& [name, value] :
-       {std::pair{"--pool-acquire-timeout", config.pool_acquire_timeout},
+       {std::pair{"--pool-acquire-timeout", config.pool.acquire_timeout},
+        std::pair{"--pool-max-lifetime", config.pool.max_lifetime},
+        std::pair{"--pool-idle-timeout", config.pool.idle_timeout},
+        std::pair{"--health-check-interval", config.checker.check_interval},
+        std::pair{"--health-check-timeout", config.check_timeout},
+        std::pair{"--heartbeat-interval", config.checker.heartbeat_interval},
+        std::pair{"--max-eventual-lag", config.health.max_eventual_lag},
         std::pair{"--connect-timeout", config.connection.connect_timeout},
         std::pair{"--db-socket-timeout", config.connection.socket_timeout},
         std::pair{"--default-deadline", config.service.default_deadline},
@@ -250,6 +336,47 @@ absl::Status MigrateWithRetry(const ServerConfig& config) {
   }
 }
 
+// Names this process's heartbeat row: unique among the servers that share
+// the database (pods of a Deployment, or several on one host).
+std::string WriterId() {
+  char host[64] = {0};
+  gethostname(host, sizeof(host) - 1);
+  absl::BitGen gen;
+  return absl::StrCat(std::string(host).substr(0, 40), "-", getpid(), "-",
+                      absl::Hex(absl::Uniform<uint32_t>(gen), absl::kZeroPad8));
+}
+
+// One database endpoint and everything the server keeps for it.
+struct EndpointRuntime {
+  mysql::Endpoint endpoint;
+  std::unique_ptr<mysql::MysqlPool> pool;
+  std::unique_ptr<mysql::QueryKiller> killer;
+  std::unique_ptr<mysql::MysqlUserStore> store;
+  std::unique_ptr<ReplicaHealth> health;            // replicas only
+  std::unique_ptr<mysql::MysqlReplicaProbe> probe;  // replicas only
+};
+
+std::unique_ptr<EndpointRuntime> MakeEndpoint(
+    const ServerConfig& config, const mysql::Endpoint& endpoint,
+    std::function<void()> on_read_only) {
+  auto runtime = std::make_unique<EndpointRuntime>();
+  runtime->endpoint = endpoint;
+  PoolOptions options = config.pool;
+  options.name = endpoint.name;
+  runtime->pool = std::make_unique<mysql::MysqlPool>(
+      options,
+      [endpoint, settings = config.connection](absl::Time deadline) {
+        return mysql::MysqlConnection::Open(endpoint, settings, deadline);
+      },
+      [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
+  runtime->killer =
+      std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
+  runtime->store = std::make_unique<mysql::MysqlUserStore>(
+      endpoint.name, runtime->pool.get(),
+      mysql::StoreHooks{runtime->killer.get(), std::move(on_read_only)});
+  return runtime;
+}
+
 int Run(const ServerConfig& config) {
   mysql::InitDriver();
   if (config.migrate || config.migrate_only) {
@@ -262,30 +389,85 @@ int Run(const ServerConfig& config) {
     if (config.migrate_only) return 0;
   }
 
-  // One pool and one store per endpoint.
-  std::vector<std::unique_ptr<mysql::MysqlPool>> pools;
-  std::vector<std::unique_ptr<mysql::MysqlUserStore>> stores;
-  auto add_endpoint = [&](const mysql::Endpoint& endpoint) {
-    PoolOptions options;
-    options.name = endpoint.name;
-    options.max_size = config.pool_size;
-    options.acquire_timeout = config.pool_acquire_timeout;
-    pools.push_back(std::make_unique<mysql::MysqlPool>(
-        options, [endpoint, settings = config.connection](absl::Time deadline) {
-          return mysql::MysqlConnection::Open(endpoint, settings, deadline);
-        }));
-    stores.push_back(std::make_unique<mysql::MysqlUserStore>(
-        endpoint.name, pools.back().get()));
-    return stores.back().get();
+  const std::string writer_id = WriterId();
+  PrimaryHealth primary_health;
+  std::unique_ptr<EndpointRuntime> primary;
+  // A primary that refuses writes was demoted: its pooled sessions all
+  // point at the wrong server, and new ones must resolve its name again.
+  auto on_primary_read_only = [&primary]() {
+    if (primary != nullptr) primary->pool->DiscardIdle();
   };
-  mysql::MysqlUserStore* primary = add_endpoint(config.primary);
-  std::vector<NamedReader> replicas;
+  primary = MakeEndpoint(config, config.primary, on_primary_read_only);
+  std::vector<std::unique_ptr<EndpointRuntime>> replicas;
+  std::vector<NamedReader> readers;
+  std::vector<HealthChecker::Replica> checked;
   for (const mysql::Endpoint& endpoint : config.replicas) {
-    replicas.push_back({endpoint.name, add_endpoint(endpoint)});
+    replicas.push_back(MakeEndpoint(config, endpoint, nullptr));
+    EndpointRuntime& r = *replicas.back();
+    r.health = std::make_unique<ReplicaHealth>(endpoint.name, config.health);
+    r.probe = std::make_unique<mysql::MysqlReplicaProbe>(
+        endpoint, config.connection, writer_id, config.check_timeout);
+    readers.push_back({endpoint.name, r.store.get(), r.health.get()});
+    checked.push_back({r.probe.get(), r.health.get()});
   }
-  ReadRouter router({config.primary.name, primary}, std::move(replicas),
-                    config.router);
-  UserServiceImpl service(primary, &router, config.service);
+  ReadRouter router({config.primary.name, primary->store.get()},
+                    std::move(readers), config.router);
+  UserServiceImpl service(primary->store.get(), &router, config.service);
+
+  // Readiness: the service is useful while writes can succeed or at least
+  // one replica can serve reads.
+  std::atomic<grpc::HealthCheckServiceInterface*> health_service{nullptr};
+  std::atomic<bool> serving{true};
+  std::atomic<bool> shutting_down{false};
+  auto update_readiness = [&]() {
+    bool ready = primary_health.writable();
+    for (const auto& r : replicas) {
+      ready = ready || r->health->EligibleForEventual(absl::Now());
+    }
+    const bool was = serving.exchange(ready);
+    grpc::HealthCheckServiceInterface* health = health_service.load();
+    if (health != nullptr && !shutting_down.load()) {
+      health->SetServingStatus(kServiceName, ready);
+    }
+    if (was != ready) {
+      log::Write(ready ? log::Level::kInfo : log::Level::kError,
+                 ready ? "ready: a database path works again"
+                       : "not ready: primary unavailable and no replica "
+                         "in rotation",
+                 {{"service", kServiceName}});
+    }
+  };
+
+  mysql::MysqlHeartbeatSink heartbeat(config.primary, config.connection,
+                                      writer_id, config.check_timeout,
+                                      on_primary_read_only);
+  LagLedger ledger;
+  HealthChecker checker(config.checker, &heartbeat, &primary_health, &ledger,
+                        std::move(checked), update_readiness);
+
+  auto snapshot = [&]() {
+    ServerSnapshot snap;
+    const absl::Time now = absl::Now();
+    EndpointSnapshot p;
+    p.name = config.primary.name;
+    p.primary = true;
+    p.writable = primary_health.writable();
+    p.reason = p.writable ? "" : primary_health.last_error();
+    p.pool = primary->pool->Stats();
+    snap.endpoints.push_back(std::move(p));
+    for (const auto& r : replicas) {
+      EndpointSnapshot e;
+      e.name = r->endpoint.name;
+      e.replica = r->health->Snapshot(now);
+      e.reason = e.replica.reason;
+      e.pool = r->pool->Stats();
+      snap.endpoints.push_back(std::move(e));
+    }
+    snap.serving = serving.load();
+    snap.fallback = router.fallback_stats();
+    return snap;
+  };
+  AdminServiceImpl admin(snapshot);
 
   grpc::EnableDefaultHealthCheckService(true);
   // The built-in health service carries no descriptor; touching the
@@ -298,14 +480,28 @@ int Run(const ServerConfig& config) {
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
                            &port);
   builder.RegisterService(&service);
+  if (config.admin_service) builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     log::Error("cannot listen", {{"listen", config.listen}});
     return 1;
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  health->SetServingStatus(kServiceName, true);
+  // Liveness: the overall status stays SERVING while the process runs.
   health->SetServingStatus(true);
+  health->SetServingStatus(kServiceName, true);
+  health_service.store(health);
+  checker.Start();
+
+  // Pools retire idle and aged connections even when no call comes by.
+  absl::Notification stop_maintenance;
+  std::thread maintenance([&]() {
+    while (!stop_maintenance.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+      primary->pool->Maintain();
+      for (const auto& r : replicas) r->pool->Maintain();
+    }
+  });
+
   std::string replica_names;
   for (const mysql::Endpoint& r : config.replicas) {
     absl::StrAppend(&replica_names, replica_names.empty() ? "" : ",", r.name,
@@ -316,7 +512,8 @@ int Run(const ServerConfig& config) {
       {{"listen", config.listen},
        {"port", absl::StrCat(port)},
        {"primary", absl::StrCat(config.primary.host, ":", config.primary.port)},
-       {"replicas", replica_names}});
+       {"replicas", replica_names},
+       {"heartbeat_writer", writer_id}});
 
   // Signals were blocked in every thread before gRPC started its own; this
   // one thread receives them synchronously.
@@ -331,13 +528,18 @@ int Run(const ServerConfig& config) {
               {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
                {"grace", absl::FormatDuration(config.shutdown_grace)}});
     // Readiness probes and load balancers see NOT_SERVING first.
+    shutting_down.store(true);
     health->SetServingStatus(kServiceName, false);
     health->SetServingStatus(false);
     server->Shutdown(absl::ToChronoTime(absl::Now() + config.shutdown_grace));
   });
   server->Wait();
   signal_thread.join();
-  for (auto& pool : pools) pool->Close();
+  checker.Stop();
+  stop_maintenance.Notify();
+  maintenance.join();
+  primary->pool->Close();
+  for (auto& r : replicas) r->pool->Close();
   log::Info("stopped");
   return 0;
 }

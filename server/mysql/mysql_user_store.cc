@@ -118,8 +118,11 @@ absl::Status VersionMismatchOrMissing(MysqlConnection& conn, uint64_t id,
 
 }  // namespace
 
-MysqlUserStore::MysqlUserStore(std::string endpoint_name, MysqlPool* pool)
-    : endpoint_name_(std::move(endpoint_name)), pool_(pool) {}
+MysqlUserStore::MysqlUserStore(std::string endpoint_name, MysqlPool* pool,
+                               StoreHooks hooks)
+    : endpoint_name_(std::move(endpoint_name)),
+      pool_(pool),
+      hooks_(std::move(hooks)) {}
 
 absl::Status MysqlUserStore::WithConnection(
     const RequestContext& ctx,
@@ -131,14 +134,29 @@ absl::Status MysqlUserStore::WithConnection(
   absl::StatusOr<MysqlPool::Lease> lease = pool_->Acquire(ctx.deadline);
   if (!lease.ok()) return lease.status();
   MysqlConnection& conn = **lease;
-  bool broken = false;
+  std::unique_ptr<QueryKiller::Watch> watch;
+  if (hooks_.killer != nullptr) {
+    std::function<bool()> cancelled = ctx.cancelled;
+    if (!cancelled) cancelled = [] { return false; };
+    watch = hooks_.killer->WatchQuery(conn.id(), ctx.deadline,
+                                      std::move(cancelled));
+  }
+  SqlOutcome outcome;
   absl::Status status = RunSql(
       endpoint_name_, ctx.deadline,
       [&]() {
         conn.SetStatementBudget(ctx.Remaining());
         return body(conn);
       },
-      &broken);
+      &outcome);
+  // No kill may reach the session once the body is over.
+  watch.reset();
+  bool broken = outcome.connection_broken;
+  if (outcome.error_code == kErrServerLost && hooks_.killer != nullptr) {
+    // The client gave up on the socket, but the server may still be running
+    // the statement: stop it rather than let it hold locks.
+    hooks_.killer->Kill(conn.id()).IgnoreError();
+  }
   if (!broken && conn.in_transaction()) {
     // The body failed half-way through a transaction; the connection goes
     // back to the pool clean or not at all.
@@ -152,6 +170,16 @@ absl::Status MysqlUserStore::WithConnection(
     if (!rollback.ok()) broken = true;
   }
   if (broken) lease->MarkBroken();
+  if (outcome.error_code == kErrReadOnly) {
+    // A demoted primary: every pooled session points at it. New ones
+    // re-resolve the host name, following a DNS or Service switch.
+    lease->MarkBroken();
+    pool_->DiscardIdle();
+    if (hooks_.on_read_only) hooks_.on_read_only();
+  }
+  if (!status.ok() && ctx.Cancelled()) {
+    return absl::CancelledError("the call was cancelled by the client");
+  }
   return status;
 }
 

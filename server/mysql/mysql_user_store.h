@@ -1,11 +1,13 @@
 #ifndef USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
 #define USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/functional/function_ref.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/query_killer.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
 
@@ -13,12 +15,23 @@ namespace userservice::mysql {
 
 using MysqlPool = ConnectionPool<MysqlConnection>;
 
+// Optional collaborators of a store.
+struct StoreHooks {
+  // Kills a statement on the server when its call is cancelled, or when the
+  // client stopped waiting for it (a socket timeout leaves it running).
+  QueryKiller* killer = nullptr;
+  // Called when the endpoint refuses a write because it is read-only (a
+  // demoted primary), after the store has flushed its pool.
+  std::function<void()> on_read_only;
+};
+
 // The users table on one MariaDB endpoint, through that endpoint's pool.
 // One instance per endpoint; the primary's is also the writer.
 class MysqlUserStore final : public UserReader, public UserWriter {
  public:
-  // `pool` must outlive the store.
-  MysqlUserStore(std::string endpoint_name, MysqlPool* pool);
+  // `pool` and the hooks' objects must outlive the store.
+  MysqlUserStore(std::string endpoint_name, MysqlPool* pool,
+                 StoreHooks hooks = {});
 
   absl::StatusOr<User> GetUser(const UserKey& key,
                                const RequestContext& ctx) override;
@@ -59,6 +72,7 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   const std::string endpoint_name_;
   MysqlPool* const pool_;
+  const StoreHooks hooks_;
 };
 
 }  // namespace userservice::mysql

@@ -17,7 +17,6 @@ constexpr int kCrUnknownHost = 2005;
 constexpr int kCrServerGoneError = 2006;
 constexpr int kCrOutOfMemory = 2008;
 constexpr int kCrServerHandshakeErr = 2012;
-constexpr int kCrServerLost = 2013;  // includes the read timeout
 constexpr int kCrCommandsOutOfSync = 2014;
 constexpr int kCrSslConnectionError = 2026;
 constexpr int kCrNoPrepareStmt = 2030;  // statement lost with a reconnect
@@ -46,7 +45,7 @@ bool IsConnectionError(int error_code) {
     case kCrServerGoneError:
     case kCrOutOfMemory:
     case kCrServerHandshakeErr:
-    case kCrServerLost:
+    case kErrServerLost:
     case kCrCommandsOutOfSync:
     case kCrSslConnectionError:
     case kCrNoPrepareStmt:
@@ -119,16 +118,26 @@ absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
 absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
                     absl::FunctionRef<absl::Status()> body,
                     bool* connection_broken) {
-  if (connection_broken != nullptr) *connection_broken = false;
+  SqlOutcome outcome;
+  absl::Status status = RunSql(endpoint, deadline, body, &outcome);
+  if (connection_broken != nullptr) {
+    *connection_broken = outcome.connection_broken;
+  }
+  return status;
+}
+
+absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
+                    absl::FunctionRef<absl::Status()> body,
+                    SqlOutcome* outcome) {
+  *outcome = SqlOutcome();
   try {
     return body();
   } catch (const sql::SQLException& e) {
     // e.what() may quote SQL or values (a duplicate entry names the value),
     // so only the numbers are logged.
     const int code = e.getErrorCode();
-    if (connection_broken != nullptr) {
-      *connection_broken = IsConnectionError(code);
-    }
+    outcome->error_code = code;
+    outcome->connection_broken = IsConnectionError(code);
     absl::Status status = StatusFromSqlError(code, endpoint, deadline);
     if (status.code() == absl::StatusCode::kInternal) {
       log::Error("unexpected database error",
@@ -140,7 +149,7 @@ absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
   } catch (const std::exception& e) {
     // Connector/C++ also throws std:: exceptions (bad_alloc, invalid
     // arguments to its own API); they leave the connection state unknown.
-    if (connection_broken != nullptr) *connection_broken = true;
+    outcome->connection_broken = true;
     log::Error("database client library failure",
                {{"endpoint", std::string(endpoint)}, {"what", e.what()}});
     return absl::InternalError(

@@ -13,6 +13,7 @@ inline constexpr int kErrReadOnly = 1290;
 inline constexpr int kErrAccessDenied = 1045;
 inline constexpr int kErrStatementTimeout = 1969;  // max_statement_time
 inline constexpr int kErrQueryInterrupted = 1317;  // KILL QUERY
+inline constexpr int kErrServerLost = 2013;  // includes the socket timeout
 
 // True for errors after which the connection cannot be trusted again: the
 // server went away, the socket timed out mid-result, the protocol state is
@@ -28,6 +29,14 @@ bool IsConnectionError(int error_code);
 absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
                                 absl::Time deadline);
 
+// How a RunSql body ended, beyond its status.
+struct SqlOutcome {
+  // The connection the body used must be discarded.
+  bool connection_broken = false;
+  // The MySQL/MariaDB error number of the exception, 0 if none was thrown.
+  int error_code = 0;
+};
+
 // Runs `body`, which may throw sql::SQLException, and returns its status or
 // the mapped exception. The only place in the project that catches
 // Connector/C++ exceptions. `*connection_broken` is set when the connection
@@ -35,6 +44,9 @@ absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
 absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
                     absl::FunctionRef<absl::Status()> body,
                     bool* connection_broken = nullptr);
+absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
+                    absl::FunctionRef<absl::Status()> body,
+                    SqlOutcome* outcome);
 
 }  // namespace userservice::mysql
 

@@ -47,8 +47,10 @@ UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
     : writer_(writer), router_(router), options_(options) {}
 
 RequestContext UserServiceImpl::MakeContext(
-    const grpc::ServerContext& context) const {
+    grpc::ServerContext& context) const {
   RequestContext ctx;
+  grpc::ServerContext* call = &context;
+  ctx.cancelled = [call] { return call->IsCancelled(); };
   const absl::Time fallback = absl::Now() + options_.default_deadline;
   if (context.deadline() == std::chrono::system_clock::time_point::max()) {
     ctx.deadline = fallback;

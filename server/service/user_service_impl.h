@@ -42,7 +42,7 @@ class UserServiceImpl final : public v1::UserService::Service {
                           v1::DeleteUserResponse* response) override;
 
  private:
-  RequestContext MakeContext(const grpc::ServerContext& context) const;
+  RequestContext MakeContext(grpc::ServerContext& context) const;
 
   UserWriter* const writer_;
   ReadRouter* const router_;

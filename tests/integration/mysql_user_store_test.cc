@@ -37,7 +37,9 @@ std::string Unique(absl::string_view prefix) {
 }
 
 RequestContext Within(absl::Duration d) {
-  return RequestContext{absl::Now() + d};
+  RequestContext ctx;
+  ctx.deadline = absl::Now() + d;
+  return ctx;
 }
 
 Endpoint EndpointFor(const std::string& name, const std::string& address) {
@@ -81,7 +83,10 @@ class StoreTest : public ::testing::Test {
   EndpointStore MakeStore(const std::string& name, const std::string& address,
                           int pool_size = 4) {
     EndpointStore s;
-    PoolOptions options{name, pool_size, absl::Seconds(2)};
+    PoolOptions options;
+    options.name = name;
+    options.max_size = pool_size;
+    options.acquire_timeout = absl::Seconds(2);
     Endpoint endpoint = EndpointFor(name, address);
     ConnectionSettings settings = *settings_;
     s.pool = std::make_unique<MysqlPool>(
