@@ -33,6 +33,7 @@ constexpr int kErrUnknownDatabase = 1049;
 constexpr int kErrNoSuchTable = 1146;
 constexpr int kErrBadField = 1054;
 constexpr int kErrDbAccessDenied = 1044;
+constexpr int kErrSpecificAccessDenied = 1227;  // a missing global privilege
 constexpr int kErrMySqlQueryTimeout = 3024;  // MySQL's MAX_EXECUTION_TIME
 
 }  // namespace
@@ -102,6 +103,9 @@ absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
     case kErrDbAccessDenied:
       return absl::UnavailableError(
           absl::StrCat("database rejected the service's credentials", where));
+    case kErrSpecificAccessDenied:
+      return absl::PermissionDeniedError(absl::StrCat(
+          "the service's database user lacks a privilege this needs", where));
     case kErrUnknownDatabase:
     case kErrNoSuchTable:
     case kErrBadField:

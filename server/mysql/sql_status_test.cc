@@ -59,6 +59,7 @@ INSTANTIATE_TEST_SUITE_P(
                       CodeCase{1317, absl::StatusCode::kAborted},
                       CodeCase{1045, absl::StatusCode::kUnavailable},
                       CodeCase{1044, absl::StatusCode::kUnavailable},
+                      CodeCase{1227, absl::StatusCode::kPermissionDenied},
                       CodeCase{1146, absl::StatusCode::kFailedPrecondition},
                       CodeCase{1049, absl::StatusCode::kFailedPrecondition},
                       CodeCase{1054, absl::StatusCode::kFailedPrecondition},
