@@ -331,6 +331,51 @@ TEST_F(HealthE2eTest, LagIsMeasuredAndBoundsBoundedStalenessReads) {
       << Describe(last);
 }
 
+TEST_F(HealthE2eTest, ReplicaBeyondMaxEventualLagGetsNoEventualReads) {
+  StartServer({"--max-eventual-lag=1s"});
+  const v1::User user = CreateUser("maxlag_");
+  ASSERT_TRUE(cluster_->Sync().ok());
+  WaitUntilSteady();
+
+  ASSERT_TRUE(cluster_->Execute("replica-1", "STOP SLAVE SQL_THREAD").ok());
+  absl::Cleanup restart_sql = [&] {
+    EXPECT_TRUE(cluster_->Execute("replica-1", "START SLAVE SQL_THREAD").ok());
+  };
+  absl::StatusOr<admin::v1::EndpointStatus> lagging;
+  ASSERT_TRUE(WaitFor(absl::Seconds(5),
+                      [&] {
+                        lagging = server_->Endpoint("replica-1");
+                        return lagging.ok() && lagging->has_lag() &&
+                               LagOf(*lagging) > absl::Milliseconds(1500);
+                      }))
+      << (lagging.ok() ? lagging->ShortDebugString()
+                       : lagging.status().ToString());
+  // Reachable and checked: healthy, but out of the EVENTUAL rotation.
+  EXPECT_EQ(lagging->state(), ENDPOINT_STATE_HEALTHY);
+  std::map<std::string, int> served;
+  for (int i = 0; i < 12; ++i) {
+    CallRecord r = Read(user.id(), v1::CONSISTENCY_EVENTUAL);
+    ASSERT_EQ(r.code, grpc::StatusCode::OK) << Describe(r);
+    ++served[r.served_by];
+  }
+  EXPECT_EQ(served.count("replica-1"), 0u)
+      << "a replica beyond --max-eventual-lag served an EVENTUAL read";
+  EXPECT_GT(served["replica-0"], 0);
+  EXPECT_GT(served["replica-2"], 0);
+
+  ASSERT_TRUE(cluster_->Execute("replica-1", "START SLAVE SQL_THREAD").ok());
+  CallRecord last;
+  EXPECT_TRUE(WaitFor(
+      absl::Seconds(10),
+      [&] {
+        last = Read(user.id(), v1::CONSISTENCY_EVENTUAL);
+        EXPECT_EQ(last.code, grpc::StatusCode::OK) << Describe(last);
+        return last.served_by == "replica-1";
+      },
+      absl::Milliseconds(10)))
+      << "replica-1 caught up but gets no EVENTUAL reads";
+}
+
 TEST_F(HealthE2eTest, KilledReplicaIsEjectedWithoutFailedReadsAndReadmitted) {
   StartServer({});
   const v1::User user = CreateUser("eject_");
@@ -963,6 +1008,11 @@ TEST_F(HealthE2eTest, HealthIsServingWhileAnyEndpointCanServe) {
   EXPECT_TRUE(WaitFor(absl::Seconds(6), [&] {
     return serving_is(HealthCheckResponse::NOT_SERVING);
   })) << "nothing can serve: NOT_SERVING";
+  // Liveness ("", the process) is not about the databases.
+  absl::StatusOr<HealthCheckResponse::ServingStatus> liveness =
+      server_->Health("");
+  ASSERT_TRUE(liveness.ok()) << liveness.status();
+  EXPECT_EQ(*liveness, HealthCheckResponse::SERVING);
 
   ASSERT_TRUE(cluster_->StartNode("primary").ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] {
