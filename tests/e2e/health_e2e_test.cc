@@ -6,6 +6,7 @@
 // puts the cluster back in cleanups that run even when it fails.
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <set>
@@ -374,6 +375,36 @@ TEST_F(HealthE2eTest, ReplicaBeyondMaxEventualLagGetsNoEventualReads) {
       },
       absl::Milliseconds(10)))
       << "replica-1 caught up but gets no EVENTUAL reads";
+}
+
+TEST_F(HealthE2eTest, EventualReadsAlternateOverTheReplicasLeftInRotation) {
+  StartServer({});
+  const v1::User user = CreateUser("fair_");
+  ASSERT_TRUE(cluster_->Sync().ok());
+  WaitUntilSteady();
+  ASSERT_TRUE(cluster_->Kill("replica-1").ok());
+  absl::Cleanup restart = [&] { EnsureUp("replica-1"); };
+  ASSERT_TRUE(WaitFor(absl::Seconds(5), [&] {
+    return server_->EndpointIs("replica-1", ENDPOINT_STATE_EJECTED);
+  })) << "replica-1 not EJECTED within 5 s of being killed";
+
+  // Round-robin over the replicas in rotation: replica-0 and replica-2 take
+  // turns, each about half of the reads. (Handing an ejected replica's turn
+  // to its successor would give replica-2 two thirds.)
+  std::vector<std::string> served;
+  for (int i = 0; i < 30; ++i) {
+    CallRecord r = Read(user.id(), v1::CONSISTENCY_EVENTUAL);
+    ASSERT_EQ(r.code, grpc::StatusCode::OK) << Describe(r);
+    served.push_back(r.served_by);
+  }
+  const int to0 =
+      static_cast<int>(std::count(served.begin(), served.end(), "replica-0"));
+  const int to2 =
+      static_cast<int>(std::count(served.begin(), served.end(), "replica-2"));
+  EXPECT_EQ(to0 + to2, 30) << absl::StrJoin(served, ",");
+  EXPECT_LE(std::abs(to0 - to2), 4)
+      << "uneven share between the replicas left in rotation: replica-0 " << to0
+      << ", replica-2 " << to2 << ": " << absl::StrJoin(served, ",");
 }
 
 TEST_F(HealthE2eTest, KilledReplicaIsEjectedWithoutFailedReadsAndReadmitted) {
