@@ -124,10 +124,12 @@ class HealthE2eTest : public ::testing::Test {
   CallRecord Read(uint64_t id, v1::Consistency consistency,
                   absl::Duration timeout = absl::Seconds(5),
                   absl::Duration max_staleness = absl::ZeroDuration(),
-                  v1::GetUserResponse* out = nullptr) {
+                  v1::GetUserResponse* out = nullptr,
+                  const std::string& token = "") {
     v1::GetUserRequest request;
     request.set_id(id);
     request.mutable_read_options()->set_consistency(consistency);
+    request.mutable_read_options()->set_consistency_token(token);
     if (max_staleness > absl::ZeroDuration()) {
       request.mutable_read_options()->mutable_max_staleness()->set_nanos(
           static_cast<int32_t>(absl::ToInt64Nanoseconds(max_staleness) %
@@ -478,7 +480,10 @@ TEST_F(HealthE2eTest, KilledReplicaIsEjectedWithoutFailedReadsAndReadmitted) {
 TEST_F(HealthE2eTest, AllReplicasDownFallBackToThePrimaryWithinItsBudget) {
   constexpr int kLimit = 2;
   StartServer({absl::StrCat("--max-fallback-reads=", kLimit)});
-  const v1::User user = CreateUser("fallback_");
+  v1::CreateUserResponse created;
+  grpc::Status create = CreateUser("fallback_", absl::Seconds(5), &created);
+  ASSERT_TRUE(create.ok()) << create.error_message();
+  const v1::User user = created.user();
   ASSERT_TRUE(cluster_->Sync().ok());
   WaitUntilSteady();
 
@@ -529,7 +534,8 @@ TEST_F(HealthE2eTest, AllReplicasDownFallBackToThePrimaryWithinItsBudget) {
   absl::Cleanup unlock = [&] { (*locker)->Close(); };
 
   constexpr int kEventualThreads = 16;
-  constexpr int kStrongThreads = 3;
+  // STRONG and SESSION reads need the primary: never refused.
+  constexpr int kStrongThreads = 4;
   constexpr absl::Duration kDeadline = absl::Seconds(6);
   std::vector<CallRecord> eventual(kEventualThreads), strong(kStrongThreads);
   std::vector<std::thread> threads;
@@ -540,7 +546,11 @@ TEST_F(HealthE2eTest, AllReplicasDownFallBackToThePrimaryWithinItsBudget) {
   }
   for (int i = 0; i < kStrongThreads; ++i) {
     threads.emplace_back([&, i] {
-      strong[i] = Read(user.id(), v1::CONSISTENCY_STRONG, kDeadline);
+      strong[i] = i % 2 == 0
+                      ? Read(user.id(), v1::CONSISTENCY_STRONG, kDeadline)
+                      : Read(user.id(), v1::CONSISTENCY_SESSION, kDeadline,
+                             absl::ZeroDuration(), nullptr,
+                             created.consistency_token());
     });
   }
   // Whatever fails below, the lock goes and every call is joined.
@@ -591,7 +601,7 @@ TEST_F(HealthE2eTest, AllReplicasDownFallBackToThePrimaryWithinItsBudget) {
   EXPECT_GE(ok, 1);
   for (const CallRecord& r : strong) {
     EXPECT_EQ(r.code, grpc::StatusCode::OK)
-        << "STRONG reads are never refused: " << Describe(r);
+        << "STRONG and SESSION reads are never refused: " << Describe(r);
     EXPECT_EQ(r.served_by, "primary");
   }
   absl::StatusOr<admin::v1::GetStatusResponse> after = server_->Status();
