@@ -849,34 +849,57 @@ TEST_F(HealthE2eTest, CancelledCallsHaveTheirStatementKilled) {
   StartServer({});
   const v1::User user = CreateUser("cancel_");
 
-  // An UpdateUser blocked on a row lock, a STRONG GetUser blocked on a
-  // table lock: each cancelled by the client after 300 ms.
+  ASSERT_TRUE(cluster_->Sync().ok());
+
+  // An UpdateUser blocked on a row lock on the primary, a STRONG GetUser
+  // blocked on a table lock on the primary, an EVENTUAL GetUser blocked on
+  // table locks on every replica: each cancelled by the client after
+  // 300 ms.
   struct Case {
     std::string name;
+    std::vector<std::string> nodes;  // locked, and where it may run
     std::string statement_like;
   };
-  for (const Case& c : {Case{"UpdateUser", "UPDATE users%"},
-                        Case{"GetUser", "SELECT%FROM users%"}}) {
+  const std::vector<Case> cases = {
+      {"UpdateUser", {"primary"}, "UPDATE users%"},
+      {"GetUser STRONG", {"primary"}, "SELECT%FROM users%"},
+      {"GetUser EVENTUAL", cluster_->ReplicaNodes(), "SELECT%FROM users%"}};
+  const std::string users_table =
+      absl::StrCat("`", cluster_->db_name(), "`.users");
+  for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
-    absl::StatusOr<std::unique_ptr<AdminSession>> locker =
-        AdminSession::Open("primary");
-    ASSERT_TRUE(locker.ok()) << locker.status();
-    absl::Cleanup release = [&] { (*locker)->Close(); };
-    const std::string users_table =
-        absl::StrCat("`", cluster_->db_name(), "`.users");
-    if (c.name == "UpdateUser") {
-      ASSERT_TRUE((*locker)->Execute("START TRANSACTION").ok());
-      ASSERT_TRUE(
-          (*locker)
-              ->Execute(absl::StrCat("SELECT id FROM ", users_table,
-                                     " WHERE id = ", user.id(), " FOR UPDATE"))
-              .ok());
-    } else {
-      ASSERT_TRUE(
-          (*locker)
-              ->Execute(absl::StrCat("LOCK TABLES ", users_table, " WRITE"))
-              .ok());
+    std::vector<std::unique_ptr<AdminSession>> lockers;
+    absl::Cleanup release = [&] {
+      for (auto& locker : lockers) locker->Close();
+    };
+    for (const std::string& node : c.nodes) {
+      absl::StatusOr<std::unique_ptr<AdminSession>> locker =
+          AdminSession::Open(node);
+      ASSERT_TRUE(locker.ok()) << locker.status();
+      lockers.push_back(std::move(*locker));
+      if (c.name == "UpdateUser") {
+        ASSERT_TRUE(lockers.back()->Execute("START TRANSACTION").ok());
+        ASSERT_TRUE(lockers.back()
+                        ->Execute(absl::StrCat("SELECT id FROM ", users_table,
+                                               " WHERE id = ", user.id(),
+                                               " FOR UPDATE"))
+                        .ok());
+      } else {
+        absl::Status locked = lockers.back()->Execute(
+            absl::StrCat("LOCK TABLES ", users_table, " WRITE"));
+        ASSERT_TRUE(locked.ok()) << node << ": " << locked;
+      }
     }
+    auto running_now = [&]() -> absl::StatusOr<int> {
+      int total = 0;
+      for (const std::string& node : c.nodes) {
+        absl::StatusOr<int> n =
+            cluster_->RunningStatements(node, c.statement_like);
+        if (!n.ok()) return n.status();
+        total += *n;
+      }
+      return total;
+    };
 
     auto context = ContextWithDeadline(absl::Seconds(20));
     grpc::Status status;
@@ -888,7 +911,9 @@ TEST_F(HealthE2eTest, CancelledCallsHaveTheirStatementKilled) {
       } else {
         v1::GetUserRequest request;
         request.set_id(user.id());
-        request.mutable_read_options()->set_consistency(v1::CONSISTENCY_STRONG);
+        request.mutable_read_options()->set_consistency(
+            c.name == "GetUser STRONG" ? v1::CONSISTENCY_STRONG
+                                       : v1::CONSISTENCY_EVENTUAL);
         v1::GetUserResponse response;
         status = users().GetUser(context.get(), request, &response);
       }
@@ -900,8 +925,7 @@ TEST_F(HealthE2eTest, CancelledCallsHaveTheirStatementKilled) {
     const bool blocked = WaitFor(
         absl::Seconds(2),
         [&] {
-          absl::StatusOr<int> n =
-              cluster_->RunningStatements("primary", c.statement_like);
+          absl::StatusOr<int> n = running_now();
           return n.ok() && *n > 0;
         },
         absl::Milliseconds(20));
@@ -913,12 +937,17 @@ TEST_F(HealthE2eTest, CancelledCallsHaveTheirStatementKilled) {
     EXPECT_TRUE(WaitFor(
         absl::Seconds(1),
         [&] {
-          running = cluster_->RunningStatements("primary", c.statement_like);
+          running = running_now();
           return running.ok() && *running == 0;
         },
         absl::Milliseconds(20)))
         << "the statement of the cancelled call is still running "
         << absl::FormatDuration(absl::Now() - cancelled) << " later";
+    // Not retried elsewhere either.
+    absl::SleepFor(absl::Milliseconds(200));
+    running = running_now();
+    EXPECT_TRUE(running.ok() && *running == 0)
+        << "a statement of the cancelled call started after the cancel";
     std::move(join).Invoke();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED)
         << status.error_message();
