@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: installs what is missing (apt, npm), builds,
-# lints the API with buf, starts a private MariaDB primary + 2 replicas with
+# lints the API with buf, starts a private MariaDB primary + 3 replicas with
 # real GTID replication on their own ports, and runs the unit, integration
 # and end-to-end tests with CTest. Exits non-zero on any failure.
 #

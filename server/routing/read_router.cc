@@ -37,16 +37,22 @@ FallbackStats ReadRouter::fallback_stats() const {
                        fallback_refused_.load()};
 }
 
-std::vector<const NamedReader*> ReadRouter::Candidates(const ReadPolicy& policy,
-                                                       size_t max) {
-  std::vector<const NamedReader*> candidates;
-  const size_t n = replicas_.size();
-  const size_t first =
-      next_replica_.fetch_add(1, std::memory_order_relaxed) % n;
+std::vector<const NamedReader*> ReadRouter::Candidates(
+    const ReadPolicy& policy, size_t max) {
   const absl::Time now = absl::Now();
-  for (size_t i = 0; i < n && candidates.size() < max; ++i) {
-    const NamedReader& replica = replicas_[(first + i) % n];
-    if (Eligible(replica, policy, now)) candidates.push_back(&replica);
+  std::vector<const NamedReader*> eligible;
+  eligible.reserve(replicas_.size());
+  for (const NamedReader& replica : replicas_) {
+    if (Eligible(replica, policy, now)) eligible.push_back(&replica);
+  }
+  if (eligible.empty()) return eligible;
+  // The turn counts over the replicas in rotation, not over all of them:
+  // skipping an ejected replica must not hand its share to its neighbour.
+  const size_t first =
+      next_replica_.fetch_add(1, std::memory_order_relaxed) % eligible.size();
+  std::vector<const NamedReader*> candidates;
+  for (size_t i = 0; i < eligible.size() && candidates.size() < max; ++i) {
+    candidates.push_back(eligible[(first + i) % eligible.size()]);
   }
   return candidates;
 }

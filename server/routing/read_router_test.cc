@@ -530,6 +530,20 @@ TEST_F(HealthAwareRouterTest, EjectedReplicaIsSkippedByRoundRobin) {
   EXPECT_NE(std::find(served.begin(), served.end(), "replica-1"), served.end());
 }
 
+TEST_F(HealthAwareRouterTest, ReplicasLeftInRotationShareTheLoadEvenly) {
+  Build(3);
+  for (int i = 0; i < 3; ++i) Probe(i, absl::ZeroDuration());
+  Probe(1, std::nullopt, /*reachable=*/false);
+  Probe(1, std::nullopt, /*reachable=*/false);
+  int served[3] = {0, 0, 0};
+  for (const std::string& by : Served(Policy(ReadConsistency::kEventual), 30)) {
+    ++served[by.back() - '0'];
+  }
+  EXPECT_EQ(served[0], 15);
+  EXPECT_EQ(served[1], 0);
+  EXPECT_EQ(served[2], 15);
+}
+
 TEST_F(HealthAwareRouterTest, ConnectionFailuresOfCallsEjectAReplica) {
   Build(2);
   Probe(0, absl::ZeroDuration());
