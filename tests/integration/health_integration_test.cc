@@ -23,6 +23,7 @@
 #include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/query_killer.h"
 #include "server/mysql/sql_status.h"
+#include "tests/integration/app_database.h"
 #include "tests/support/test_cluster.h"
 
 namespace userservice::mysql {
@@ -33,12 +34,6 @@ using ::testing::Not;
 using userservice::testing::TestCluster;
 
 constexpr absl::Duration kTimeout = absl::Seconds(2);
-
-Endpoint EndpointFor(const std::string& name, const std::string& address) {
-  const size_t colon = address.rfind(':');
-  return Endpoint{name, address.substr(0, colon),
-                  std::stoi(address.substr(colon + 1))};
-}
 
 // A heartbeat writer no earlier test or run used.
 std::string UniqueWriter() {
@@ -79,31 +74,14 @@ class AdminChange {
 class HealthTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    InitDriver();
-    TestCluster& cluster = TestCluster::Get();
-    settings_ = new ConnectionSettings();
-    settings_->database = cluster.db_name();
-    settings_->user = cluster.db_user();
-    const std::string password_file = cluster.password_file();
-    settings_->password = [password_file]() -> absl::StatusOr<std::string> {
-      return userservice::testing::ReadFileOrDie(password_file);
-    };
+    settings_ = new ConnectionSettings(AppSettings());
     // The schema the server would create, heartbeat table included.
-    absl::StatusOr<std::unique_ptr<MysqlConnection>> conn =
-        MysqlConnection::Open(Primary(), *settings_,
-                              absl::Now() + absl::Seconds(10));
-    ASSERT_TRUE(conn.ok()) << conn.status();
-    ASSERT_TRUE(Migrate(**conn, absl::Now() + absl::Seconds(30)).ok());
-    ASSERT_TRUE(cluster.Sync().ok());
+    ASSERT_TRUE(MigrateAppSchema().ok());
+    ASSERT_TRUE(TestCluster::Get().Sync().ok());
   }
 
-  static Endpoint Primary() {
-    return EndpointFor("primary", TestCluster::Get().primary());
-  }
-  static Endpoint Replica(int i) {
-    return EndpointFor(absl::StrCat("replica-", i),
-                       TestCluster::Get().replicas().at(i));
-  }
+  static Endpoint Primary() { return PrimaryEndpoint(); }
+  static Endpoint Replica(int i) { return ReplicaEndpoint(i); }
 
   std::unique_ptr<MysqlHeartbeatSink> MakeSink(const std::string& writer) {
     return std::make_unique<MysqlHeartbeatSink>(Primary(), *settings_, writer,

@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "server/mysql/migrations.h"
 #include "server/mysql/mysql_connection.h"
+#include "tests/integration/app_database.h"
 #include "tests/support/test_cluster.h"
 
 namespace userservice::mysql {
@@ -42,30 +43,11 @@ RequestContext Within(absl::Duration d) {
   return ctx;
 }
 
-Endpoint EndpointFor(const std::string& name, const std::string& address) {
-  const size_t colon = address.rfind(':');
-  return Endpoint{name, address.substr(0, colon),
-                  std::stoi(address.substr(colon + 1))};
-}
-
 class StoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    InitDriver();
-    TestCluster& cluster = TestCluster::Get();
-    settings_ = new ConnectionSettings();
-    settings_->database = cluster.db_name();
-    settings_->user = cluster.db_user();
-    const std::string password_file = cluster.password_file();
-    settings_->password = [password_file]() -> absl::StatusOr<std::string> {
-      return userservice::testing::ReadFileOrDie(password_file);
-    };
-    // The schema the server would create.
-    absl::StatusOr<std::unique_ptr<MysqlConnection>> conn =
-        MysqlConnection::Open(EndpointFor("primary", cluster.primary()),
-                              *settings_, absl::Now() + absl::Seconds(10));
-    ASSERT_TRUE(conn.ok()) << conn.status();
-    ASSERT_TRUE(Migrate(**conn, absl::Now() + absl::Seconds(30)).ok());
+    settings_ = new ConnectionSettings(AppSettings());
+    ASSERT_TRUE(MigrateAppSchema().ok());
   }
 
   void SetUp() override {
