@@ -1,0 +1,282 @@
+#include "client/bench/db_session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "client/bench/names.h"
+#include "cppconn/connection.h"
+#include "cppconn/exception.h"
+#include "cppconn/prepared_statement.h"
+#include "cppconn/resultset.h"
+#include "cppconn/statement.h"
+#include "mysql_driver.h"
+
+namespace userbench {
+namespace {
+
+// The service's statements, verbatim (server/mysql/mysql_user_store.cc).
+#define USER_COLUMNS "id, username, email, create_time, update_time, version"
+constexpr char kSelectById[] =
+    "SELECT " USER_COLUMNS " FROM users WHERE id = ?";
+constexpr char kInsertUser[] =
+    "INSERT INTO users (username, email, create_time, update_time, version) "
+    "VALUES (?, ?, NOW(6), NOW(6), 1) RETURNING " USER_COLUMNS;
+#undef USER_COLUMNS
+constexpr char kLastGtid[] = "SELECT @@last_gtid";
+constexpr char kGtidWait[] = "SELECT MASTER_GTID_WAIT(?, ?)";
+
+// Setup only.
+constexpr char kSelectByPrefix[] =
+    "SELECT id, username FROM users WHERE username_key LIKE ?";
+constexpr char kBinlogPosition[] = "SELECT @@global.gtid_binlog_pos";
+constexpr size_t kInsertBatch = 500;
+
+// Client errors meaning the connection is gone (CR_CONNECTION_ERROR,
+// CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
+// CR_SERVER_LOST_EXTENDED) and ER_STATEMENT_TIMEOUT.
+bool ConnectionLost(int code) {
+  return code == 2002 || code == 2003 || code == 2006 || code == 2013 ||
+         code == 2055;
+}
+constexpr int kStatementTimeout = 1969;
+constexpr int kDuplicateKey = 1062;
+
+std::string ErrorName(int code) {
+  if (ConnectionLost(code)) return "UNAVAILABLE";
+  if (code == kStatementTimeout) return "DEADLINE_EXCEEDED";
+  if (code == kDuplicateKey) return "ALREADY_EXISTS";
+  return absl::StrCat("MYSQL_", code);
+}
+
+int CeilSeconds(absl::Duration d) {
+  return std::max(1, static_cast<int>(std::ceil(absl::ToDoubleSeconds(d))));
+}
+
+}  // namespace
+
+absl::StatusOr<DbLogin> LoadDbLogin(const DbOptions& options) {
+  DbLogin login{options.user, "", options.name};
+  if (!options.password_file.empty()) {
+    std::ifstream file(options.password_file);
+    if (!file) {
+      return absl::NotFoundError(absl::StrCat(
+          "--db-password-file: cannot read ", options.password_file));
+    }
+    std::stringstream text;
+    text << file.rdbuf();
+    login.password =
+        std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+  } else if (const char* env = std::getenv("USER_BENCH_DB_PASSWORD")) {
+    login.password = env;
+  }
+  return login;
+}
+
+absl::StatusOr<std::unique_ptr<DbSession>> DbSession::Open(
+    const HostPort& endpoint, const DbLogin& login, absl::Duration timeout) {
+  const std::string name = absl::StrCat(endpoint.host, ":", endpoint.port);
+  try {
+    sql::ConnectOptionsMap options;
+    options["hostName"] = sql::SQLString(absl::StrCat("tcp://", name));
+    options["userName"] = sql::SQLString(login.user);
+    options["password"] = sql::SQLString(login.password);
+    options["schema"] = sql::SQLString(login.database);
+    options["OPT_RECONNECT"] = false;
+    options["OPT_CONNECT_TIMEOUT"] = CeilSeconds(timeout);
+    // The socket backstop outlives max_statement_time, which stops a slow
+    // statement first with a proper error.
+    options["OPT_READ_TIMEOUT"] = CeilSeconds(timeout) + 1;
+    options["OPT_WRITE_TIMEOUT"] = CeilSeconds(timeout) + 1;
+    options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    std::unique_ptr<sql::Connection> conn(
+        sql::mysql::get_mysql_driver_instance()->connect(options));
+    std::unique_ptr<sql::Statement> setup(conn->createStatement());
+    setup->execute("SET time_zone = '+00:00'");
+    setup->execute(absl::StrCat("SET SESSION max_statement_time = ",
+                                absl::ToDoubleSeconds(timeout)));
+    return std::unique_ptr<DbSession>(new DbSession(std::move(conn), name));
+  } catch (const sql::SQLException& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot connect to database ", name, " as ", login.user,
+                     ": ", ErrorName(e.getErrorCode()), " ", e.what()));
+  }
+}
+
+DbSession::DbSession(std::unique_ptr<sql::Connection> conn, std::string name)
+    : conn_(std::move(conn)), name_(std::move(name)) {}
+
+DbSession::~DbSession() {
+  statements_.clear();
+  try {
+    conn_->close();
+  } catch (const sql::SQLException&) {
+    // The server may be gone; nothing to do about it here.
+  }
+}
+
+sql::PreparedStatement& DbSession::Prepare(const std::string& text) {
+  auto it = statements_.find(text);
+  if (it == statements_.end()) {
+    it = statements_
+             .emplace(text, std::unique_ptr<sql::PreparedStatement>(
+                                conn_->prepareStatement(text)))
+             .first;
+  }
+  return *it->second;
+}
+
+template <typename Fn>
+std::string DbSession::Guard(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const sql::SQLException& e) {
+    if (ConnectionLost(e.getErrorCode())) broken_ = true;
+    return ErrorName(e.getErrorCode());
+  }
+}
+
+template <typename Fn>
+absl::Status DbSession::GuardSetup(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const sql::SQLException& e) {
+    if (ConnectionLost(e.getErrorCode())) broken_ = true;
+    return absl::InternalError(absl::StrCat(
+        "database ", name_, ": ", ErrorName(e.getErrorCode()), " ", e.what()));
+  }
+}
+
+std::string DbSession::RunSelectUser(uint64_t id) {
+  return Guard([&]() -> std::string {
+    sql::PreparedStatement& select = Prepare(kSelectById);
+    select.setUInt64(1, id);
+    std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
+    if (!rs->next()) return "NOT_FOUND";
+    // Every column, as the service reads them.
+    rs->getUInt64(1);
+    rs->getString(2);
+    rs->getString(3);
+    rs->getString(4);
+    rs->getString(5);
+    rs->getInt64(6);
+    return "";
+  });
+}
+
+std::string DbSession::RunInsertUser(const std::string& username,
+                                     const std::string& email,
+                                     std::string* gtid) {
+  return Guard([&]() -> std::string {
+    sql::PreparedStatement& insert = Prepare(kInsertUser);
+    insert.setString(1, username);
+    insert.setString(2, email);
+    std::unique_ptr<sql::ResultSet> rs(insert.executeQuery());
+    if (!rs->next()) return "INTERNAL";
+    rs->getUInt64(1);
+    rs->getString(2);
+    rs->getString(3);
+    rs->getString(4);
+    rs->getString(5);
+    rs->getInt64(6);
+    std::unique_ptr<sql::ResultSet> position(Prepare(kLastGtid).executeQuery());
+    if (position->next() && !position->isNull(1)) {
+      *gtid = position->getString(1);
+    }
+    return "";
+  });
+}
+
+std::string DbSession::RunGtidWait(const std::string& gtid, absl::Duration wait,
+                                   bool* applied) {
+  return Guard([&]() -> std::string {
+    sql::PreparedStatement& select = Prepare(kGtidWait);
+    select.setString(1, gtid);
+    select.setDouble(2, absl::ToDoubleSeconds(wait));
+    std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
+    *applied = rs->next() && !rs->isNull(1) && rs->getInt(1) == 0;
+    return "";
+  });
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> DbSession::SelectIdsByPrefix(
+    const std::string& prefix) {
+  std::map<std::string, uint64_t> ids;
+  absl::Status status = GuardSetup([&]() {
+    sql::PreparedStatement& select = Prepare(kSelectByPrefix);
+    // Prefixes are [a-z0-9-]: nothing to escape for LIKE.
+    select.setString(1, absl::StrCat(prefix, "%"));
+    std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
+    while (rs->next()) ids[rs->getString(2)] = rs->getUInt64(1);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return ids;
+}
+
+absl::Status DbSession::InsertUsers(const std::vector<std::string>& usernames) {
+  return GuardSetup([&]() {
+    for (size_t begin = 0; begin < usernames.size(); begin += kInsertBatch) {
+      const size_t end = std::min(usernames.size(), begin + kInsertBatch);
+      std::string text =
+          "INSERT INTO users (username, email, create_time, update_time, "
+          "version) VALUES ";
+      for (size_t i = begin; i < end; ++i) {
+        absl::StrAppend(&text, i == begin ? "" : ",",
+                        "(?, ?, NOW(6), NOW(6), 1)");
+      }
+      std::unique_ptr<sql::PreparedStatement> insert(
+          conn_->prepareStatement(text));
+      for (size_t i = begin; i < end; ++i) {
+        const unsigned int column = static_cast<unsigned int>(2 * (i - begin));
+        insert->setString(column + 1, usernames[i]);
+        insert->setString(column + 2, BenchEmail(usernames[i]));
+      }
+      insert->executeUpdate();
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::string> DbSession::BinlogPosition() {
+  std::string position;
+  absl::Status status = GuardSetup([&]() {
+    std::unique_ptr<sql::ResultSet> rs(Prepare(kBinlogPosition).executeQuery());
+    if (rs->next() && !rs->isNull(1)) position = rs->getString(1);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return position;
+}
+
+absl::Status DbSession::AwaitPosition(const std::string& gtids,
+                                      absl::Duration timeout) {
+  if (gtids.empty()) return absl::OkStatus();
+  bool applied = false;
+  const std::string error = RunGtidWait(gtids, timeout, &applied);
+  if (!error.empty()) {
+    return absl::InternalError(
+        absl::StrCat("database ", name_, ": waiting for replication: ", error));
+  }
+  if (!applied) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("replica ", name_, " did not apply ", gtids, " within ",
+                     absl::FormatDuration(timeout)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace userbench

@@ -1,0 +1,97 @@
+#ifndef CLIENT_BENCH_DB_SESSION_H_
+#define CLIENT_BENCH_DB_SESSION_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "client/bench/bench_config.h"
+
+namespace sql {
+class Connection;
+class PreparedStatement;
+}  // namespace sql
+
+namespace userbench {
+
+struct DbLogin {
+  std::string user;
+  std::string password;
+  std::string database;
+};
+
+// Reads --db-password-file (without a trailing newline), else
+// $USER_BENCH_DB_PASSWORD, else no password.
+absl::StatusOr<DbLogin> LoadDbLogin(const DbOptions& options);
+
+// One Connector/C++ connection to one database, set up as the service sets
+// up its pooled connections (UTC time zone, utf8mb4, no auto-reconnect),
+// with the service's statements prepared once and reused. Not
+// thread-safe: one session per worker thread.
+//
+// The Run* methods are the measured operations. They return "" on success
+// or an error name shared with the service mode's status codes where one
+// fits ("NOT_FOUND", "ALREADY_EXISTS", "DEADLINE_EXCEEDED", "UNAVAILABLE"),
+// else "MYSQL_<error code>".
+class DbSession {
+ public:
+  // `timeout` bounds the connect, each statement (max_statement_time) and
+  // the socket.
+  static absl::StatusOr<std::unique_ptr<DbSession>> Open(
+      const HostPort& endpoint, const DbLogin& login, absl::Duration timeout);
+  ~DbSession();
+  DbSession(const DbSession&) = delete;
+  DbSession& operator=(const DbSession&) = delete;
+
+  // GetUser by id: one point select, every column read.
+  std::string RunSelectUser(uint64_t id);
+  // CreateUser without request_id: INSERT ... RETURNING, then
+  // SELECT @@last_gtid (the service's two round trips). Sets *gtid.
+  std::string RunInsertUser(const std::string& username,
+                            const std::string& email, std::string* gtid);
+  // A session read's replica wait: MASTER_GTID_WAIT(gtid, wait). Sets
+  // *applied.
+  std::string RunGtidWait(const std::string& gtid, absl::Duration wait,
+                          bool* applied);
+
+  // True after a connection-level error: open a new session.
+  bool broken() const { return broken_; }
+
+  // Setup (not measured). Ids of the users whose username starts with
+  // `prefix`, by username.
+  absl::StatusOr<std::map<std::string, uint64_t>> SelectIdsByPrefix(
+      const std::string& prefix);
+  // Inserts users named `usernames` (with BenchEmail emails) in multi-row
+  // statements.
+  absl::Status InsertUsers(const std::vector<std::string>& usernames);
+  // @@global.gtid_binlog_pos of this (primary) database.
+  absl::StatusOr<std::string> BinlogPosition();
+  // Waits until this (replica) database applied `gtids`.
+  absl::Status AwaitPosition(const std::string& gtids, absl::Duration timeout);
+
+  const std::string& name() const { return name_; }
+
+ private:
+  DbSession(std::unique_ptr<sql::Connection> conn, std::string name);
+  sql::PreparedStatement& Prepare(const std::string& text);
+  // Runs fn, turning an SQLException into an error name (and marking the
+  // session broken on connection errors).
+  template <typename Fn>
+  std::string Guard(Fn&& fn);
+  template <typename Fn>
+  absl::Status GuardSetup(Fn&& fn);
+
+  std::unique_ptr<sql::Connection> conn_;
+  std::string name_;
+  std::map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
+  bool broken_ = false;
+};
+
+}  // namespace userbench
+
+#endif  // CLIENT_BENCH_DB_SESSION_H_

@@ -1,0 +1,28 @@
+#ifndef CLIENT_BENCH_SERVICE_DATASET_H_
+#define CLIENT_BENCH_SERVICE_DATASET_H_
+
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/bench/bench_config.h"
+#include "userservice/v1/user_service.grpc.pb.h"
+
+namespace userbench {
+
+// Makes sure dataset rows 0..config.dataset-1 exist, through the service:
+// each row is looked up by username on the primary, and the missing ones
+// are created with CreateUser. Rows created now are then read back until
+// replicas serve them, so the measured reads do not find them missing.
+// Returns the ids in row order. Progress goes to `log`.
+absl::StatusOr<std::vector<uint64_t>> PrepareServiceDataset(
+    const BenchConfig& config,
+    const std::vector<std::unique_ptr<userservice::v1::UserService::Stub>>&
+        stubs,
+    std::ostream& log);
+
+}  // namespace userbench
+
+#endif  // CLIENT_BENCH_SERVICE_DATASET_H_

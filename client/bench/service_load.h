@@ -1,0 +1,81 @@
+#ifndef CLIENT_BENCH_SERVICE_LOAD_H_
+#define CLIENT_BENCH_SERVICE_LOAD_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "client/bench/bench_config.h"
+#include "client/bench/load_plan.h"
+#include "client/bench/names.h"
+#include "client/bench/run_stats.h"
+#include "grpcpp/support/status.h"
+#include "userservice/v1/user_service.grpc.pb.h"
+
+namespace userbench {
+
+// Drives the service with gRPC's callback API: every call in flight is a
+// small heap object, not a thread, so thousands can be outstanding from a
+// couple of gRPC's own threads.
+//
+// Closed loop (config.rate == 0): config.concurrency "slots" each keep one
+// call outstanding, sending the next from the completion of the last,
+// until the window ends; latency is measured from the send.
+// Open loop: one thread sends on the ArrivalSchedule, waiting for a free
+// slot when config.concurrency calls are already out; latency is measured
+// from the scheduled time, so waiting for the server is never left out.
+class ServiceLoad {
+ public:
+  // `stubs` (one per channel) and `ids` (the dataset, read at random) must
+  // outlive the object.
+  ServiceLoad(
+      const BenchConfig& config,
+      const std::vector<std::unique_ptr<userservice::v1::UserService::Stub>>&
+          stubs,
+      const std::vector<uint64_t>& ids, Recorder* recorder);
+
+  // Runs the load over `window` (which should start about now) and
+  // returns when every call sent has completed.
+  void Run(const RunWindow& window);
+
+ private:
+  struct Call;
+
+  void RunClosedLoop();
+  void RunOpenLoop();
+  // Starts the next call of the sequence; `slot` is the closed-loop slot
+  // it belongs to, or -1.
+  void Send(int slot, int64_t intended_ns);
+  void Finish(Call* call, const grpc::Status& status);
+  std::string LatestToken();
+  bool SlotFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ < config_.concurrency;
+  }
+  bool Drained() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return in_flight_ == 0;
+  }
+
+  const BenchConfig& config_;
+  const std::vector<std::unique_ptr<userservice::v1::UserService::Stub>>&
+      stubs_;
+  const std::vector<uint64_t>& ids_;
+  Recorder* recorder_;
+  const OpMix mix_;
+  const WriteNames names_;
+  RunWindow window_;
+
+  std::atomic<uint64_t> next_seq_{0};
+  absl::Mutex mu_;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  // Session reads carry the token of the latest write that completed.
+  absl::Mutex token_mu_;
+  std::string latest_token_ ABSL_GUARDED_BY(token_mu_);
+};
+
+}  // namespace userbench
+
+#endif  // CLIENT_BENCH_SERVICE_LOAD_H_
