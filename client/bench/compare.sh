@@ -33,6 +33,9 @@ Options:
   --concurrency N     calls in flight for every workload (instead of 32/16/32)
   --rate R            open loop at R calls/s for every run (p99 at a fixed
                       load, e.g. half the saturated rate)
+  --modes LIST        direct,service (default both); service alone for loads
+                      direct mode cannot open (one connection per call in
+                      flight: --concurrency 1000 exceeds max_connections)
   --server-arg ARG    extra user_server flag, repeatable (--server-arg=--pool-size=32)
   --cluster-dir DIR   cluster state dir (<repo>/.local/bench-cluster)
   --base-port P       primary port, replicas P+1, P+2 (33306)
@@ -62,6 +65,7 @@ duration=8s
 warmup=2s
 dataset=10000
 only="read,write,mixed"
+modes_arg="direct,service"
 concurrency=""
 rate=""
 server_args=()
@@ -76,7 +80,7 @@ smoke=0
 need_value() { [ $# -ge 2 ] || usage_error "$1 needs a value"; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --rounds|--duration|--warmup|--dataset|--only|--concurrency|--rate|\
+    --rounds|--duration|--warmup|--dataset|--only|--modes|--concurrency|--rate|\
     --server-arg|--cluster-dir|--base-port|--build-dir|--out)
       need_value "$@"; set -- "$1=$2" "${@:3}"; continue ;;
     --rounds=*) rounds="${1#*=}" ;;
@@ -84,6 +88,7 @@ while [ $# -gt 0 ]; do
     --warmup=*) warmup="${1#*=}" ;;
     --dataset=*) dataset="${1#*=}" ;;
     --only=*) only="${1#*=}" ;;
+    --modes=*) modes_arg="${1#*=}" ;;
     --concurrency=*) concurrency="${1#*=}" ;;
     --rate=*) rate="${1#*=}" ;;
     --server-arg=*) server_args+=("${1#*=}") ;;
@@ -118,6 +123,15 @@ for w in "${requested[@]}"; do
   esac
 done
 [ "${#workloads[@]}" -gt 0 ] || usage_error "--only: no workload"
+modes=()
+IFS=, read -r -a requested <<<"$modes_arg"
+for m in "${requested[@]}"; do
+  case "$m" in
+    direct|service) modes+=("$m") ;;
+    *) usage_error "--modes: unknown mode '$m' (direct, service)" ;;
+  esac
+done
+[ "${#modes[@]}" -gt 0 ] || usage_error "--modes: no mode"
 
 # workload name -> user_bench --workload, default concurrency
 bench_workload() { case "$1" in read) echo read ;; write) echo write ;; mixed) echo mixed:95 ;; esac; }
@@ -249,7 +263,10 @@ for workload in "${workloads[@]}"; do
     say "$workload, concurrency $conc${rate:+, $rate calls/s}: round $round/$rounds"
     # Alternate which goes first, so drift over time favours neither.
     if [ $((round % 2)) -eq 1 ]; then order=(direct service); else order=(service direct); fi
-    for mode in "${order[@]}"; do run_one "$workload" "$mode" "$round" "$conc"; done
+    for mode in "${order[@]}"; do
+      [[ " ${modes[*]} " == *" $mode "* ]] || continue
+      run_one "$workload" "$mode" "$round" "$conc"
+    done
   done
 done
 
@@ -265,7 +282,10 @@ def runs(workload, mode):
     return [json.load(open(p)) for p in paths]
 
 def median(values):
-    return statistics.median(values) if values else float("nan")
+    return statistics.median(values) if values else None
+
+def fmt(value, spec):
+    return "-" if value is None else format(value, spec)
 
 header = ("workload", "direct calls/s", "service calls/s", "service/direct",
           "p99 direct ms", "p99 service ms", "server CPU us/call",
@@ -286,12 +306,12 @@ for w in workloads:
     label = f"{w} c={first['concurrency']}"
     if first["rate"] > 0:
         label += f" @{first['rate']:.0f}/s"
-    rows.append((label, f"{dt:.0f}", f"{st:.0f}",
-                 f"{st / dt:.2f}" if dt > 0 else "-",
-                 f"{median([r['total']['latency_ms']['p99'] for r in d]):.2f}",
-                 f"{median([r['total']['latency_ms']['p99'] for r in s]):.2f}",
-                 f"{median(cpu):.1f}" if cpu else "-",
-                 f"{max(rss) / 1024:.1f}" if rss else "-"))
+    rows.append((label, fmt(dt, ".0f"), fmt(st, ".0f"),
+                 fmt(st / dt if dt and st is not None else None, ".2f"),
+                 fmt(median([r["total"]["latency_ms"]["p99"] for r in d]), ".2f"),
+                 fmt(median([r["total"]["latency_ms"]["p99"] for r in s]), ".2f"),
+                 fmt(median(cpu), ".1f"),
+                 fmt(max(rss) / 1024 if rss else None, ".1f")))
 
 widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
 def line(cells):
@@ -300,7 +320,7 @@ print(line(header))
 print("|" + "|".join("-" * (n + 2) for n in widths) + "|")
 for r in rows:
     print(line(r))
-n = len(runs(workloads[0], "direct"))
+n = max(len(runs(workloads[0], m)) for m in ("direct", "service"))
 print(f"\nmedians of {n} round(s) each; throughput = successful calls/s; "
       f"p99 over all calls; CPU and RSS of user_server over the measured "
       f"windows. Results: {out_dir} ({elapsed} s)")
