@@ -1,7 +1,10 @@
 #include "server/mysql/mysql_user_store.h"
 
+#include <algorithm>
 #include <memory>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -27,6 +30,14 @@ constexpr char kSelectByUsername[] =
     "SELECT " USER_COLUMNS " FROM users WHERE username_key = LOWER(?)";
 constexpr char kSelectByEmail[] =
     "SELECT " USER_COLUMNS " FROM users WHERE email_key = LOWER(?)";
+// Statement text for `WHERE id IN (?, ..., ?)` with `arity` placeholders.
+std::string SelectByIdsSql(int arity) {
+  std::string sql = "SELECT " USER_COLUMNS " FROM users WHERE id IN (?";
+  for (int i = 1; i < arity; ++i) sql += ",?";
+  sql += ")";
+  return sql;
+}
+
 constexpr char kListAfter[] =
     "SELECT " USER_COLUMNS " FROM users WHERE id > ? ORDER BY id LIMIT ?";
 constexpr char kInsertUser[] =
@@ -94,6 +105,24 @@ uint64_t Fingerprint(const NewUser& user) {
 
 std::unique_ptr<sql::ResultSet> Query(sql::PreparedStatement& statement) {
   return std::unique_ptr<sql::ResultSet>(statement.executeQuery());
+}
+
+// Multi-id selects come in a few arities, so each connection prepares at most
+// kIdBucketCount statements; a batch is padded to the next arity by repeating
+// its last id (IN ignores duplicates).
+constexpr int kIdBucketCount = 8;  // 1, 2, 4, ..., 128
+constexpr size_t kMaxIdsPerStatement = size_t{1} << (kIdBucketCount - 1);
+
+// Stable C strings, because MysqlConnection caches statements by pointer.
+const std::vector<std::string>& SelectByIdsStatements() {
+  static const auto* statements = [] {
+    auto* texts = new std::vector<std::string>;
+    for (int bucket = 0; bucket < kIdBucketCount; ++bucket) {
+      texts->push_back(SelectByIdsSql(1 << bucket));
+    }
+    return texts;
+  }();
+  return *statements;
 }
 
 ReplicationPosition QueryPosition(MysqlConnection& conn, const char* sql) {
@@ -220,6 +249,32 @@ absl::StatusOr<User> MysqlUserStore::GetUser(const UserKey& key,
   });
   if (!status.ok()) return status;
   return user;
+}
+
+absl::StatusOr<std::vector<User>> MysqlUserStore::GetUsersByIds(
+    absl::Span<const uint64_t> ids, const RequestContext& ctx) {
+  std::vector<User> users;
+  if (ids.empty()) return users;
+  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+    users.clear();
+    for (size_t start = 0; start < ids.size(); start += kMaxIdsPerStatement) {
+      const absl::Span<const uint64_t> chunk =
+          ids.subspan(start, kMaxIdsPerStatement);
+      int bucket = 0;
+      while ((size_t{1} << bucket) < chunk.size()) ++bucket;
+      sql::PreparedStatement& select =
+          conn.Prepare(SelectByIdsStatements()[bucket].c_str());
+      const int arity = 1 << bucket;
+      for (int i = 0; i < arity; ++i) {
+        select.setUInt64(i + 1, chunk[std::min<size_t>(i, chunk.size() - 1)]);
+      }
+      std::unique_ptr<sql::ResultSet> rs = Query(select);
+      while (rs->next()) users.push_back(ReadUser(*rs));
+    }
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return users;
 }
 
 absl::StatusOr<std::vector<User>> MysqlUserStore::ListUsers(

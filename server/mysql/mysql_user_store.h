@@ -35,6 +35,8 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   absl::StatusOr<User> GetUser(const UserKey& key,
                                const RequestContext& ctx) override;
+  absl::StatusOr<std::vector<User>> GetUsersByIds(
+      absl::Span<const uint64_t> ids, const RequestContext& ctx) override;
   absl::StatusOr<std::vector<User>> ListUsers(
       uint64_t after_id, int limit, const RequestContext& ctx) override;
   absl::StatusOr<bool> WaitForPosition(const ReplicationPosition& position,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 #include "server/repository/request_context.h"
 #include "server/repository/user.h"
@@ -24,6 +25,12 @@ class UserReader {
 
   virtual absl::StatusOr<User> GetUser(const UserKey& key,
                                        const RequestContext& ctx) = 0;
+
+  // The users among `ids` that exist, in no particular order; an id with no
+  // user is simply absent (not an error). One statement for all of them:
+  // this is what lets concurrent point reads share a database round trip.
+  virtual absl::StatusOr<std::vector<User>> GetUsersByIds(
+      absl::Span<const uint64_t> ids, const RequestContext& ctx) = 0;
 
   // Up to `limit` users with id > `after_id`, ascending by id.
   virtual absl::StatusOr<std::vector<User>> ListUsers(

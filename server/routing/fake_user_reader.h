@@ -72,6 +72,21 @@ class FakeUserReader : public UserReader {
     return absl::NotFoundError("user not found");
   }
 
+  absl::StatusOr<std::vector<User>> GetUsersByIds(
+      absl::Span<const uint64_t> ids, const RequestContext& ctx) override {
+    absl::MutexLock lock(&mu_);
+    ++get_users_by_ids_calls_;
+    last_ctx_ = ctx;
+    if (!read_status_.ok()) return read_status_;
+    std::vector<User> found;
+    for (const User& user : users_) {
+      if (std::find(ids.begin(), ids.end(), user.id) != ids.end()) {
+        found.push_back(user);
+      }
+    }
+    return found;
+  }
+
   absl::StatusOr<std::vector<User>> ListUsers(
       uint64_t after_id, int limit, const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
@@ -103,13 +118,17 @@ class FakeUserReader : public UserReader {
     absl::MutexLock lock(&mu_);
     return get_user_calls_;
   }
+  int get_users_by_ids_calls() const {
+    absl::MutexLock lock(&mu_);
+    return get_users_by_ids_calls_;
+  }
   int list_users_calls() const {
     absl::MutexLock lock(&mu_);
     return list_users_calls_;
   }
   int read_calls() const {
     absl::MutexLock lock(&mu_);
-    return get_user_calls_ + list_users_calls_;
+    return get_user_calls_ + get_users_by_ids_calls_ + list_users_calls_;
   }
   int wait_calls() const {
     absl::MutexLock lock(&mu_);
@@ -147,6 +166,7 @@ class FakeUserReader : public UserReader {
   absl::StatusOr<bool> wait_result_ ABSL_GUARDED_BY(mu_) = true;
 
   int get_user_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  int get_users_by_ids_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int list_users_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int wait_calls_ ABSL_GUARDED_BY(mu_) = 0;
   UserKey last_key_ ABSL_GUARDED_BY(mu_);

@@ -4,6 +4,7 @@
 
 #include "server/mysql/mysql_user_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <set>
@@ -13,7 +14,9 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -321,6 +324,43 @@ TEST_F(StoreTest, ListUsesKeysetPagination) {
   page = primary_->ListUsers(ids[4], 10, Within(absl::Seconds(5)));
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(page->empty());
+}
+
+TEST_F(StoreTest, GetUsersByIdsReturnsTheUsersThatExist) {
+  // More ids than one statement takes (128), with duplicates and misses,
+  // so every arity and the padding are exercised.
+  std::vector<uint64_t> created;
+  for (int i = 0; i < 150; ++i) {
+    const std::string name = Unique("batch_");
+    created.push_back(CreateOrDie(name, name + "@example.com").value.id);
+  }
+  std::vector<uint64_t> asked = created;
+  asked.push_back(created[7]);
+  asked.push_back(created.back() + 1000000);  // no such user
+  absl::StatusOr<std::vector<User>> users =
+      primary_->GetUsersByIds(asked, Within(absl::Seconds(5)));
+  ASSERT_TRUE(users.ok()) << users.status();
+  std::vector<uint64_t> found;
+  for (const User& user : *users) {
+    found.push_back(user.id);
+    EXPECT_EQ(user.version, 1);
+    EXPECT_TRUE(absl::StartsWith(user.username, "batch_"));
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  EXPECT_EQ(found, created);
+
+  for (size_t n : {1, 2, 3, 5}) {
+    SCOPED_TRACE(n);
+    users = primary_->GetUsersByIds(
+        absl::MakeConstSpan(created).subspan(0, n), Within(absl::Seconds(5)));
+    ASSERT_TRUE(users.ok()) << users.status();
+    EXPECT_EQ(users->size(), n);
+  }
+  users = primary_->GetUsersByIds({created.back() + 1000000},
+                                  Within(absl::Seconds(5)));
+  ASSERT_TRUE(users.ok()) << users.status();
+  EXPECT_TRUE(users->empty());
 }
 
 TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
