@@ -112,6 +112,9 @@ absl::Status ValidateConfig(const BenchConfig& config) {
   if (config.concurrency < 1 || config.concurrency > 100000) {
     return bad("concurrency", "want 1..100000 calls in flight");
   }
+  if (config.client_threads < 1 || config.client_threads > 64) {
+    return bad("client-threads", "want 1..64");
+  }
   if (config.channels < 1 || config.channels > 1024) {
     return bad("channels", "want 1..1024");
   }

@@ -49,6 +49,9 @@ struct BenchConfig {
   Target target = Target::kService;
   std::string addr = "localhost:50051";
   int channels = 4;
+  // Threads (each with its own completion queue) that take the service's
+  // replies and send the next calls.
+  int client_threads = 2;
   int concurrency = 32;
   absl::Duration duration = absl::Seconds(10);
   absl::Duration warmup = absl::Seconds(2);

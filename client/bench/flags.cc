@@ -14,6 +14,8 @@
 // BenchConfig.
 
 ABSL_FLAG(std::string, addr, "localhost:50051", "Server address HOST:PORT.");
+ABSL_FLAG(int32_t, client_threads, 2,
+          "Threads taking the service's replies (service mode).");
 ABSL_FLAG(int32_t, channels, 4,
           "Separate gRPC channels (HTTP/2 connections) to the server.");
 ABSL_FLAG(int32_t, concurrency, 32,
@@ -55,6 +57,7 @@ absl::StatusOr<BenchConfig> ConfigFromFlags() {
       absl::GetFlag(FLAGS_direct) ? Target::kDirect : Target::kService;
   config.addr = absl::GetFlag(FLAGS_addr);
   config.channels = absl::GetFlag(FLAGS_channels);
+  config.client_threads = absl::GetFlag(FLAGS_client_threads);
   config.concurrency = absl::GetFlag(FLAGS_concurrency);
   config.duration = absl::GetFlag(FLAGS_duration);
   config.warmup = absl::GetFlag(FLAGS_warmup);

@@ -1,9 +1,11 @@
 #include "client/bench/service_load.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -13,6 +15,8 @@
 #include "client/bench/names.h"
 #include "client/bench/requests.h"
 #include "grpcpp/client_context.h"
+#include "grpcpp/completion_queue.h"
+#include "grpcpp/support/async_unary_call.h"
 #include "grpcpp/support/status.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
@@ -22,6 +26,13 @@ using ::userservice::v1::UserService;
 
 struct ServiceLoad::Call {
   grpc::ClientContext context;
+  grpc::Status status;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<
+      userservice::v1::GetUserResponse>>
+      get_reader;
+  std::unique_ptr<grpc::ClientAsyncResponseReader<
+      userservice::v1::CreateUserResponse>>
+      create_reader;
   OpKind kind = OpKind::kRead;
   int slot = -1;
   int64_t intended_ns = 0;
@@ -45,13 +56,36 @@ ServiceLoad::ServiceLoad(
 
 void ServiceLoad::Run(const RunWindow& window) {
   window_ = window;
+  const int threads = std::max(1, config_.client_threads);
+  std::vector<std::thread> pollers;
+  for (int i = 0; i < threads; ++i) {
+    cqs_.push_back(std::make_unique<grpc::CompletionQueue>());
+  }
+  for (int i = 0; i < threads; ++i) {
+    pollers.emplace_back([this, cq = cqs_[i].get()] { Poll(cq); });
+  }
   if (config_.open_loop()) {
     RunOpenLoop();
   } else {
     RunClosedLoop();
   }
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(this, &ServiceLoad::Drained));
+  {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(this, &ServiceLoad::Drained));
+  }
+  for (auto& cq : cqs_) cq->Shutdown();
+  for (std::thread& poller : pollers) poller.join();
+  cqs_.clear();
+}
+
+void ServiceLoad::Poll(grpc::CompletionQueue* cq) {
+  void* tag = nullptr;
+  bool ok = false;
+  while (cq->Next(&tag, &ok)) {
+    auto* call = static_cast<Call*>(tag);
+    // A unary Finish always completes with ok; the status says the rest.
+    Finish(call, call->status);
+  }
 }
 
 void ServiceLoad::RunClosedLoop() {
@@ -101,8 +135,11 @@ void ServiceLoad::Send(int slot, int64_t intended_ns) {
   // Closed-loop slots stay on one channel; open-loop calls take turns.
   const size_t channel =
       (slot >= 0 ? static_cast<size_t>(slot) : seq) % stubs_.size();
-  UserService::Stub::async_interface* async = stubs_[channel]->async();
-  auto done = [this, call](grpc::Status status) { Finish(call, status); };
+  UserService::Stub& stub = *stubs_[channel];
+  // A closed-loop slot sends from its completion's thread, so it stays on
+  // one queue and never wakes another thread.
+  grpc::CompletionQueue* cq =
+      cqs_[(slot >= 0 ? static_cast<size_t>(slot) : seq) % cqs_.size()].get();
   if (op.kind == OpKind::kRead) {
     call->get_request.set_id(ids_[op.row]);
     SetReadOptions(config_.consistency,
@@ -111,15 +148,16 @@ void ServiceLoad::Send(int slot, int64_t intended_ns) {
                        : std::string(),
                    call->get_request.mutable_read_options());
     call->sent_ns = NowNanos();
-    async->GetUser(&call->context, &call->get_request, &call->get_response,
-                   std::move(done));
+    call->get_reader = stub.AsyncGetUser(&call->context, call->get_request, cq);
+    call->get_reader->Finish(&call->get_response, &call->status, call);
   } else {
     const std::string username = names_.Username(seq);
     call->create_request.set_email(BenchEmail(username));
     call->create_request.set_username(username);
     call->sent_ns = NowNanos();
-    async->CreateUser(&call->context, &call->create_request,
-                      &call->create_response, std::move(done));
+    call->create_reader =
+        stub.AsyncCreateUser(&call->context, call->create_request, cq);
+    call->create_reader->Finish(&call->create_response, &call->status, call);
   }
 }
 

@@ -13,14 +13,18 @@
 #include "client/bench/load_plan.h"
 #include "client/bench/names.h"
 #include "client/bench/run_stats.h"
+#include "grpcpp/completion_queue.h"
 #include "grpcpp/support/status.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace userbench {
 
-// Drives the service with gRPC's callback API: every call in flight is a
-// small heap object, not a thread, so thousands can be outstanding from a
-// couple of gRPC's own threads.
+// Drives the service with gRPC's async completion-queue API: every call in
+// flight is a small heap object, not a thread, so thousands can be
+// outstanding from config.client_threads threads, each draining its own
+// queue. (The callback API would add gRPC's own polling threads, whose
+// thread switches cost this client, and so the server sharing its cores,
+// as much CPU as a call.)
 //
 // Closed loop (config.rate == 0): config.concurrency "slots" each keep one
 // call outstanding, sending the next from the completion of the last,
@@ -45,6 +49,7 @@ class ServiceLoad {
  private:
   struct Call;
 
+  void Poll(grpc::CompletionQueue* cq);
   void RunClosedLoop();
   void RunOpenLoop();
   // Starts the next call of the sequence; `slot` is the closed-loop slot
@@ -67,6 +72,7 @@ class ServiceLoad {
   const OpMix mix_;
   const WriteNames names_;
   RunWindow window_;
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> cqs_;
 
   std::atomic<uint64_t> next_seq_{0};
   absl::Mutex mu_;

@@ -8,7 +8,7 @@ std::string UsageText() {
   return R"(Usage: user_bench [flags]
 
 Load generator for userservice.v1.UserService. Keeps --concurrency calls in
-flight through gRPC's callback API and reports throughput and latency
+flight through gRPC's async API and reports throughput and latency
 percentiles. With --direct it runs the service's own SQL statements
 straight against the databases instead (one connection per worker thread):
 the limit the service is compared against.
@@ -42,6 +42,8 @@ Load:
 Service mode:
   --addr=HOST:PORT                server (localhost:50051)
   --channels=N                    channels, each its own HTTP/2 connection (4)
+  --client-threads=N              threads taking replies, each with its own
+                                  completion queue (2)
 
 Direct mode (--direct):
   --db-primary=HOST:PORT          writes, strong reads, session fallback

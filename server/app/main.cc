@@ -26,10 +26,8 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "server/app/endpoints.h"
 #include "server/app/flag_sources.h"
 #include "server/common/log.h"
@@ -44,6 +42,8 @@
 #include "server/mysql/query_killer.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
+#include "server/service/get_user_server.h"
+#include "server/service/health_service.h"
 #include "server/service/user_service_impl.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
@@ -127,6 +127,18 @@ ABSL_FLAG(int, max_fallback_reads, 8,
           "primary at once when no replica can take them; beyond it they "
           "fail with UNAVAILABLE. STRONG and SESSION reads are never "
           "refused.");
+ABSL_FLAG(int, read_workers, 2,
+          "Threads answering GetUser calls. Each takes every call that has "
+          "arrived and answers them together: reads by id with the same "
+          "consistency share one `WHERE id IN (...)` statement. Fewer "
+          "threads mean fuller statements; a session read waiting for a "
+          "replica holds its thread for up to --session-wait.");
+ABSL_FLAG(int, read_batch_max, 128,
+          "Most GetUser calls one read statement answers.");
+ABSL_FLAG(int, rpc_pollers, 16,
+          "Threads kept ready for the other unary calls (writes, "
+          "ListUsers); gRPC adds more under load, up to 4x. Too few make "
+          "gRPC start and stop a thread per call.");
 ABSL_FLAG(bool, admin_service, true,
           "Serve userservice.admin.v1.AdminService (endpoint health, lag "
           "and pool status; no user data).");
@@ -152,6 +164,8 @@ struct ServerConfig {
   bool admin_service;
   ServiceOptions service;
   RouterOptions router;
+  GetUserServerOptions get_user_server;
+  int rpc_pollers;
   absl::Duration shutdown_grace;
   bool migrate;
   bool migrate_only;
@@ -260,6 +274,15 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   if (config.router.max_fallback_reads < 0) {
     return absl::InvalidArgumentError(
         "--max-fallback-reads: must not be negative");
+  }
+  config.get_user_server.threads = absl::GetFlag(FLAGS_read_workers);
+  config.get_user_server.max_batch = absl::GetFlag(FLAGS_read_batch_max);
+  config.rpc_pollers = absl::GetFlag(FLAGS_rpc_pollers);
+  if (config.get_user_server.threads < 1 ||
+      config.get_user_server.max_batch < 1 ||
+      config.rpc_pollers < 1) {
+    return absl::InvalidArgumentError(
+        "--read-workers, --read-batch-max and --rpc-pollers must be >= 1");
   }
   config.admin_service = absl::GetFlag(FLAGS_admin_service);
   config.router.session_wait = absl::GetFlag(FLAGS_session_wait);
@@ -414,10 +437,11 @@ int Run(const ServerConfig& config) {
   ReadRouter router({config.primary.name, primary->store.get()},
                     std::move(readers), config.router);
   UserServiceImpl service(primary->store.get(), &router, config.service);
+  GetUserServer get_user_server(&service, config.get_user_server);
 
   // Readiness: the service is useful while writes can succeed or at least
   // one replica can serve reads.
-  std::atomic<grpc::HealthCheckServiceInterface*> health_service{nullptr};
+  HealthService health;
   std::atomic<bool> serving{true};
   std::atomic<bool> shutting_down{false};
   auto update_readiness = [&]() {
@@ -426,10 +450,7 @@ int Run(const ServerConfig& config) {
       ready = ready || r->health->EligibleForEventual(absl::Now());
     }
     const bool was = serving.exchange(ready);
-    grpc::HealthCheckServiceInterface* health = health_service.load();
-    if (health != nullptr && !shutting_down.load()) {
-      health->SetServingStatus(kServiceName, ready);
-    }
+    if (!shutting_down.load()) health.SetServingStatus(kServiceName, ready);
     if (was != ready) {
       log::Write(ready ? log::Level::kInfo : log::Level::kError,
                  ready ? "ready: a database path works again"
@@ -470,28 +491,31 @@ int Run(const ServerConfig& config) {
   };
   AdminServiceImpl admin(snapshot);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  // The built-in health service carries no descriptor; touching the
-  // compiled-in one links it into the binary, so reflection clients can
-  // call grpc.health.v1.Health.
-  grpc::health::v1::HealthCheckRequest::descriptor();
+  // Liveness: the overall status stays SERVING while the process runs.
+  // Readiness (kServiceName) follows update_readiness from here on.
+  health.SetServingStatus("", true);
+  health.SetServingStatus(kServiceName, true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
                            &port);
   builder.RegisterService(&service);
+  builder.RegisterService(&health);
+  get_user_server.AddTo(builder);
+  // gRPC's defaults (1 to 2 pollers) make the sync server start and end a
+  // thread for nearly every call under load.
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                              config.rpc_pollers);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              4 * config.rpc_pollers);
   if (config.admin_service) builder.RegisterService(&admin);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     log::Error("cannot listen", {{"listen", config.listen}});
     return 1;
   }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  // Liveness: the overall status stays SERVING while the process runs.
-  health->SetServingStatus(true);
-  health->SetServingStatus(kServiceName, true);
-  health_service.store(health);
+  get_user_server.Start();
   checker.Start();
 
   // Pools retire idle and aged connections even when no call comes by.
@@ -530,12 +554,12 @@ int Run(const ServerConfig& config) {
                {"grace", absl::FormatDuration(config.shutdown_grace)}});
     // Readiness probes and load balancers see NOT_SERVING first.
     shutting_down.store(true);
-    health->SetServingStatus(kServiceName, false);
-    health->SetServingStatus(false);
+    health.Shutdown();
     server->Shutdown(absl::ToChronoTime(absl::Now() + config.shutdown_grace));
   });
   server->Wait();
   signal_thread.join();
+  get_user_server.Shutdown();
   checker.Stop();
   stop_maintenance.Notify();
   maintenance.join();

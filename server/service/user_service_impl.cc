@@ -1,11 +1,14 @@
 #include "server/service/user_service_impl.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "absl/time/clock.h"
 #include "server/common/log.h"
 #include "server/service/consistency_token.h"
@@ -34,7 +37,8 @@ grpc::Status Finish(absl::string_view method, const absl::Status& status) {
   return ToGrpcStatus(status);
 }
 
-void AddServedBy(grpc::ServerContext* context, const std::string& endpoint) {
+void AddServedBy(grpc::ServerContextBase* context,
+                 const std::string& endpoint) {
   if (!endpoint.empty()) {
     context->AddInitialMetadata(kServedByMetadataKey, endpoint);
   }
@@ -46,18 +50,21 @@ UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
                                  ServiceOptions options)
     : writer_(writer), router_(router), options_(options) {}
 
-RequestContext UserServiceImpl::MakeContext(
-    grpc::ServerContext& context) const {
-  RequestContext ctx;
-  grpc::ServerContext* call = &context;
-  ctx.cancelled = [call] { return call->IsCancelled(); };
-  const absl::Time fallback = absl::Now() + options_.default_deadline;
+absl::Time UserServiceImpl::DeadlineOf(
+    const grpc::ServerContextBase& context) const {
   if (context.deadline() == std::chrono::system_clock::time_point::max()) {
-    ctx.deadline = fallback;
-  } else {
-    ctx.deadline = std::min(absl::FromChrono(context.deadline()),
-                            absl::Now() + absl::Hours(24));
+    return absl::Now() + options_.default_deadline;
   }
+  return std::min(absl::FromChrono(context.deadline()),
+                  absl::Now() + absl::Hours(24));
+}
+
+RequestContext UserServiceImpl::MakeContext(
+    grpc::ServerContextBase& context) const {
+  RequestContext ctx;
+  grpc::ServerContextBase* call = &context;
+  ctx.cancelled = [call] { return call->IsCancelled(); };
+  ctx.deadline = DeadlineOf(context);
   return ctx;
 }
 
@@ -74,28 +81,145 @@ grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
-                                      const v1::GetUserRequest* request,
-                                      v1::GetUserResponse* response) {
-  absl::StatusOr<UserKey> key = FromProto(*request);
-  if (!key.ok()) return Finish("GetUser", key.status());
-  absl::StatusOr<ReadPolicy> policy =
-      ToReadPolicy(request->read_options(), options_.default_consistency);
-  if (!policy.ok()) return Finish("GetUser", policy.status());
+struct UserServiceImpl::ParsedGetUser {
+  GetUserCall* call;
+  UserKey key;
+  ReadPolicy policy;
+  absl::Time deadline;
+};
 
-  const RequestContext ctx = MakeContext(*context);
+void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
+  std::vector<ParsedGetUser> parsed;
+  parsed.reserve(calls.size());
+  std::vector<ParsedGetUser*> batchable;
+  batchable.reserve(calls.size());
+  for (GetUserCall* call : calls) {
+    absl::StatusOr<UserKey> key = FromProto(*call->request);
+    if (!key.ok()) {
+      call->status = Finish("GetUser", key.status());
+      continue;
+    }
+    absl::StatusOr<ReadPolicy> policy = ToReadPolicy(
+        call->request->read_options(), options_.default_consistency);
+    if (!policy.ok()) {
+      call->status = Finish("GetUser", policy.status());
+      continue;
+    }
+    parsed.push_back(ParsedGetUser{call, *std::move(key), *std::move(policy),
+                                   DeadlineOf(*call->context)});
+  }
+  for (ParsedGetUser& call : parsed) {
+    // A session read with a position may wait for a replica to catch up;
+    // a statement shared with others would make them all wait.
+    const bool shareable =
+        call.key.kind == UserKey::Kind::kId &&
+        !(call.policy.consistency == ReadConsistency::kSession &&
+          call.policy.min_position.has_value());
+    if (shareable) {
+      batchable.push_back(&call);
+    } else {
+      AnswerOne(call);
+    }
+  }
+  // Reads share a statement only with reads that ask the same of the
+  // endpoint: the router then decides for all of them as for one.
+  auto requirement = [](const ParsedGetUser* call) {
+    return std::make_pair(static_cast<int>(call->policy.consistency),
+                          call->policy.max_staleness);
+  };
+  std::stable_sort(batchable.begin(), batchable.end(),
+                   [&](const ParsedGetUser* a, const ParsedGetUser* b) {
+                     return requirement(a) < requirement(b);
+                   });
+  size_t begin = 0;
+  for (size_t i = 1; i <= batchable.size(); ++i) {
+    if (i == batchable.size() ||
+        requirement(batchable[i]) != requirement(batchable[begin])) {
+      AnswerGroup(absl::MakeConstSpan(batchable).subspan(begin, i - begin));
+      begin = i;
+    }
+  }
+}
+
+void UserServiceImpl::AnswerOne(ParsedGetUser& parsed) {
+  GetUserCall& call = *parsed.call;
+  RequestContext ctx;
+  ctx.deadline = parsed.deadline;
+  ctx.cancelled = call.cancelled;
   std::string served_by;
   absl::Status status = router_->Read(
-      *policy, ctx,
+      parsed.policy, ctx,
       [&](UserReader& reader) {
-        absl::StatusOr<User> user = reader.GetUser(*key, ctx);
+        absl::StatusOr<User> user = reader.GetUser(parsed.key, ctx);
         if (!user.ok()) return user.status();
-        ToProto(*user, response->mutable_user());
+        ToProto(*user, call.response->mutable_user());
         return absl::OkStatus();
       },
       &served_by);
-  AddServedBy(context, served_by);
-  return Finish("GetUser", status);
+  AddServedBy(call.context, served_by);
+  call.status = Finish("GetUser", status);
+}
+
+void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
+  if (group.size() == 1) {
+    AnswerOne(*group.front());
+    return;
+  }
+  std::vector<uint64_t> ids;
+  ids.reserve(group.size());
+  std::vector<std::function<bool()>> cancelled;
+  cancelled.reserve(group.size());
+  // The statement may run as long as the most patient caller waits (each
+  // call still ends at its own deadline), and is killed only when every
+  // caller in it has gone.
+  RequestContext ctx;
+  ctx.deadline = absl::InfinitePast();
+  for (const ParsedGetUser* parsed : group) {
+    ids.push_back(parsed->key.id);
+    if (parsed->call->cancelled) cancelled.push_back(parsed->call->cancelled);
+    ctx.deadline = std::max(ctx.deadline, parsed->deadline);
+  }
+  if (cancelled.size() == group.size()) {
+    ctx.cancelled = [cancelled = std::move(cancelled)] {
+      for (const std::function<bool()>& gone : cancelled) {
+        if (!gone()) return false;
+      }
+      return true;
+    };
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+
+  absl::flat_hash_map<uint64_t, User> found;
+  std::string served_by;
+  absl::Status status = router_->Read(
+      group.front()->policy, ctx,
+      [&](UserReader& reader) {
+        absl::StatusOr<std::vector<User>> users =
+            reader.GetUsersByIds(ids, ctx);
+        if (!users.ok()) return users.status();
+        found.clear();
+        for (User& user : *users) found.emplace(user.id, std::move(user));
+        return absl::OkStatus();
+      },
+      &served_by);
+  for (const ParsedGetUser* parsed : group) {
+    GetUserCall& call = *parsed->call;
+    AddServedBy(call.context, served_by);
+    if (!status.ok()) {
+      call.status = Finish("GetUser", status);
+      continue;
+    }
+    auto user = found.find(parsed->key.id);
+    if (user == found.end()) {
+      call.status = Finish("GetUser", absl::NotFoundError(absl::StrCat(
+                                          "user ", parsed->key.id,
+                                          " not found")));
+      continue;
+    }
+    ToProto(user->second, call.response->mutable_user());
+    call.status = grpc::Status::OK;
+  }
 }
 
 grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,

@@ -1,7 +1,10 @@
 #ifndef USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 #define USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 
+#include <functional>
+
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
 #include "userservice/v1/user_service.grpc.pb.h"
@@ -16,10 +19,27 @@ struct ServiceOptions {
   absl::Duration default_deadline = absl::Seconds(30);
 };
 
+// A GetUser call for AnswerGetUsers, which sets `status` (and `response`
+// when it is OK).
+struct GetUserCall {
+  grpc::ServerContextBase* context;
+  const v1::GetUserRequest* request;
+  v1::GetUserResponse* response;
+  // True once the client gave up; called from other threads.
+  std::function<bool()> cancelled;
+  grpc::Status status;
+};
+
 // The gRPC surface: validates requests, converts proto <-> domain, sends
 // writes to the primary's writer and reads through the router, and maps
 // errors to gRPC statuses.
-class UserServiceImpl final : public v1::UserService::Service {
+//
+// GetUser, the hot path, is an async method: GetUserServer's threads take
+// the calls that have arrived from a completion queue and hand them to
+// AnswerGetUsers together. The other methods are ordinary sync handlers.
+class UserServiceImpl final
+    : public v1::UserService::WithAsyncMethod_GetUser<
+          v1::UserService::Service> {
  public:
   // `writer` and `router` must outlive the service.
   UserServiceImpl(UserWriter* writer, ReadRouter* router,
@@ -28,9 +48,13 @@ class UserServiceImpl final : public v1::UserService::Service {
   grpc::Status CreateUser(grpc::ServerContext* context,
                           const v1::CreateUserRequest* request,
                           v1::CreateUserResponse* response) override;
-  grpc::Status GetUser(grpc::ServerContext* context,
-                       const v1::GetUserRequest* request,
-                       v1::GetUserResponse* response) override;
+  // Answers GetUser calls that arrived together. Reads by id with the same
+  // consistency requirement share one `WHERE id IN (...)` statement; the
+  // router chooses its endpoint exactly as for a single read, and it starts
+  // after every call in it arrived, so no read is weakened. The rest (by
+  // username or email, session reads that wait for a replica) are answered
+  // one by one.
+  void AnswerGetUsers(absl::Span<GetUserCall* const> calls);
   grpc::Status ListUsers(grpc::ServerContext* context,
                          const v1::ListUsersRequest* request,
                          v1::ListUsersResponse* response) override;
@@ -42,7 +66,12 @@ class UserServiceImpl final : public v1::UserService::Service {
                           v1::DeleteUserResponse* response) override;
 
  private:
-  RequestContext MakeContext(grpc::ServerContext& context) const;
+  struct ParsedGetUser;
+
+  RequestContext MakeContext(grpc::ServerContextBase& context) const;
+  absl::Time DeadlineOf(const grpc::ServerContextBase& context) const;
+  void AnswerOne(ParsedGetUser& call);
+  void AnswerGroup(absl::Span<ParsedGetUser* const> group);
 
   UserWriter* const writer_;
   ReadRouter* const router_;

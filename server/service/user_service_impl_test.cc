@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -21,6 +22,7 @@
 #include "server/routing/fake_user_reader.h"
 #include "server/routing/read_router.h"
 #include "server/service/consistency_token.h"
+#include "server/service/get_user_server.h"
 #include "server/service/page_token.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
@@ -153,10 +155,14 @@ class UserServiceImplTest : public ::testing::Test {
         std::vector<NamedReader>{{"replica-0", &replica_}}, RouterOptions());
     service_ =
         std::make_unique<UserServiceImpl>(&writer_, router_.get(), options);
+    get_user_server_ =
+        std::make_unique<GetUserServer>(service_.get(), GetUserServerOptions());
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
+    get_user_server_->AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
+    get_user_server_->Start();
     stub_ = v1::UserService::NewStub(
         server_->InProcessChannel(grpc::ChannelArguments()));
   }
@@ -166,8 +172,9 @@ class UserServiceImplTest : public ::testing::Test {
     if (server_ != nullptr) {
       server_->Shutdown();
       server_->Wait();
-      server_.reset();
     }
+    get_user_server_.reset();
+    server_.reset();
     service_.reset();
     router_.reset();
   }
@@ -193,6 +200,7 @@ class UserServiceImplTest : public ::testing::Test {
   FakeUserReader replica_;
   std::unique_ptr<ReadRouter> router_;
   std::unique_ptr<UserServiceImpl> service_;
+  std::unique_ptr<GetUserServer> get_user_server_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::UserService::Stub> stub_;
 };
@@ -822,6 +830,206 @@ TEST_F(UserServiceImplTest, VeryDistantDeadlinesAreCappedAtADay) {
   const absl::Time seen = writer_.last_ctx().deadline;
   EXPECT_GE(seen, before + absl::Hours(24));
   EXPECT_LE(seen, after + absl::Hours(24));
+}
+
+// --- GetUser batching ----------------------------------------------------
+
+// Holds GetUser by username until Release(), so a test can keep the single
+// GetUser thread busy while other calls arrive.
+class GatedReader : public FakeUserReader {
+ public:
+  absl::StatusOr<User> GetUser(const UserKey& key,
+                               const RequestContext& ctx) override {
+    if (key.kind == UserKey::Kind::kUsername) {
+      if (!entered_.HasBeenNotified()) entered_.Notify();
+      gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
+    }
+    return FakeUserReader::GetUser(key, ctx);
+  }
+  void WaitUntilHeld() {
+    entered_.WaitForNotificationWithTimeout(absl::Seconds(20));
+  }
+  void Release() {
+    if (!gate_.HasBeenNotified()) gate_.Notify();
+  }
+
+ private:
+  absl::Notification entered_;
+  absl::Notification gate_;
+};
+
+class GetUserBatchingTest : public ::testing::Test {
+ protected:
+  struct Reply {
+    grpc::ClientContext context;
+    v1::GetUserResponse response;
+    grpc::Status status;
+    absl::Notification done;
+  };
+
+  void SetUp() override {
+    router_ = std::make_unique<ReadRouter>(
+        NamedReader{"primary", &primary_},
+        std::vector<NamedReader>{{"replica-0", &replica_}}, RouterOptions());
+    service_ = std::make_unique<UserServiceImpl>(&writer_, router_.get(),
+                                                 ServiceOptions());
+    GetUserServerOptions options;
+    options.threads = 1;  // so that calls pile up behind a held one
+    get_user_server_ = std::make_unique<GetUserServer>(service_.get(), options);
+    grpc::ServerBuilder builder;
+    builder.RegisterService(service_.get());
+    get_user_server_->AddTo(builder);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    get_user_server_->Start();
+    stub_ = v1::UserService::NewStub(
+        server_->InProcessChannel(grpc::ChannelArguments()));
+    for (uint64_t id = 1; id <= 5; ++id) {
+      const User user = MakeUser(id, absl::StrCat("user", id));
+      primary_.AddUser(user);
+      replica_.AddUser(user);
+    }
+  }
+
+  void TearDown() override {
+    replica_.Release();
+    primary_.Release();
+    server_->Shutdown();
+    server_->Wait();
+    get_user_server_.reset();
+  }
+
+  // Starts a GetUser without waiting for it.
+  Reply* Send(v1::GetUserRequest request) {
+    replies_.push_back(std::make_unique<Reply>());
+    Reply* reply = replies_.back().get();
+    reply->context.set_deadline(std::chrono::system_clock::now() +
+                                std::chrono::seconds(20));
+    stub_->async()->GetUser(&reply->context, &request, &reply->response,
+                            [reply](grpc::Status status) {
+                              reply->status = std::move(status);
+                              reply->done.Notify();
+                            });
+    return reply;
+  }
+
+  static v1::GetUserRequest ById(uint64_t id, v1::Consistency consistency =
+                                                  v1::CONSISTENCY_EVENTUAL) {
+    v1::GetUserRequest request;
+    request.set_id(id);
+    request.mutable_read_options()->set_consistency(consistency);
+    return request;
+  }
+
+  // Holds the only GetUser thread with a read by username on `reader`, sends
+  // `requests` meanwhile, then lets everything go and waits for all.
+  std::vector<Reply*> SendWhileHeld(GatedReader& reader,
+                                    v1::Consistency held_consistency,
+                                    std::vector<v1::GetUserRequest> requests) {
+    v1::GetUserRequest held;
+    held.set_username("user1");
+    held.mutable_read_options()->set_consistency(held_consistency);
+    Reply* first = Send(held);
+    reader.WaitUntilHeld();
+    std::vector<Reply*> replies;
+    for (v1::GetUserRequest& request : requests) {
+      replies.push_back(Send(std::move(request)));
+    }
+    // The calls must be queued before the thread is let go; in-process
+    // delivery takes microseconds, this allows for a loaded machine.
+    absl::SleepFor(absl::Milliseconds(300));
+    reader.Release();
+    EXPECT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    EXPECT_TRUE(first->status.ok()) << first->status.error_message();
+    for (Reply* reply : replies) {
+      EXPECT_TRUE(reply->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    }
+    return replies;
+  }
+
+  FakeUserWriter writer_;
+  GatedReader primary_;
+  GatedReader replica_;
+  std::unique_ptr<ReadRouter> router_;
+  std::unique_ptr<UserServiceImpl> service_;
+  std::unique_ptr<GetUserServer> get_user_server_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::UserService::Stub> stub_;
+  std::vector<std::unique_ptr<Reply>> replies_;
+};
+
+TEST_F(GetUserBatchingTest, ReadsThatArriveTogetherShareOneStatement) {
+  std::vector<v1::GetUserRequest> requests;
+  for (uint64_t id : {3, 1, 404, 5, 3}) requests.push_back(ById(id));
+  std::vector<Reply*> replies =
+      SendWhileHeld(replica_, v1::CONSISTENCY_EVENTUAL, requests);
+
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(replica_.get_user_calls(), 1);  // the held read by username
+  EXPECT_EQ(primary_.read_calls(), 0);
+  const std::vector<uint64_t> expected = {3, 1, 0, 5, 3};
+  for (size_t i = 0; i < replies.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(ServedBy(replies[i]->context), "replica-0");
+    if (expected[i] == 0) {
+      EXPECT_EQ(replies[i]->status.error_code(), grpc::StatusCode::NOT_FOUND);
+      EXPECT_EQ(replies[i]->status.error_message(), "user 404 not found");
+      continue;
+    }
+    ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
+    EXPECT_EQ(replies[i]->response.user().id(), expected[i]);
+    EXPECT_EQ(replies[i]->response.user().username(),
+              absl::StrCat("user", expected[i]));
+  }
+}
+
+TEST_F(GetUserBatchingTest, OnlyReadsWithTheSameConsistencyShareAStatement) {
+  std::vector<v1::GetUserRequest> requests = {
+      ById(1, v1::CONSISTENCY_STRONG), ById(2), ById(3, v1::CONSISTENCY_STRONG),
+      ById(4)};
+  std::vector<Reply*> replies =
+      SendWhileHeld(replica_, v1::CONSISTENCY_EVENTUAL, requests);
+
+  EXPECT_EQ(primary_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
+    EXPECT_EQ(replies[i]->response.user().id(), i + 1);
+    EXPECT_EQ(ServedBy(replies[i]->context), i % 2 == 0 ? "primary" : "replica-0");
+  }
+}
+
+TEST_F(GetUserBatchingTest, AFailedSharedStatementIsRetriedLikeOneRead) {
+  replica_.FailReads(absl::UnavailableError("replica-0 unreachable"));
+  std::vector<v1::GetUserRequest> requests = {ById(1), ById(2), ById(404)};
+  // The held read goes to the primary (STRONG) while the replica is down.
+  std::vector<Reply*> replies =
+      SendWhileHeld(primary_, v1::CONSISTENCY_STRONG, requests);
+
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(primary_.get_users_by_ids_calls(), 1);
+  for (Reply* reply : replies) EXPECT_EQ(ServedBy(reply->context), "primary");
+  EXPECT_TRUE(replies[0]->status.ok());
+  EXPECT_EQ(replies[1]->response.user().id(), 2u);
+  EXPECT_EQ(replies[2]->status.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(GetUserBatchingTest, SessionReadsWithAPositionAreAnsweredAlone) {
+  v1::GetUserRequest session = ById(2, v1::CONSISTENCY_SESSION);
+  session.mutable_read_options()->set_consistency_token(
+      EncodeConsistencyToken(WritePosition()));
+  std::vector<Reply*> replies = SendWhileHeld(
+      replica_, v1::CONSISTENCY_EVENTUAL, {session, ById(1), ById(3)});
+
+  EXPECT_EQ(replica_.wait_calls(), 1);
+  // The two eventual reads together; the session read alone.
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(replica_.get_user_calls(), 2);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
+  }
+  EXPECT_EQ(replies[0]->response.user().id(), 2u);
 }
 
 }  // namespace
