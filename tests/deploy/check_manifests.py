@@ -333,7 +333,7 @@ def write_prometheus_rule(repo):
         f.write(RULE_HEADER + yaml.safe_dump(obj, sort_keys=False, width=100))
 
 
-def check_compose(repo, flags, dev_env, c):
+def check_compose(repo, flags, dev_env, dev_objs, c):
     path = os.path.join(repo, "deploy/compose/docker-compose.yml")
     try:
         with open(path, encoding="utf-8") as f:
@@ -351,6 +351,19 @@ def check_compose(repo, flags, dev_env, c):
             if src.startswith("."):
                 c.check(os.path.exists(os.path.join(os.path.dirname(path), src)),
                         f"compose: service {name} mounts missing {src}")
+    # The databases run with the dev overlay's server arguments.
+    if dev_objs:
+        for sts_name, svc_name in (("mariadb-primary", "mariadb-primary"),
+                                   ("mariadb-replica", "mariadb-replica-0")):
+            sts = find(dev_objs, "StatefulSet", sts_name)
+            if not c.check(sts and svc_name in services,
+                           f"compose/dev: no {svc_name} or StatefulSet {sts_name}"):
+                continue
+            k8s_args = " ".join(sts[0]["spec"]["template"]["spec"]["containers"][0]["args"])
+            for arg in services[svc_name].get("command", []):
+                if not arg.startswith("--server-id="):
+                    c.check(arg in k8s_args.split(),
+                            f"compose: {svc_name} runs with {arg}, StatefulSet {sts_name} does not")
     server = services.get("user-service")
     if not c.check(server, "compose: no service user-service"):
         return
@@ -409,7 +422,7 @@ def main():
             check_dev_endpoints(overlay, objs, env, c)
             dev_env = env
     check_rules(args.repo, rendered, c)
-    check_compose(args.repo, flags, dev_env, c)
+    check_compose(args.repo, flags, dev_env, rendered.get("overlays/dev", []), c)
     for e in c.errors:
         print(f"check_manifests: FAIL: {e}", file=sys.stderr)
     if c.errors:

@@ -44,6 +44,8 @@ MUTATIONS = [
     ("deploy/k8s/overlays/dev/kustomization.yaml", "replica-1=mariadb-replica-1.mariadb-replica",
      "replica-1=mariadb-replica-2.mariadb-replica",
      "endpoint mariadb-replica-2.mariadb-replica is no pod of a StatefulSet"),
+    ("deploy/compose/docker-compose.yml", "      - --gtid-strict-mode=ON\n", "      - --gtid-strict-mode=OFF\n",
+     "compose: mariadb-primary runs with --gtid-strict-mode=OFF"),
     ("deploy/docker/runtime-packages.txt", "libssl3\n", "", "lacks libssl3"),
     ("deploy/docker/Dockerfile", "USER 10001:10001", "USER root",
      "numeric non-root USER"),
