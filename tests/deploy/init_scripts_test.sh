@@ -72,6 +72,7 @@ run_init() {  # NAME SCRIPT [VAR=VALUE ...]: source SCRIPT as the entrypoint doe
   local name="$1" script="$2"; shift 2
   (
     set -eo pipefail
+    # shellcheck disable=SC2317  # called by the sourced script
     docker_process_sql() { mariadb --no-defaults --socket="$DIR/$name/sock" -uroot "$@"; }
     for kv in "$@"; do export "${kv?}"; done
     # shellcheck disable=SC1090
