@@ -31,11 +31,13 @@ TEST_APT_PACKAGES=(
   prometheus python3 python3-yaml
 )
 # npm tools of tests/deploy/check.sh, pinned: Kubernetes' OpenAPI schemas
-# compiled to validators (kubernetes-models), and the same for the
-# Prometheus Operator's CRDs.
+# compiled to validators (kubernetes-models), the same for the Prometheus
+# Operator's CRDs, and the official JavaScript client, whose generated
+# models list every field of every type (for rejecting unknown fields).
 DEPLOY_CHECK_NPM_PACKAGES=(
   kubernetes-models@5.1.0
   @kubernetes-models/prometheus-operator@6.0.0
+  @kubernetes/client-node@1.4.0
 )
 DEPLOY_CHECK_DIR="$TOOLS_DIR/deploy-check"
 
@@ -157,7 +159,8 @@ install_deploy_check() {
   local want="${DEPLOY_CHECK_NPM_PACKAGES[*]}"
   local marker="$DEPLOY_CHECK_DIR/.installed"
   if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] &&
-      [ -d "$DEPLOY_CHECK_DIR/node_modules/kubernetes-models" ]; then
+      [ -d "$DEPLOY_CHECK_DIR/node_modules/kubernetes-models" ] &&
+      [ -d "$DEPLOY_CHECK_DIR/node_modules/@kubernetes/client-node" ]; then
     return 0
   fi
   command -v npm >/dev/null 2>&1 || die "npm not found (needed for the manifest validator)"

@@ -1,7 +1,11 @@
 // Validates Kubernetes objects against the Kubernetes OpenAPI schemas, as
 // compiled to validators by the kubernetes-models packages (pinned in
 // deploy/local/install-deps.sh), and the Prometheus Operator CRDs against
-// the schemas of @kubernetes-models/prometheus-operator.
+// the schemas of @kubernetes-models/prometheus-operator. The Kubernetes
+// schemas allow fields they do not define, so a misspelt field would pass;
+// built-in kinds are therefore also walked with the field lists of
+// @kubernetes/client-node's generated models (like kubeconform -strict),
+// and a field that is not in them fails.
 //
 // Usage: node validate_k8s.mjs VALIDATOR_DIR OBJECTS.json (VALIDATOR_DIR holds
 // node_modules/kubernetes-models)
@@ -31,6 +35,41 @@ function modulePath(apiVersion, kind) {
   return path.join(modules, pkg, apiVersion, `${kind}.js`);
 }
 
+// Built-in kinds: every field must be one the API defines.
+const clientModels = await import(pathToFileURL(
+  path.join(modules, '@kubernetes/client-node/dist/gen/models/all.js')).href);
+
+function strictTypeName(apiVersion, kind) {
+  const version = apiVersion.split('/').pop();
+  return version[0].toUpperCase() + version.slice(1) + kind;  // apps/v1 -> V1Deployment
+}
+
+function unknownFields(value, type, where, errors) {
+  if (value === null || value === undefined) return;
+  let m = type.match(/^Array<(.+)>$/);
+  if (m) {
+    if (Array.isArray(value)) value.forEach((v, i) => unknownFields(v, m[1], `${where}/${i}`, errors));
+    return;
+  }
+  m = type.match(/^\{ \[key: string\]: (.+); \}$/);
+  if (m) {
+    if (typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) unknownFields(v, m[1], `${where}/${k}`, errors);
+    }
+    return;
+  }
+  const model = clientModels[type];
+  // Primitives, IntOrString and "any" have no fields; wrong value types are
+  // the schema validator's to report.
+  if (typeof model?.getAttributeTypeMap !== 'function') return;
+  if (typeof value !== 'object' || Array.isArray(value)) return;
+  const fields = new Map(model.getAttributeTypeMap().map((a) => [a.baseName, a.type]));
+  for (const [k, v] of Object.entries(value)) {
+    if (!fields.has(k)) errors.push(`${where}/${k}: unknown field (not in ${type})`);
+    else unknownFields(v, fields.get(k), `${where}/${k}`, errors);
+  }
+}
+
 let failures = 0;
 let checked = 0;
 for (const { source, object } of JSON.parse(readFileSync(objectsFile, 'utf8'))) {
@@ -52,11 +91,28 @@ for (const { source, object } of JSON.parse(readFileSync(objectsFile, 'utf8'))) 
   }
   try {
     new Model(object).validate();
-    checked++;
   } catch (e) {
     console.error(`validate_k8s: FAIL: ${name}: ${e.message}`);
     failures++;
+    continue;
   }
+  const group = apiVersion.includes('/') ? apiVersion.split('/')[0] : '';
+  if (!CRD_PACKAGES[group]) {
+    const type = strictTypeName(apiVersion, kind);
+    if (typeof clientModels[type]?.getAttributeTypeMap !== 'function') {
+      console.error(`validate_k8s: FAIL: ${name}: no field list for ${type}`);
+      failures++;
+      continue;
+    }
+    const errors = [];
+    unknownFields(object, type, '', errors);
+    if (errors.length > 0) {
+      console.error(`validate_k8s: FAIL: ${name}: ${errors.join(', ')}`);
+      failures++;
+      continue;
+    }
+  }
+  checked++;
 }
 if (failures > 0) process.exit(1);
 console.log(`validate_k8s: ok: ${checked} objects valid`);
