@@ -19,10 +19,7 @@ step "dependencies"
 "$REPO_ROOT/deploy/local/install-deps.sh"
 
 step "build ($BUILD_DIR)"
-cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja \
-  -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
-  -DUSERSERVICE_BUILD_TESTS=ON >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)"
+"$REPO_ROOT/deploy/local/build.sh" "$BUILD_DIR"
 
 step "buf lint"
 (cd "$REPO_ROOT" && "$REPO_ROOT/.tools/node_modules/.bin/buf" lint)

@@ -2,9 +2,12 @@
 # Idempotent installer for everything needed to build, run and test the
 # user service locally (Debian 12). Installs only what is missing.
 #
-# Usage: deploy/local/install-deps.sh [--no-npm] [--no-apt]
-#   --no-npm   do not install the buf CLI into <repo>/.tools
-#   --no-apt   do not check/install Debian packages
+# Usage: deploy/local/install-deps.sh [--build-only] [--no-npm] [--no-apt]
+#   --build-only  only what building user_server and userctl needs (the
+#                 container image's build stage): no database, test or npm tools
+#   --no-npm      do not install the npm tools (buf, the manifest validator)
+#                 into <repo>/.tools
+#   --no-apt      do not check/install Debian packages
 # Env:
 #   EXTRA_APT_PACKAGES  extra Debian packages (space separated) to ensure
 #   BUF_VERSION         buf version to pin (default below)
@@ -14,27 +17,49 @@ REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BUF_VERSION="${BUF_VERSION:-1.75.0}"
 TOOLS_DIR="$REPO_ROOT/.tools"
 
-APT_PACKAGES=(
+# What the Dockerfile's build stage needs too (--build-only).
+BUILD_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
-  libabsl-dev libmysqlcppconn-dev libboost-dev libgtest-dev libgmock-dev
-  mariadb-server mariadb-client openssl python3-grpcio nodejs npm procps
+  libabsl-dev libmysqlcppconn-dev libboost-dev
 )
-# shellcheck disable=SC2206  # word splitting is intended
-APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})
+# Tests, the local cluster and the deployment checks (tests/deploy/check.sh:
+# promtool from `prometheus`, PyYAML, dpkg/ldd for the image recipe).
+TEST_APT_PACKAGES=(
+  libgtest-dev libgmock-dev
+  mariadb-server mariadb-client openssl python3-grpcio nodejs npm procps
+  prometheus python3 python3-yaml
+)
+# npm tools of tests/deploy/check.sh, pinned: Kubernetes' OpenAPI schemas
+# compiled to validators (kubernetes-models), the same for the Prometheus
+# Operator's CRDs, and the official JavaScript client, whose generated
+# models list every field of every type (for rejecting unknown fields).
+DEPLOY_CHECK_NPM_PACKAGES=(
+  kubernetes-models@5.1.0
+  @kubernetes-models/prometheus-operator@6.0.0
+  @kubernetes/client-node@1.4.0
+)
+DEPLOY_CHECK_DIR="$TOOLS_DIR/deploy-check"
 
 do_npm=1
 do_apt=1
+build_only=0
 for arg in "$@"; do
   case "$arg" in
+    --build-only) build_only=1; do_npm=0 ;;
     --no-npm) do_npm=0 ;;
     --no-apt) do_apt=0 ;;
-    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-deps: unknown argument: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
 
 die() { echo "install-deps: ERROR: $*" >&2; exit 1; }
+
+APT_PACKAGES=("${BUILD_APT_PACKAGES[@]}")
+if [ "$build_only" -eq 0 ]; then APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}"); fi
+# shellcheck disable=SC2206  # word splitting is intended
+APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -127,6 +152,30 @@ install_buf() {
     die "buf installed, but version is '$(installed_buf_version)', expected $BUF_VERSION"
 }
 
+# ------------------------------------------------- deploy-check tools -----
+# A marker file records the exact pinned list that was installed, so a
+# re-run does nothing and a changed pin reinstalls.
+install_deploy_check() {
+  local want="${DEPLOY_CHECK_NPM_PACKAGES[*]}"
+  local marker="$DEPLOY_CHECK_DIR/.installed"
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$want" ] &&
+      [ -d "$DEPLOY_CHECK_DIR/node_modules/kubernetes-models" ] &&
+      [ -d "$DEPLOY_CHECK_DIR/node_modules/@kubernetes/client-node" ]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || die "npm not found (needed for the manifest validator)"
+  echo "install-deps: installing $want into $DEPLOY_CHECK_DIR"
+  mkdir -p "$DEPLOY_CHECK_DIR"
+  local log="$DEPLOY_CHECK_DIR/npm-install.log"
+  if ! npm install --prefix "$DEPLOY_CHECK_DIR" --no-audit --no-fund \
+      --loglevel=error --save-exact "${DEPLOY_CHECK_NPM_PACKAGES[@]}" >"$log" 2>&1; then
+    tail -n 30 "$log" >&2 || true
+    die "npm install of $want failed (log: $log)"
+  fi
+  rm -f "$log"
+  printf '%s' "$want" >"$marker"
+}
+
 if [ "$do_apt" -eq 1 ]; then install_apt; fi
-if [ "$do_npm" -eq 1 ]; then install_buf; fi
+if [ "$do_npm" -eq 1 ]; then install_buf; install_deploy_check; fi
 exit 0

@@ -14,9 +14,7 @@ CLUSTER="$REPO_ROOT/deploy/local/cluster.sh"
 LISTEN="${LISTEN:-127.0.0.1:50051}"
 
 "$REPO_ROOT/deploy/local/install-deps.sh"
-cmake -S "$REPO_ROOT" -B "$BUILD_DIR" -G Ninja \
-  -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
-cmake --build "$BUILD_DIR" -j "$(nproc)" --target user_server userctl
+"$REPO_ROOT/deploy/local/build.sh" "$BUILD_DIR" user_server userctl
 
 "$CLUSTER" start
 eval "$("$CLUSTER" env)"
