@@ -107,11 +107,11 @@ absl::Status ReadRouter::ReadFromReplicas(
     if (!ShouldTryElsewhere(last, ctx)) return last;
   }
   if (tried && ctx.Expired()) return last;
-  return ReadFallback(read, served_by,
-                      !tried && policy.consistency ==
-                                    ReadConsistency::kBoundedStaleness
-                          ? ReadReason::kPrimaryStalenessFallback
-                          : ReadReason::kPrimaryNoReplica);
+  return ReadFallback(
+      read, served_by,
+      !tried && policy.consistency == ReadConsistency::kBoundedStaleness
+          ? ReadReason::kPrimaryStalenessFallback
+          : ReadReason::kPrimaryNoReplica);
 }
 
 absl::Status ReadRouter::ReadFallback(

@@ -1,5 +1,7 @@
 // What the ReadRouter reports to its RoutingObserver at each decision.
 
+#include "server/routing/routing_observer.h"
+
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,7 +16,6 @@
 #include "gtest/gtest.h"
 #include "server/routing/fake_user_reader.h"
 #include "server/routing/read_router.h"
-#include "server/routing/routing_observer.h"
 
 namespace userservice {
 namespace {
@@ -143,7 +144,8 @@ TEST_F(RoutingObserverTest, AFailedReplicaIsFollowedByARetryThenThePrimary) {
                           "primary/primary_no_replica"));
 }
 
-TEST_F(RoutingObserverTest, BoundedReadsWithNoFreshReplicaAreStalenessFallbacks) {
+TEST_F(RoutingObserverTest,
+       BoundedReadsWithNoFreshReplicaAreStalenessFallbacks) {
   Build(2);
   ASSERT_TRUE(Read(Policy(ReadConsistency::kBoundedStaleness)).ok());
   EXPECT_THAT(observer_.TakeReads(),
@@ -154,8 +156,8 @@ TEST_F(RoutingObserverTest, WithoutReplicasReadsArePrimaryNoReplica) {
   Build(0);
   ASSERT_TRUE(Read(Policy(ReadConsistency::kEventual)).ok());
   ASSERT_TRUE(Read(Policy(ReadConsistency::kStrong)).ok());
-  EXPECT_THAT(observer_.TakeReads(),
-              ElementsAre("primary/primary_no_replica", "primary/primary_strong"));
+  EXPECT_THAT(observer_.TakeReads(), ElementsAre("primary/primary_no_replica",
+                                                 "primary/primary_strong"));
   EXPECT_THAT(observer_.TakeWaits(), IsEmpty());
 }
 
