@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev libmysqlcppconn-dev libboost-dev libgtest-dev libgmock-dev
   mariadb-server mariadb-client openssl python3-grpcio nodejs npm procps
+  prometheus-cpp-dev
 )
 # shellcheck disable=SC2206  # word splitting is intended
 APT_PACKAGES+=(${EXTRA_APT_PACKAGES:-})
