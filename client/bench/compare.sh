@@ -200,7 +200,7 @@ eval "$(cluster env)"
 
 # -------------------------------------------------------------- server ---
 server_log="$out_dir/user_server.log"
-"$SERVER_BIN" --listen=127.0.0.1:0 \
+"$SERVER_BIN" --listen=127.0.0.1:0 --metrics-listen=127.0.0.1:0 \
   --primary="$CLUSTER_PRIMARY" --replicas="$CLUSTER_REPLICA_ADDRS" \
   --db-name="$CLUSTER_DB_NAME" --db-user="$CLUSTER_DB_USER" \
   --db-password-file="$CLUSTER_DB_PASSWORD_FILE" \

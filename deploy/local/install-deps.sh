@@ -21,7 +21,7 @@ TOOLS_DIR="$REPO_ROOT/.tools"
 BUILD_APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
-  libabsl-dev libmysqlcppconn-dev libboost-dev
+  libabsl-dev libmysqlcppconn-dev libboost-dev prometheus-cpp-dev
 )
 # Tests, the local cluster and the deployment checks (tests/deploy/check.sh:
 # promtool from `prometheus`, PyYAML, dpkg/ldd for the image recipe).

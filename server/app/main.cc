@@ -34,6 +34,7 @@
 #include "server/health/health_checker.h"
 #include "server/health/lag_ledger.h"
 #include "server/health/replica_health.h"
+#include "server/metrics/server_metrics.h"
 #include "server/mysql/migrations.h"
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/mysql_heartbeat.h"
@@ -142,6 +143,10 @@ ABSL_FLAG(int, rpc_pollers, 16,
 ABSL_FLAG(bool, admin_service, true,
           "Serve userservice.admin.v1.AdminService (endpoint health, lag "
           "and pool status; no user data).");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Address of the HTTP listener serving Prometheus metrics at "
+          "/metrics, HOST:PORT (port 0 picks a free port). Empty: no "
+          "metrics.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level written: debug, info, warning or error.");
 
@@ -154,6 +159,7 @@ constexpr char kServiceName[] = "userservice.v1.UserService";
 
 struct ServerConfig {
   std::string listen;
+  std::string metrics_listen;  // empty: off
   mysql::Endpoint primary;
   std::vector<mysql::Endpoint> replicas;
   mysql::ConnectionSettings connection;
@@ -202,6 +208,12 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   config.listen = absl::GetFlag(FLAGS_listen);
   if (config.listen.empty()) {
     return absl::InvalidArgumentError("--listen: must not be empty");
+  }
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!config.metrics_listen.empty() &&
+      config.metrics_listen.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        "--metrics-listen: must be HOST:PORT, or empty for no metrics");
   }
   if (absl::GetFlag(FLAGS_primary).empty()) {
     return absl::InvalidArgumentError(
@@ -382,11 +394,15 @@ struct EndpointRuntime {
 
 std::unique_ptr<EndpointRuntime> MakeEndpoint(
     const ServerConfig& config, const mysql::Endpoint& endpoint,
-    std::function<void()> on_read_only) {
+    std::function<void()> on_read_only,
+    metrics::ServerMetrics* server_metrics) {
   auto runtime = std::make_unique<EndpointRuntime>();
   runtime->endpoint = endpoint;
   PoolOptions options = config.pool;
   options.name = endpoint.name;
+  if (server_metrics != nullptr) {
+    options.observer = server_metrics->pool_observer(endpoint.name);
+  }
   runtime->pool = std::make_unique<mysql::MysqlPool>(
       options,
       [endpoint, settings = config.connection](absl::Time deadline) {
@@ -414,6 +430,19 @@ int Run(const ServerConfig& config) {
   }
 
   const std::string writer_id = WriterId();
+  std::unique_ptr<metrics::ServerMetrics> server_metrics;
+  if (!config.metrics_listen.empty()) {
+    std::vector<std::string> replica_names;
+    for (const mysql::Endpoint& r : config.replicas) {
+      replica_names.push_back(r.name);
+    }
+    server_metrics = std::make_unique<metrics::ServerMetrics>(
+        config.primary.name, replica_names,
+        metrics::MethodsOfServices(
+            {kServiceName, "userservice.admin.v1.AdminService",
+             "grpc.health.v1.Health",
+             "grpc.reflection.v1alpha.ServerReflection"}));
+  }
   PrimaryHealth primary_health;
   std::unique_ptr<EndpointRuntime> primary;
   // A primary that refuses writes was demoted: its pooled sessions all
@@ -421,12 +450,14 @@ int Run(const ServerConfig& config) {
   auto on_primary_read_only = [&primary]() {
     if (primary != nullptr) primary->pool->DiscardIdle();
   };
-  primary = MakeEndpoint(config, config.primary, on_primary_read_only);
+  primary = MakeEndpoint(config, config.primary, on_primary_read_only,
+                         server_metrics.get());
   std::vector<std::unique_ptr<EndpointRuntime>> replicas;
   std::vector<NamedReader> readers;
   std::vector<HealthChecker::Replica> checked;
   for (const mysql::Endpoint& endpoint : config.replicas) {
-    replicas.push_back(MakeEndpoint(config, endpoint, nullptr));
+    replicas.push_back(
+        MakeEndpoint(config, endpoint, nullptr, server_metrics.get()));
     EndpointRuntime& r = *replicas.back();
     r.health = std::make_unique<ReplicaHealth>(endpoint.name, config.health);
     r.probe = std::make_unique<mysql::MysqlReplicaProbe>(
@@ -434,8 +465,12 @@ int Run(const ServerConfig& config) {
     readers.push_back({endpoint.name, r.store.get(), r.health.get()});
     checked.push_back({r.probe.get(), r.health.get()});
   }
+  RouterOptions router_options = config.router;
+  if (server_metrics != nullptr) {
+    router_options.observer = server_metrics->routing();
+  }
   ReadRouter router({config.primary.name, primary->store.get()},
-                    std::move(readers), config.router);
+                    std::move(readers), router_options);
   UserServiceImpl service(primary->store.get(), &router, config.service);
   GetUserServer get_user_server(&service, config.get_user_server);
 
@@ -491,6 +526,31 @@ int Run(const ServerConfig& config) {
   };
   AdminServiceImpl admin(snapshot);
 
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (server_metrics != nullptr) {
+    std::vector<metrics::PoolStatsCollector::Pool> pools = {
+        {config.primary.name,
+         [p = primary->pool.get()] { return p->Stats(); }}};
+    std::vector<metrics::ReplicaCollector::Replica> replica_health;
+    for (const auto& r : replicas) {
+      pools.push_back(
+          {r->endpoint.name, [p = r->pool.get()] { return p->Stats(); }});
+      replica_health.push_back({r->endpoint.name, r->health.get()});
+    }
+    absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> started =
+        server_metrics->Serve(config.metrics_listen, std::move(pools),
+                              std::move(replica_health));
+    if (!started.ok()) {
+      log::Error("cannot serve metrics",
+                 {{"error", std::string(started.status().message())}});
+      return 1;
+    }
+    metrics_server = *std::move(started);
+    log::Info("serving metrics",
+              {{"metrics_listen", config.metrics_listen},
+               {"metrics_port", absl::StrCat(metrics_server->port())}});
+  }
+
   // Liveness: the overall status stays SERVING while the process runs.
   // Readiness (kServiceName) follows update_readiness from here on.
   health.SetServingStatus("", true);
@@ -510,6 +570,14 @@ int Run(const ServerConfig& config) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               4 * config.rpc_pollers);
   if (config.admin_service) builder.RegisterService(&admin);
+  if (server_metrics != nullptr) {
+    // An interceptor sees sync and callback handlers alike.
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(server_metrics->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     log::Error("cannot listen", {{"listen", config.listen}});

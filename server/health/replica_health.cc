@@ -81,6 +81,7 @@ void ReplicaHealth::SetStateLocked(ReplicaState state,
   const ReplicaState old = status_.state;
   status_.state = state;
   status_.reason = reason;
+  if (state == ReplicaState::kEjected) ++status_.ejections;
   // Each transition is logged once, where it happens.
   log::Write(state == ReplicaState::kEjected ? log::Level::kWarning
                                              : log::Level::kInfo,

@@ -1,6 +1,7 @@
 #ifndef USERSERVICE_SERVER_HEALTH_REPLICA_HEALTH_H_
 #define USERSERVICE_SERVER_HEALTH_REPLICA_HEALTH_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -58,6 +59,7 @@ struct ReplicaStatus {
   int consecutive_failures = 0;
   int consecutive_successes = 0;
   std::string reason;  // why the state is what it is
+  int64_t ejections = 0;  // times it left the rotation since startup
 };
 
 // The health of one replica, fed by its checker and by the calls routed to

@@ -56,6 +56,21 @@ TEST(ReplicaHealthTest, EjectedAfterNConsecutiveFailuresReadmittedAfterM) {
   EXPECT_TRUE(health.EligibleForEventual(kT0));
 }
 
+TEST(ReplicaHealthTest, CountsEjections) {
+  ReplicaHealth health("replica-0", Policy());
+  EXPECT_EQ(health.Snapshot(kT0).ejections, 0);
+  for (int round = 1; round <= 2; ++round) {
+    for (int i = 0; i < 3; ++i) health.RecordProbe(Unreachable(), kT0);
+    EXPECT_EQ(health.Snapshot(kT0).ejections, round);
+    // More failures while ejected are not another ejection.
+    health.RecordProbe(Unreachable(), kT0);
+    EXPECT_EQ(health.Snapshot(kT0).ejections, round);
+    health.RecordProbe(Reachable(absl::ZeroDuration()), kT0);
+    health.RecordProbe(Reachable(absl::ZeroDuration()), kT0);
+    EXPECT_EQ(health.Snapshot(kT0).state, ReplicaState::kHealthy);
+  }
+}
+
 TEST(ReplicaHealthTest, ASuccessResetsTheFailureCount) {
   ReplicaHealth health("replica-0", Policy());
   health.RecordProbe(Unreachable(), kT0);

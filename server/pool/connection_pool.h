@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/pool/pool_observer.h"
 
 namespace userservice {
 
@@ -57,6 +58,9 @@ struct PoolOptions {
   // Source of time for lifetime and idle bookkeeping; empty means absl::Now.
   // For tests. (Waits for a free connection always use real time.)
   std::function<absl::Time()> clock;
+  // Told how long each Acquire took (for metrics); may be null. Must outlive
+  // the pool.
+  PoolObserver* observer = nullptr;
 };
 
 // Point-in-time counts and cumulative counters, for tests, health and metrics.
@@ -74,18 +78,20 @@ struct PoolStats {
   uint64_t closed_lifetime = 0;    // past their lifetime, released or idle
   uint64_t closed_idle = 0;        // idle for longer than idle_timeout
   uint64_t closed_validation = 0;  // failed (or threw in) the validator
-  // Closed because the pool was flushed or closed: idle connections and stale
-  // leases dropped after a MarkBroken() or DiscardIdle(), and everything
-  // closed by Close(). With the others, accounts for every connection:
-  // opened == closed_* (all six) + idle + in_use.
+  // Closed because the pool was flushed: idle connections and stale leases
+  // dropped after a MarkBroken() or DiscardIdle().
   uint64_t closed_discarded = 0;
+  // Closed by Close(), or released after it. With the others, accounts for
+  // every connection: opened == closed_* (all six) + idle + in_use.
+  uint64_t closed_shutdown = 0;
   uint64_t acquire_resource_exhausted = 0;  // acquire_timeout ran out
   uint64_t acquire_deadline_exceeded = 0;   // the caller's deadline ran out
+  uint64_t acquire_closed = 0;              // Acquire after Close()
 
   int size() const { return idle + in_use + opening; }
   uint64_t closed() const {
     return closed_broken + closed_lifetime + closed_idle + closed_validation +
-           closed_discarded;
+           closed_discarded + closed_shutdown;
   }
 };
 
@@ -193,6 +199,74 @@ class ConnectionPool {
   // closed.
   absl::StatusOr<Lease> Acquire(absl::Time deadline) {
     const absl::Time start = absl::Now();
+    absl::StatusOr<Lease> lease = AcquireSince(start, deadline);
+    if (options_.observer != nullptr) {
+      options_.observer->OnAcquire(absl::Now() - start, lease.status());
+    }
+    return lease;
+  }
+
+  // Closes idle connections past their idle timeout or lifetime. Meant to be
+  // called periodically, so that a pool nobody acquires from still shrinks.
+  void Maintain() {
+    std::vector<Idle> doomed;
+    const absl::Time now = Now();
+    absl::MutexLock lock(&mu_);
+    RetireIdleLocked(now, &doomed);
+  }  // `doomed` is destroyed after `lock` releases the mutex.
+
+  // Closes idle connections now and every in-use one when it is released;
+  // later Acquire calls fail. For shutdown.
+  void Close() {
+    std::vector<Idle> doomed;
+    absl::MutexLock lock(&mu_);
+    closed_ = true;
+    closed_shutdown_ += idle_.size();
+    doomed.swap(idle_);
+  }
+
+  // Drops every idle connection, e.g. after the endpoint was seen to restart.
+  void DiscardIdle() {
+    std::vector<Idle> doomed;
+    absl::MutexLock lock(&mu_);
+    ++generation_;
+    closed_discarded_ += idle_.size();
+    doomed.swap(idle_);
+  }
+
+  PoolStats Stats() const {
+    absl::MutexLock lock(&mu_);
+    PoolStats stats;
+    stats.idle = static_cast<int>(idle_.size());
+    stats.in_use = in_use_;
+    stats.opening = opening_;
+    stats.waiters = waiters_;
+    stats.max_size = options_.max_size;
+    stats.opened = opened_;
+    stats.open_failures = open_failures_;
+    stats.closed_broken = closed_broken_;
+    stats.closed_lifetime = closed_lifetime_;
+    stats.closed_idle = closed_idle_;
+    stats.closed_validation = closed_validation_;
+    stats.closed_discarded = closed_discarded_;
+    stats.closed_shutdown = closed_shutdown_;
+    stats.acquire_resource_exhausted = acquire_resource_exhausted_;
+    stats.acquire_deadline_exceeded = acquire_deadline_exceeded_;
+    stats.acquire_closed = acquire_closed_;
+    return stats;
+  }
+
+  const PoolOptions& options() const { return options_; }
+
+ private:
+  struct Idle {
+    std::unique_ptr<Conn> conn;
+    absl::Time expires_at;
+    absl::Time idle_since;
+  };
+
+  // Acquire's work, for a call that started at `start`.
+  absl::StatusOr<Lease> AcquireSince(absl::Time start, absl::Time deadline) {
     const absl::Time give_up =
         std::min(deadline, start + options_.acquire_timeout);
     // Connections to close; always destroyed with the mutex released.
@@ -202,6 +276,7 @@ class ConnectionPool {
       const absl::Time now = Now();
       mu_.Lock();
       if (closed_) {
+        ++acquire_closed_;
         mu_.Unlock();
         return ClosedError();
       }
@@ -257,63 +332,6 @@ class ConnectionPool {
       mu_.Unlock();
     }
   }
-
-  // Closes idle connections past their idle timeout or lifetime. Meant to be
-  // called periodically, so that a pool nobody acquires from still shrinks.
-  void Maintain() {
-    std::vector<Idle> doomed;
-    const absl::Time now = Now();
-    absl::MutexLock lock(&mu_);
-    RetireIdleLocked(now, &doomed);
-  }  // `doomed` is destroyed after `lock` releases the mutex.
-
-  // Closes idle connections now and every in-use one when it is released;
-  // later Acquire calls fail. For shutdown.
-  void Close() {
-    std::vector<Idle> doomed;
-    absl::MutexLock lock(&mu_);
-    closed_ = true;
-    closed_discarded_ += idle_.size();
-    doomed.swap(idle_);
-  }
-
-  // Drops every idle connection, e.g. after the endpoint was seen to restart.
-  void DiscardIdle() {
-    std::vector<Idle> doomed;
-    absl::MutexLock lock(&mu_);
-    ++generation_;
-    closed_discarded_ += idle_.size();
-    doomed.swap(idle_);
-  }
-
-  PoolStats Stats() const {
-    absl::MutexLock lock(&mu_);
-    PoolStats stats;
-    stats.idle = static_cast<int>(idle_.size());
-    stats.in_use = in_use_;
-    stats.opening = opening_;
-    stats.waiters = waiters_;
-    stats.max_size = options_.max_size;
-    stats.opened = opened_;
-    stats.open_failures = open_failures_;
-    stats.closed_broken = closed_broken_;
-    stats.closed_lifetime = closed_lifetime_;
-    stats.closed_idle = closed_idle_;
-    stats.closed_validation = closed_validation_;
-    stats.closed_discarded = closed_discarded_;
-    stats.acquire_resource_exhausted = acquire_resource_exhausted_;
-    stats.acquire_deadline_exceeded = acquire_deadline_exceeded_;
-    return stats;
-  }
-
-  const PoolOptions& options() const { return options_; }
-
- private:
-  struct Idle {
-    std::unique_ptr<Conn> conn;
-    absl::Time expires_at;
-    absl::Time idle_since;
-  };
 
   static uint64_t SeedRng() {
     std::random_device device;
@@ -465,7 +483,12 @@ class ConnectionPool {
       case Disposal::kReturn:
         break;
     }
-    if (closed_ || generation != generation_) {
+    if (closed_) {
+      ++closed_shutdown_;
+      doomed.push_back(std::move(entry));
+      return;
+    }
+    if (generation != generation_) {
       ++closed_discarded_;
       doomed.push_back(std::move(entry));
       return;
@@ -499,8 +522,10 @@ class ConnectionPool {
   uint64_t closed_idle_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t closed_validation_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t closed_discarded_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t closed_shutdown_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t acquire_resource_exhausted_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t acquire_deadline_exceeded_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t acquire_closed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace userservice

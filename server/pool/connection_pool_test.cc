@@ -382,6 +382,54 @@ TEST_F(ConnectionPoolTest, WaitingPastTheAcquireTimeoutIsResourceExhausted) {
   EXPECT_EQ(pool.Stats().in_use, 1);
 }
 
+// Records what the pool tells its observer.
+class RecordingObserver : public PoolObserver {
+ public:
+  void OnAcquire(absl::Duration waited, const absl::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    waits_.push_back(waited);
+    codes_.push_back(status.code());
+  }
+  std::vector<absl::Duration> waits() {
+    absl::MutexLock lock(&mu_);
+    return waits_;
+  }
+  std::vector<absl::StatusCode> codes() {
+    absl::MutexLock lock(&mu_);
+    return codes_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::Duration> waits_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::StatusCode> codes_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(ConnectionPoolTest, TellsTheObserverAboutEveryAcquireAndItsWait) {
+  RecordingObserver observer;
+  PoolOptions options = Options(1, /*acquire_timeout=*/absl::Milliseconds(20));
+  options.observer = &observer;
+  Pool pool(options, factory_.AsFactory());
+  absl::StatusOr<Lease> held = pool.Acquire(Later());
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(pool.Acquire(Later()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  held = Lease();
+  pool.Close();
+  EXPECT_EQ(pool.Acquire(Later()).status().code(),
+            absl::StatusCode::kUnavailable);
+
+  EXPECT_THAT(observer.codes(),
+              ::testing::ElementsAre(absl::StatusCode::kOk,
+                                     absl::StatusCode::kResourceExhausted,
+                                     absl::StatusCode::kUnavailable));
+  ASSERT_EQ(observer.waits().size(), 3u);
+  // The refused caller waited out the acquire timeout.
+  EXPECT_GE(observer.waits()[1], absl::Milliseconds(20));
+  EXPECT_EQ(pool.Stats().closed_shutdown, 1u);
+  EXPECT_EQ(pool.Stats().acquire_closed, 1u);
+}
+
 TEST_F(ConnectionPoolTest, FactoryFailureIsUnavailableAndFreesTheSlot) {
   Pool pool(Options(1), factory_.AsFactory());
   factory_.FailWith(absl::UnavailableError("connection refused"));
@@ -1341,8 +1389,10 @@ void ExpectCounters(const PoolStats& got, const PoolStats& want) {
   EXPECT_EQ(got.closed_idle, want.closed_idle);
   EXPECT_EQ(got.closed_validation, want.closed_validation);
   EXPECT_EQ(got.closed_discarded, want.closed_discarded);
+  EXPECT_EQ(got.closed_shutdown, want.closed_shutdown);
   EXPECT_EQ(got.acquire_resource_exhausted, want.acquire_resource_exhausted);
   EXPECT_EQ(got.acquire_deadline_exceeded, want.acquire_deadline_exceeded);
+  EXPECT_EQ(got.acquire_closed, want.acquire_closed);
   // Every connection opened is idle, in use or counted as closed.
   EXPECT_EQ(got.opened, got.closed() + static_cast<uint64_t>(got.idle) +
                             static_cast<uint64_t>(got.in_use));
@@ -1460,13 +1510,14 @@ TEST_F(ConnectionPoolTest, CountersMoveExactlyAsExpected) {
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }  // 8
   want.opened = 8;
   pool.Close();
-  want.closed_discarded = 3;
+  want.closed_shutdown = 1;
   {
     SCOPED_TRACE("discard and close");
     ExpectCounters(pool.Stats(), want);
   }
   EXPECT_EQ(pool.Acquire(Later()).status().code(),
             absl::StatusCode::kUnavailable);
+  want.acquire_closed = 1;
   {
     SCOPED_TRACE("closed");
     ExpectCounters(pool.Stats(), want);

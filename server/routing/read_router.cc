@@ -15,6 +15,12 @@ bool ShouldTryElsewhere(const absl::Status& status, const RequestContext& ctx) {
   return absl::IsUnavailable(status) && !ctx.Expired();
 }
 
+// Stands in when no observer is configured, so decision points need no check.
+RoutingObserver* NoopObserver() {
+  static RoutingObserver* const noop = new RoutingObserver();
+  return noop;
+}
+
 bool Eligible(const NamedReader& replica, const ReadPolicy& policy,
               absl::Time now) {
   if (policy.consistency == ReadConsistency::kBoundedStaleness) {
@@ -30,7 +36,9 @@ ReadRouter::ReadRouter(NamedReader primary, std::vector<NamedReader> replicas,
                        RouterOptions options)
     : primary_(std::move(primary)),
       replicas_(std::move(replicas)),
-      options_(options) {}
+      options_(options),
+      observer_(options.observer != nullptr ? options.observer
+                                            : NoopObserver()) {}
 
 FallbackStats ReadRouter::fallback_stats() const {
   return FallbackStats{fallback_in_flight_.load(), options_.max_fallback_reads,
@@ -62,9 +70,16 @@ absl::Status ReadRouter::Read(const ReadPolicy& policy,
                               absl::FunctionRef<absl::Status(UserReader&)> read,
                               std::string* served_by) {
   served_by->clear();
-  if (replicas_.empty()) return ReadAt(primary_, read, served_by);
+  if (replicas_.empty()) {
+    observer_->OnRead(primary_.name,
+                      policy.consistency == ReadConsistency::kStrong
+                          ? ReadReason::kPrimaryStrong
+                          : ReadReason::kPrimaryNoReplica);
+    return ReadAt(primary_, read, served_by);
+  }
   switch (policy.consistency) {
     case ReadConsistency::kStrong:
+      observer_->OnRead(primary_.name, ReadReason::kPrimaryStrong);
       return ReadAt(primary_, read, served_by);
     case ReadConsistency::kSession:
       if (policy.min_position.has_value()) {
@@ -85,19 +100,27 @@ absl::Status ReadRouter::ReadFromReplicas(
   absl::Status last;
   bool tried = false;
   for (const NamedReader* replica : Candidates(policy, 2)) {
+    observer_->OnRead(replica->name,
+                      tried ? ReadReason::kRetry : ReadReason::kReplica);
     last = ReadAt(*replica, read, served_by);
     tried = true;
     if (!ShouldTryElsewhere(last, ctx)) return last;
   }
   if (tried && ctx.Expired()) return last;
-  return ReadFallback(read, served_by);
+  return ReadFallback(
+      read, served_by,
+      !tried && policy.consistency == ReadConsistency::kBoundedStaleness
+          ? ReadReason::kPrimaryStalenessFallback
+          : ReadReason::kPrimaryNoReplica);
 }
 
 absl::Status ReadRouter::ReadFallback(
-    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+    ReadReason reason) {
   if (fallback_in_flight_.fetch_add(1) >= options_.max_fallback_reads) {
     fallback_in_flight_.fetch_sub(1);
     fallback_refused_.fetch_add(1);
+    observer_->OnFallbackRefused();
     served_by->clear();
     return absl::UnavailableError(absl::StrCat(
         "no replica can serve this read (unreachable, ejected or lagging) "
@@ -106,6 +129,7 @@ absl::Status ReadRouter::ReadFallback(
         " fallback reads; retry with backoff, or use CONSISTENCY_STRONG if "
         "the read must not fail"));
   }
+  observer_->OnRead(primary_.name, reason);
   absl::Status status = ReadAt(primary_, read, served_by);
   fallback_in_flight_.fetch_sub(1);
   return status;
@@ -121,20 +145,28 @@ absl::Status ReadRouter::ReadSession(
     const absl::Duration wait =
         std::max(absl::ZeroDuration(),
                  std::min(options_.session_wait, ctx.Remaining() / 2));
+    const absl::Time wait_start = absl::Now();
     absl::StatusOr<bool> applied =
         replica.reader->WaitForPosition(position, wait, ctx);
+    observer_->OnPositionWait(replica.name,
+                              !applied.ok() ? PositionWaitOutcome::kError
+                              : *applied    ? PositionWaitOutcome::kReached
+                                            : PositionWaitOutcome::kTimeout,
+                              absl::Now() - wait_start);
     if (absl::IsInvalidArgument(applied.status())) return applied.status();
     if (absl::IsUnavailable(applied.status()) && replica.health != nullptr) {
       replica.health->RecordCallFailure(
           absl::Now(), std::string(applied.status().message()));
     }
     if (applied.ok() && *applied) {
+      observer_->OnRead(replica.name, ReadReason::kReplica);
       absl::Status status = ReadAt(replica, read, served_by);
       if (!ShouldTryElsewhere(status, ctx)) return status;
     }
   }
   // The replica is behind or unreachable: only the primary is sure to have
   // the caller's write.
+  observer_->OnRead(primary_.name, ReadReason::kPrimarySessionFallback);
   return ReadAt(primary_, read, served_by);
 }
 

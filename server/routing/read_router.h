@@ -14,6 +14,7 @@
 #include "server/repository/request_context.h"
 #include "server/repository/user.h"
 #include "server/repository/user_repository.h"
+#include "server/routing/routing_observer.h"
 
 namespace userservice {
 
@@ -48,6 +49,9 @@ struct RouterOptions {
   // for writes and for the reads that need it (STRONG, SESSION), which are
   // never refused.
   int max_fallback_reads = 8;
+  // Told every routing decision (for metrics); null: nobody. Must outlive
+  // the router.
+  RoutingObserver* observer = nullptr;
 };
 
 struct FallbackStats {
@@ -104,7 +108,7 @@ class ReadRouter {
       std::string* served_by);
   // The primary within the fallback budget, or UNAVAILABLE.
   absl::Status ReadFallback(absl::FunctionRef<absl::Status(UserReader&)> read,
-                            std::string* served_by);
+                            std::string* served_by, ReadReason reason);
   absl::Status ReadSession(const ReplicationPosition& position,
                            const RequestContext& ctx,
                            absl::FunctionRef<absl::Status(UserReader&)> read,
@@ -116,6 +120,7 @@ class ReadRouter {
   const NamedReader primary_;
   const std::vector<NamedReader> replicas_;
   const RouterOptions options_;
+  RoutingObserver* const observer_;
   std::atomic<uint64_t> next_replica_{0};
   std::atomic<int> fallback_in_flight_{0};
   std::atomic<int64_t> fallback_refused_{0};

@@ -152,8 +152,12 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   server->port_ = FreePort();
   server->log_path_ = absl::StrCat(::testing::TempDir(), "/user_server-",
                                    server->port_, ".log");
+  // Metrics on (so every test goes through the RPC interceptor) but never on
+  // the default port, which parallel runs on one host would share; a test
+  // that scrapes passes its own --metrics-listen, which comes later and wins.
   std::vector<std::string> argv = {
-      UserServerPath(), absl::StrCat("--listen=127.0.0.1:", server->port_)};
+      UserServerPath(), absl::StrCat("--listen=127.0.0.1:", server->port_),
+      "--metrics-listen=127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
   std::vector<std::string> environment = EnvironmentWith({});
   std::vector<char*> c_args = CStrings(argv);
