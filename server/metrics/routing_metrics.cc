@@ -59,11 +59,12 @@ RoutingMetrics::RoutingMetrics(prometheus::Registry& registry,
   }
 }
 
-void RoutingMetrics::OnRead(const std::string& endpoint, ReadReason reason) {
+void RoutingMetrics::OnRead(const std::string& endpoint, ReadReason reason,
+                            int reads) {
   auto it = endpoints_.find(endpoint);
   if (it == endpoints_.end()) return;
   prometheus::Counter* counter = it->second.reads[static_cast<int>(reason)];
-  if (counter != nullptr) counter->Increment();
+  if (counter != nullptr) counter->Increment(reads);
 }
 
 void RoutingMetrics::OnFallbackRefused() { refused_->Increment(); }

@@ -26,7 +26,8 @@ class RoutingMetrics : public RoutingObserver {
   RoutingMetrics(prometheus::Registry& registry, const std::string& primary,
                  const std::vector<std::string>& replicas);
 
-  void OnRead(const std::string& endpoint, ReadReason reason) override;
+  void OnRead(const std::string& endpoint, ReadReason reason,
+              int reads) override;
   void OnFallbackRefused() override;
   void OnPositionWait(const std::string& endpoint, PositionWaitOutcome outcome,
                       absl::Duration waited) override;

@@ -42,11 +42,11 @@ TEST_F(RoutingMetricsTest, SeriesThatCanHappenStartAtZero) {
 }
 
 TEST_F(RoutingMetricsTest, CountsReadsByEndpointAndReason) {
-  metrics_.OnRead("primary", ReadReason::kPrimaryStrong);
-  metrics_.OnRead("primary", ReadReason::kPrimaryStrong);
-  metrics_.OnRead("replica-1", ReadReason::kRetry);
-  metrics_.OnRead("primary", ReadReason::kPrimaryNoReplica);
-  metrics_.OnRead("unknown-endpoint", ReadReason::kReplica);  // ignored
+  metrics_.OnRead("primary", ReadReason::kPrimaryStrong, 1);
+  metrics_.OnRead("primary", ReadReason::kPrimaryStrong, 1);
+  metrics_.OnRead("replica-1", ReadReason::kRetry, 1);
+  metrics_.OnRead("primary", ReadReason::kPrimaryNoReplica, 1);
+  metrics_.OnRead("unknown-endpoint", ReadReason::kReplica, 1);  // ignored
   EXPECT_EQ(Reads("primary", "primary_strong"), 2);
   EXPECT_EQ(Reads("replica-1", "retry"), 1);
   EXPECT_EQ(Reads("replica-1", "replica"), 0);

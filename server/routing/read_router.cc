@@ -68,40 +68,42 @@ std::vector<const NamedReader*> ReadRouter::Candidates(
 absl::Status ReadRouter::Read(const ReadPolicy& policy,
                               const RequestContext& ctx,
                               absl::FunctionRef<absl::Status(UserReader&)> read,
-                              std::string* served_by) {
+                              std::string* served_by, int reads) {
   served_by->clear();
   if (replicas_.empty()) {
     observer_->OnRead(primary_.name,
                       policy.consistency == ReadConsistency::kStrong
                           ? ReadReason::kPrimaryStrong
-                          : ReadReason::kPrimaryNoReplica);
+                          : ReadReason::kPrimaryNoReplica,
+                      reads);
     return ReadAt(primary_, read, served_by);
   }
   switch (policy.consistency) {
     case ReadConsistency::kStrong:
-      observer_->OnRead(primary_.name, ReadReason::kPrimaryStrong);
+      observer_->OnRead(primary_.name, ReadReason::kPrimaryStrong, reads);
       return ReadAt(primary_, read, served_by);
     case ReadConsistency::kSession:
       if (policy.min_position.has_value()) {
         return ReadSession(*policy.min_position, ctx, read, served_by);
       }
-      return ReadFromReplicas(policy, ctx, read, served_by);
+      return ReadFromReplicas(policy, ctx, read, served_by, reads);
     case ReadConsistency::kEventual:
     case ReadConsistency::kBoundedStaleness:
-      return ReadFromReplicas(policy, ctx, read, served_by);
+      return ReadFromReplicas(policy, ctx, read, served_by, reads);
   }
   return ReadAt(primary_, read, served_by);
 }
 
 absl::Status ReadRouter::ReadFromReplicas(
     const ReadPolicy& policy, const RequestContext& ctx,
-    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+    int reads) {
   // The chosen replica and, after a connection failure, one more.
   absl::Status last;
   bool tried = false;
   for (const NamedReader* replica : Candidates(policy, 2)) {
     observer_->OnRead(replica->name,
-                      tried ? ReadReason::kRetry : ReadReason::kReplica);
+                      tried ? ReadReason::kRetry : ReadReason::kReplica, reads);
     last = ReadAt(*replica, read, served_by);
     tried = true;
     if (!ShouldTryElsewhere(last, ctx)) return last;
@@ -111,12 +113,13 @@ absl::Status ReadRouter::ReadFromReplicas(
       read, served_by,
       !tried && policy.consistency == ReadConsistency::kBoundedStaleness
           ? ReadReason::kPrimaryStalenessFallback
-          : ReadReason::kPrimaryNoReplica);
+          : ReadReason::kPrimaryNoReplica,
+      reads);
 }
 
 absl::Status ReadRouter::ReadFallback(
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
-    ReadReason reason) {
+    ReadReason reason, int reads) {
   if (fallback_in_flight_.fetch_add(1) >= options_.max_fallback_reads) {
     fallback_in_flight_.fetch_sub(1);
     fallback_refused_.fetch_add(1);
@@ -129,7 +132,7 @@ absl::Status ReadRouter::ReadFallback(
         " fallback reads; retry with backoff, or use CONSISTENCY_STRONG if "
         "the read must not fail"));
   }
-  observer_->OnRead(primary_.name, reason);
+  observer_->OnRead(primary_.name, reason, reads);
   absl::Status status = ReadAt(primary_, read, served_by);
   fallback_in_flight_.fetch_sub(1);
   return status;
@@ -159,14 +162,14 @@ absl::Status ReadRouter::ReadSession(
           absl::Now(), std::string(applied.status().message()));
     }
     if (applied.ok() && *applied) {
-      observer_->OnRead(replica.name, ReadReason::kReplica);
+      observer_->OnRead(replica.name, ReadReason::kReplica, 1);
       absl::Status status = ReadAt(replica, read, served_by);
       if (!ShouldTryElsewhere(status, ctx)) return status;
     }
   }
   // The replica is behind or unreachable: only the primary is sure to have
   // the caller's write.
-  observer_->OnRead(primary_.name, ReadReason::kPrimarySessionFallback);
+  observer_->OnRead(primary_.name, ReadReason::kPrimarySessionFallback, 1);
   return ReadAt(primary_, read, served_by);
 }
 

@@ -89,9 +89,11 @@ class ReadRouter {
   // Runs `read` where `policy` allows and returns its status. `*served_by`
   // names the endpoint whose answer is returned (also when that answer is
   // NOT_FOUND); it is left empty when no endpoint answered.
+  // `reads` is how many callers' reads `read` answers at once (one
+  // statement for several point reads); it only matters to the observer.
   absl::Status Read(const ReadPolicy& policy, const RequestContext& ctx,
                     absl::FunctionRef<absl::Status(UserReader&)> read,
-                    std::string* served_by);
+                    std::string* served_by, int reads = 1);
 
   size_t replica_count() const { return replicas_.size(); }
   FallbackStats fallback_stats() const;
@@ -105,10 +107,11 @@ class ReadRouter {
   absl::Status ReadFromReplicas(
       const ReadPolicy& policy, const RequestContext& ctx,
       absl::FunctionRef<absl::Status(UserReader&)> read,
-      std::string* served_by);
+      std::string* served_by, int reads);
   // The primary within the fallback budget, or UNAVAILABLE.
   absl::Status ReadFallback(absl::FunctionRef<absl::Status(UserReader&)> read,
-                            std::string* served_by, ReadReason reason);
+                            std::string* served_by, ReadReason reason,
+                            int reads);
   absl::Status ReadSession(const ReplicationPosition& position,
                            const RequestContext& ctx,
                            absl::FunctionRef<absl::Status(UserReader&)> read,

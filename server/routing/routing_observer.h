@@ -35,9 +35,11 @@ class RoutingObserver {
  public:
   virtual ~RoutingObserver() = default;
 
-  // A read is about to run on `endpoint` for `reason`. A read that is retried
-  // elsewhere is reported once per endpoint it runs on.
-  virtual void OnRead(const std::string& endpoint, ReadReason reason) {}
+  // `reads` reads (several when they share one statement) are about to run
+  // on `endpoint` for `reason`. A read that is retried elsewhere is
+  // reported once per endpoint it runs on.
+  virtual void OnRead(const std::string& endpoint, ReadReason reason,
+                      int reads) {}
   // An EVENTUAL/BOUNDED_STALENESS read was refused by the fallback budget.
   virtual void OnFallbackRefused() {}
   // A session read waited `waited` for `endpoint` to apply its token.

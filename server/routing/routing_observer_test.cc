@@ -28,9 +28,12 @@ constexpr uint64_t kUserId = 7;
 // "endpoint/reason" of every read, and "endpoint/outcome" of every wait.
 class RecordingObserver : public RoutingObserver {
  public:
-  void OnRead(const std::string& endpoint, ReadReason reason) override {
+  void OnRead(const std::string& endpoint, ReadReason reason,
+              int reads) override {
     absl::MutexLock lock(&mu_);
-    reads_.push_back(absl::StrCat(endpoint, "/", ReadReasonName(reason)));
+    for (int i = 0; i < reads; ++i) {
+      reads_.push_back(absl::StrCat(endpoint, "/", ReadReasonName(reason)));
+    }
   }
   void OnFallbackRefused() override {
     absl::MutexLock lock(&mu_);

@@ -202,7 +202,7 @@ void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
         for (User& user : *users) found.emplace(user.id, std::move(user));
         return absl::OkStatus();
       },
-      &served_by);
+      &served_by, static_cast<int>(group.size()));
   for (const ParsedGetUser* parsed : group) {
     GetUserCall& call = *parsed->call;
     AddServedBy(call.context, served_by);
