@@ -471,10 +471,18 @@ cmd_start() {
     local idb=(--no-defaults --datadir="$tmpl.tmp" --auth-root-authentication-method=normal
       --skip-test-db --skip-name-resolve --innodb-log-file-size=16M --innodb-buffer-pool-size=64M)
     if [ "$(id -u)" -eq 0 ]; then idb+=(--user=root); fi
-    if ! "$INSTALL_DB" "${idb[@]}" >"$DIR/install-db.log" 2>&1 9>&-; then
-      tail -n 25 "$DIR/install-db.log" >&2
-      die "mariadb-install-db failed (log: $DIR/install-db.log)"
-    fi
+    # Seen once on a loaded machine: a bootstrap that failed and then
+    # worked when run again. One retry, and the real error lines (the log's
+    # tail is only boilerplate advice) either way.
+    local attempt
+    for attempt in 1 2; do
+      if "$INSTALL_DB" "${idb[@]}" >"$DIR/install-db.log" 2>&1 9>&-; then break; fi
+      grep -E '\[ERROR\]|ERROR|rror' "$DIR/install-db.log" | grep -v 'report' | head -n 20 >&2 || true
+      [ "$attempt" -eq 2 ] && die "mariadb-install-db failed twice (log: $DIR/install-db.log)"
+      say "mariadb-install-db failed; retrying once"
+      rm -rf "$tmpl.tmp"
+      sleep 2
+    done
     mv "$tmpl.tmp" "$tmpl"
     for node in "${new[@]}"; do
       mkdir -p "$DIR/$node"

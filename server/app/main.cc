@@ -124,10 +124,10 @@ ABSL_FLAG(int, readmit_after, 2,
 ABSL_FLAG(absl::Duration, max_eventual_lag, absl::Seconds(30),
           "EVENTUAL reads skip replicas further behind than this.");
 ABSL_FLAG(int, max_fallback_reads, 8,
-          "Most EVENTUAL/BOUNDED_STALENESS reads that may run on the "
-          "primary at once when no replica can take them; beyond it they "
-          "fail with UNAVAILABLE. STRONG and SESSION reads are never "
-          "refused.");
+          "Most EVENTUAL/BOUNDED_STALENESS read statements that may run on "
+          "the primary at once when no replica can take them (GetUsers "
+          "that arrive together share one); beyond it they fail with "
+          "UNAVAILABLE. STRONG and SESSION reads are never refused.");
 ABSL_FLAG(int, read_workers, 2,
           "Threads answering GetUser calls. Each takes every call that has "
           "arrived and answers them together: reads by id with the same "

@@ -43,7 +43,8 @@ struct RouterOptions {
   // before it goes to the primary instead. Also capped at half the call's
   // remaining time, so the primary read still fits in the deadline.
   absl::Duration session_wait = absl::Milliseconds(100);
-  // Most EVENTUAL/BOUNDED_STALENESS reads that may run on the primary at
+  // Most EVENTUAL/BOUNDED_STALENESS reads (Read calls: one may answer
+  // several callers with one statement) that may run on the primary at
   // once because no replica could take them. Beyond it they fail with
   // UNAVAILABLE: when every replica is gone, the primary keeps its capacity
   // for writes and for the reads that need it (STRONG, SESSION), which are
