@@ -42,6 +42,9 @@
 #include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/mysql_user_store.h"
 #include "server/mysql/query_killer.h"
+#include "server/observability/call_log_interceptor.h"
+#include "server/observability/connect_failure_log.h"
+#include "server/observability/library_logs.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
 #include "server/service/user_service_impl.h"
@@ -132,6 +135,13 @@ ABSL_FLAG(bool, admin_service, true,
           "and pool status; no user data).");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level written: debug, info, warning or error.");
+ABSL_FLAG(std::string, access_log_level, "info",
+          "Level of the one access line per call (method, peer, code, "
+          "duration, endpoint, request id): info, debug (written only with "
+          "--log-level=debug) or off.");
+ABSL_FLAG(int, access_log_sample, 1,
+          "Write the access line of one in this many calls that end OK "
+          "(1: every call); failed calls are always written.");
 
 namespace userservice {
 namespace {
@@ -152,6 +162,7 @@ struct ServerConfig {
   bool admin_service;
   ServiceOptions service;
   RouterOptions router;
+  observability::CallLogOptions call_log;
   absl::Duration shutdown_grace;
   bool migrate;
   bool migrate_only;
@@ -301,6 +312,16 @@ absl::StatusOr<ServerConfig> LoadConfig() {
         "--log-level: must be debug, info, warning or error");
   }
   log::SetMinLevel(level);
+  absl::StatusOr<observability::CallLogOptions> call_log =
+      observability::ParseAccessLogLevel(absl::GetFlag(FLAGS_access_log_level));
+  if (!call_log.ok()) return call_log.status();
+  config.call_log = *std::move(call_log);
+  config.call_log.endpoint_metadata_key = kServedByMetadataKey;
+  config.call_log.sample_ok_every = absl::GetFlag(FLAGS_access_log_sample);
+  if (config.call_log.sample_ok_every < 1) {
+    return absl::InvalidArgumentError(
+        "--access-log-sample: must be at least 1");
+  }
   return config;
 }
 
@@ -364,10 +385,15 @@ std::unique_ptr<EndpointRuntime> MakeEndpoint(
   runtime->endpoint = endpoint;
   PoolOptions options = config.pool;
   options.name = endpoint.name;
+  auto connect_log =
+      std::make_shared<observability::ConnectFailureLog>(endpoint.name);
   runtime->pool = std::make_unique<mysql::MysqlPool>(
       options,
-      [endpoint, settings = config.connection](absl::Time deadline) {
-        return mysql::MysqlConnection::Open(endpoint, settings, deadline);
+      [endpoint, settings = config.connection,
+       connect_log](absl::Time deadline) {
+        auto conn = mysql::MysqlConnection::Open(endpoint, settings, deadline);
+        connect_log->Record(conn.status());
+        return conn;
       },
       [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
   runtime->killer =
@@ -482,6 +508,13 @@ int Run(const ServerConfig& config) {
                            &port);
   builder.RegisterService(&service);
   if (config.admin_service) builder.RegisterService(&admin);
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<observability::CallLogInterceptorFactory>(
+          config.call_log));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     log::Error("cannot listen", {{"listen", config.listen}});
@@ -559,6 +592,8 @@ int main(int argc, char** argv) {
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles,
   // a debugging aid that costs a few percent of a busy server's CPU.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // gRPC and protobuf would otherwise write plain-text lines to stderr.
+  observability::RouteLibraryLogs();
 
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -596,5 +631,8 @@ int main(int argc, char** argv) {
                  std::string(config.status().message()).c_str());
     return 2;
   }
+  // The access log writes a line per call: batched into one write(2) per
+  // 100 ms (warnings and errors still go out at once).
+  log::SetBatching(absl::Milliseconds(100));
   return Run(*config);
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/common/log.h"
+#include "server/observability/request_id.h"
 #include "server/service/consistency_token.h"
 #include "server/service/grpc_status.h"
 #include "server/service/page_token.h"
@@ -17,14 +18,18 @@ namespace userservice {
 namespace {
 
 // Server-side failures are worth a log line; a caller's mistake is not.
-grpc::Status Finish(absl::string_view method, const absl::Status& status) {
+// (Every call, failed or not, also gets an access line from the
+// interceptor; both carry the call's request id.)
+grpc::Status Finish(const grpc::ServerContextBase& context,
+                    absl::string_view method, const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kFailedPrecondition:
       log::Warning("call failed",
-                   {{"method", std::string(method)},
+                   {{"request_id", observability::RequestIdOf(context)},
+                    {"method", std::string(method)},
                     {"code", absl::StatusCodeToString(status.code())},
                     {"error", std::string(status.message())}});
       break;
@@ -65,10 +70,10 @@ grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request,
                                          v1::CreateUserResponse* response) {
   absl::StatusOr<NewUser> user = FromProto(*request);
-  if (!user.ok()) return Finish("CreateUser", user.status());
+  if (!user.ok()) return Finish(*context, "CreateUser", user.status());
   absl::StatusOr<Written<User>> created =
       writer_->CreateUser(*user, MakeContext(*context));
-  if (!created.ok()) return Finish("CreateUser", created.status());
+  if (!created.ok()) return Finish(*context, "CreateUser", created.status());
   ToProto(created->value, response->mutable_user());
   response->set_consistency_token(EncodeConsistencyToken(created->position));
   return grpc::Status::OK;
@@ -78,10 +83,10 @@ grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
                                       const v1::GetUserRequest* request,
                                       v1::GetUserResponse* response) {
   absl::StatusOr<UserKey> key = FromProto(*request);
-  if (!key.ok()) return Finish("GetUser", key.status());
+  if (!key.ok()) return Finish(*context, "GetUser", key.status());
   absl::StatusOr<ReadPolicy> policy =
       ToReadPolicy(request->read_options(), options_.default_consistency);
-  if (!policy.ok()) return Finish("GetUser", policy.status());
+  if (!policy.ok()) return Finish(*context, "GetUser", policy.status());
 
   const RequestContext ctx = MakeContext(*context);
   std::string served_by;
@@ -95,24 +100,24 @@ grpc::Status UserServiceImpl::GetUser(grpc::ServerContext* context,
       },
       &served_by);
   AddServedBy(context, served_by);
-  return Finish("GetUser", status);
+  return Finish(*context, "GetUser", status);
 }
 
 grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
                                         const v1::ListUsersRequest* request,
                                         v1::ListUsersResponse* response) {
   absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
-  if (!page_size.ok()) return Finish("ListUsers", page_size.status());
+  if (!page_size.ok()) return Finish(*context, "ListUsers", page_size.status());
   uint64_t after_id = 0;
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> decoded =
         DecodePageToken("page_token", request->page_token());
-    if (!decoded.ok()) return Finish("ListUsers", decoded.status());
+    if (!decoded.ok()) return Finish(*context, "ListUsers", decoded.status());
     after_id = *decoded;
   }
   absl::StatusOr<ReadPolicy> policy =
       ToReadPolicy(request->read_options(), options_.default_consistency);
-  if (!policy.ok()) return Finish("ListUsers", policy.status());
+  if (!policy.ok()) return Finish(*context, "ListUsers", policy.status());
 
   const RequestContext ctx = MakeContext(*context);
   std::string served_by;
@@ -135,17 +140,17 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
       },
       &served_by);
   AddServedBy(context, served_by);
-  return Finish("ListUsers", status);
+  return Finish(*context, "ListUsers", status);
 }
 
 grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
                                          const v1::UpdateUserRequest* request,
                                          v1::UpdateUserResponse* response) {
   absl::StatusOr<UserUpdate> update = FromProto(*request);
-  if (!update.ok()) return Finish("UpdateUser", update.status());
+  if (!update.ok()) return Finish(*context, "UpdateUser", update.status());
   absl::StatusOr<Written<User>> updated =
       writer_->UpdateUser(*update, MakeContext(*context));
-  if (!updated.ok()) return Finish("UpdateUser", updated.status());
+  if (!updated.ok()) return Finish(*context, "UpdateUser", updated.status());
   ToProto(updated->value, response->mutable_user());
   response->set_consistency_token(EncodeConsistencyToken(updated->position));
   return grpc::Status::OK;
@@ -155,18 +160,18 @@ grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
                                          v1::DeleteUserResponse* response) {
   if (request->id() == 0) {
-    return Finish("DeleteUser",
+    return Finish(*context, "DeleteUser",
                   absl::InvalidArgumentError("id: must be a non-zero user id"));
   }
   if (request->expected_version() < 0) {
-    return Finish("DeleteUser",
+    return Finish(*context, "DeleteUser",
                   absl::InvalidArgumentError(
                       "expected_version: must be 0 (unconditional) or a "
                       "version"));
   }
   absl::StatusOr<ReplicationPosition> position = writer_->DeleteUser(
       request->id(), request->expected_version(), MakeContext(*context));
-  if (!position.ok()) return Finish("DeleteUser", position.status());
+  if (!position.ok()) return Finish(*context, "DeleteUser", position.status());
   response->set_consistency_token(EncodeConsistencyToken(*position));
   return grpc::Status::OK;
 }
