@@ -208,7 +208,7 @@ server_log="$out_dir/user_server.log"
 server_pid=$!
 server_port=""
 for _ in $(seq 1 600); do
-  server_port="$(sed -n 's/.*"msg":"serving".*"port":"\([0-9]*\)".*/\1/p' "$server_log" | head -n 1)"
+  server_port="$(sed -n 's/.*"message":"serving".*"port":"\([0-9]*\)".*/\1/p' "$server_log" | head -n 1)"
   [ -n "$server_port" ] && break
   kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$server_log" >&2; die "user_server exited during startup"; }
   sleep 0.1

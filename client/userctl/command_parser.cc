@@ -108,6 +108,7 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(
         "invalid --format \"", flags.format, "\": want json or table"));
   }
   options.verbose = flags.verbose;
+  options.x_request_id = flags.x_request_id;
   return options;
 }
 

@@ -25,6 +25,7 @@ struct FlagValues {
   std::string token;
   std::optional<absl::Duration> max_staleness;
   bool verbose = false;
+  std::string x_request_id;
 
   // Command flags.
   std::optional<std::string> username;

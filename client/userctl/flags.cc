@@ -23,7 +23,11 @@ ABSL_FLAG(std::string, token, "",
 ABSL_FLAG(std::optional<absl::Duration>, max_staleness, std::nullopt,
           "Maximum data age for bounded_staleness reads.");
 ABSL_FLAG(bool, verbose, false,
-          "Print served-by and call duration of each RPC to stderr.");
+          "Print request-id, served-by and call duration of each RPC to "
+          "stderr.");
+ABSL_FLAG(std::string, x_request_id, "",
+          "Sent as the x-request-id metadata of each RPC, so the calls can "
+          "be found in the server's log; empty: the server makes one.");
 
 ABSL_FLAG(std::optional<std::string>, username, std::nullopt,
           "Username (create, get, update).");
@@ -50,6 +54,7 @@ FlagValues ReadFlagValues() {
   values.token = absl::GetFlag(FLAGS_token);
   values.max_staleness = absl::GetFlag(FLAGS_max_staleness);
   values.verbose = absl::GetFlag(FLAGS_verbose);
+  values.x_request_id = absl::GetFlag(FLAGS_x_request_id);
   values.username = absl::GetFlag(FLAGS_username);
   values.email = absl::GetFlag(FLAGS_email);
   values.request_id = absl::GetFlag(FLAGS_request_id);

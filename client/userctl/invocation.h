@@ -17,6 +17,8 @@ struct GlobalOptions {
   absl::Duration timeout;
   OutputFormat format = OutputFormat::kJson;
   bool verbose = false;
+  // Sent as x-request-id metadata when not empty.
+  std::string x_request_id;
 };
 
 // Each command carries its fully built request, so that everything a user

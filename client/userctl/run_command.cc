@@ -103,7 +103,8 @@ absl::Status RunCommand(const Invocation& invocation,
                         v1::UserService::StubInterface& stub, std::ostream& out,
                         std::ostream& err) {
   const GlobalOptions& options = invocation.options;
-  UserClient client(&stub, options.timeout, options.verbose ? &err : nullptr);
+  UserClient client(&stub, options.timeout, options.verbose ? &err : nullptr,
+                    options.x_request_id);
   return std::visit(CommandRunner(&client, options.format, &out),
                     invocation.command);
 }

@@ -60,8 +60,12 @@ Global flags:
                        for reads: maximum data age with
                        --consistency=bounded_staleness (sent only when
                        given)
-  --verbose            print "served-by: ENDPOINT" (reads) and
-                       "duration: D" of each RPC to stderr
+  --x_request_id=ID    sent as the x-request-id of each RPC, to find the
+                       calls in the server's log (default: the server
+                       makes one; --verbose prints it)
+  --verbose            print "request-id: ID" (the server's id for the
+                       call, in its log), "served-by: ENDPOINT" (reads)
+                       and "duration: D" of each RPC to stderr
 
 Output on stdout:
   json   One JSON document indented by 2 spaces: the RPC response, i.e.

@@ -29,8 +29,9 @@ TEST(UsageTest, DocumentsFlagsAndExitCodes) {
   for (const char* needle :
        {"--addr", "USERCTL_ADDR", "--timeout", "--format=json|table",
         "--consistency", "--token", "--max_staleness", "--verbose",
-        "--request_id", "--page_size", "--page_token", "--all",
-        "--expected_version", "Exit codes:", "10+CODE", "24 UNAVAILABLE"}) {
+        "--x_request_id", "--request_id", "--page_size", "--page_token",
+        "--all", "--expected_version", "Exit codes:", "10+CODE",
+        "24 UNAVAILABLE"}) {
     EXPECT_THAT(text, HasSubstr(needle));
   }
 }

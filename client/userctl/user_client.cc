@@ -2,6 +2,7 @@
 
 #include <ostream>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/time/clock.h"
@@ -17,8 +18,12 @@ namespace userctl {
 namespace v1 = ::userservice::v1;
 
 UserClient::UserClient(v1::UserService::StubInterface* stub,
-                       absl::Duration timeout, std::ostream* verbose_log)
-    : stub_(stub), timeout_(timeout), verbose_log_(verbose_log) {}
+                       absl::Duration timeout, std::ostream* verbose_log,
+                       std::string request_id)
+    : stub_(stub),
+      timeout_(timeout),
+      verbose_log_(verbose_log),
+      request_id_(std::move(request_id)) {}
 
 template <typename Request, typename Response>
 absl::StatusOr<Response> UserClient::Call(Method<Request, Response> method,
@@ -27,6 +32,7 @@ absl::StatusOr<Response> UserClient::Call(Method<Request, Response> method,
   grpc::ClientContext context;
   const absl::Time start = absl::Now();
   context.set_deadline(absl::ToChronoTime(start + timeout_));
+  if (!request_id_.empty()) context.AddMetadata("x-request-id", request_id_);
   Response response;
   const grpc::Status status = (stub_->*method)(&context, request, &response);
   LogCall(context, kind, status.ok(), absl::Now() - start);
@@ -37,9 +43,18 @@ absl::StatusOr<Response> UserClient::Call(Method<Request, Response> method,
 void UserClient::LogCall(const grpc::ClientContext& context, CallKind kind,
                          bool succeeded, absl::Duration elapsed) {
   if (verbose_log_ == nullptr) return;
-  // Initial metadata is only guaranteed to have arrived with a response.
+  // A blocking unary call always asks for initial metadata, so it is there
+  // (possibly empty) once the call returned, failed or not.
+  const auto& metadata = context.GetServerInitialMetadata();
+  // The server's id for this call: what to search its log for.
+  const auto request_id = metadata.find("x-request-id");
+  if (request_id != metadata.end()) {
+    *verbose_log_ << "request-id: "
+                  << std::string(request_id->second.data(),
+                                 request_id->second.size())
+                  << "\n";
+  }
   if (kind == CallKind::kRead && succeeded) {
-    const auto& metadata = context.GetServerInitialMetadata();
     const auto served_by = metadata.find("x-served-by");
     if (served_by != metadata.end()) {
       *verbose_log_ << "served-by: "

@@ -2,6 +2,7 @@
 #define CLIENT_USERCTL_USER_CLIENT_H_
 
 #include <ostream>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -14,13 +15,16 @@ namespace userctl {
 
 // Issues UserService RPCs, each with its own deadline of `timeout` from the
 // moment it starts, and returns RPC failures as FromRpcStatus errors. With a
-// `verbose_log`, writes after each call "served-by: ENDPOINT" (successful
-// reads, from the x-served-by initial metadata) and "duration: D".
+// `verbose_log`, writes after each call "request-id: ID" (the server's id
+// for the call, from the x-request-id initial metadata), "served-by:
+// ENDPOINT" (successful reads, from x-served-by) and "duration: D".
 class UserClient {
  public:
-  // `stub` and `verbose_log` (may be null) must outlive the client.
+  // `stub` and `verbose_log` (may be null) must outlive the client. A
+  // non-empty `request_id` is sent as every call's x-request-id.
   UserClient(userservice::v1::UserService::StubInterface* stub,
-             absl::Duration timeout, std::ostream* verbose_log);
+             absl::Duration timeout, std::ostream* verbose_log,
+             std::string request_id = "");
 
   absl::StatusOr<userservice::v1::CreateUserResponse> CreateUser(
       const userservice::v1::CreateUserRequest& request);
@@ -50,6 +54,7 @@ class UserClient {
   userservice::v1::UserService::StubInterface* stub_;
   absl::Duration timeout_;
   std::ostream* verbose_log_;
+  std::string request_id_;
 };
 
 }  // namespace userctl

@@ -41,6 +41,9 @@
 #include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/mysql_user_store.h"
 #include "server/mysql/query_killer.h"
+#include "server/observability/call_log_interceptor.h"
+#include "server/observability/connect_failure_log.h"
+#include "server/observability/library_logs.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
 #include "server/service/get_user_server.h"
@@ -149,6 +152,13 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "metrics.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level written: debug, info, warning or error.");
+ABSL_FLAG(std::string, access_log_level, "info",
+          "Level of the one access line per call (method, peer, code, "
+          "duration, endpoint, request id): info, debug (written only with "
+          "--log-level=debug) or off.");
+ABSL_FLAG(int, access_log_sample, 1,
+          "Write the access line of one in this many calls that end OK "
+          "(1: every call); failed calls are always written.");
 
 namespace userservice {
 namespace {
@@ -172,6 +182,7 @@ struct ServerConfig {
   RouterOptions router;
   GetUserServerOptions get_user_server;
   int rpc_pollers;
+  observability::CallLogOptions call_log;
   absl::Duration shutdown_grace;
   bool migrate;
   bool migrate_only;
@@ -336,6 +347,16 @@ absl::StatusOr<ServerConfig> LoadConfig() {
         "--log-level: must be debug, info, warning or error");
   }
   log::SetMinLevel(level);
+  absl::StatusOr<observability::CallLogOptions> call_log =
+      observability::ParseAccessLogLevel(absl::GetFlag(FLAGS_access_log_level));
+  if (!call_log.ok()) return call_log.status();
+  config.call_log = *std::move(call_log);
+  config.call_log.endpoint_metadata_key = kServedByMetadataKey;
+  config.call_log.sample_ok_every = absl::GetFlag(FLAGS_access_log_sample);
+  if (config.call_log.sample_ok_every < 1) {
+    return absl::InvalidArgumentError(
+        "--access-log-sample: must be at least 1");
+  }
   return config;
 }
 
@@ -403,10 +424,15 @@ std::unique_ptr<EndpointRuntime> MakeEndpoint(
   if (server_metrics != nullptr) {
     options.observer = server_metrics->pool_observer(endpoint.name);
   }
+  auto connect_log =
+      std::make_shared<observability::ConnectFailureLog>(endpoint.name);
   runtime->pool = std::make_unique<mysql::MysqlPool>(
       options,
-      [endpoint, settings = config.connection](absl::Time deadline) {
-        return mysql::MysqlConnection::Open(endpoint, settings, deadline);
+      [endpoint, settings = config.connection,
+       connect_log](absl::Time deadline) {
+        auto conn = mysql::MysqlConnection::Open(endpoint, settings, deadline);
+        connect_log->Record(conn.status());
+        return conn;
       },
       [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
   runtime->killer =
@@ -570,14 +596,18 @@ int Run(const ServerConfig& config) {
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
                               4 * config.rpc_pollers);
   if (config.admin_service) builder.RegisterService(&admin);
+  // Interceptors see sync and async handlers alike. The call log's comes
+  // first: it settles the request id the others may log.
+  std::vector<
+      std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(
+      std::make_unique<observability::CallLogInterceptorFactory>(
+          config.call_log));
   if (server_metrics != nullptr) {
-    // An interceptor sees sync and callback handlers alike.
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
     interceptors.push_back(server_metrics->InterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     log::Error("cannot listen", {{"listen", config.listen}});
@@ -651,6 +681,8 @@ int main(int argc, char** argv) {
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles,
   // a debugging aid that costs a few percent of a busy server's CPU.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // gRPC and protobuf would otherwise write plain-text lines to stderr.
+  observability::RouteLibraryLogs();
 
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -688,5 +720,8 @@ int main(int argc, char** argv) {
                  std::string(config.status().message()).c_str());
     return 2;
   }
+  // The access log writes a line per call: batched into one write(2) per
+  // 100 ms (warnings and errors still go out at once).
+  log::SetBatching(absl::Milliseconds(100));
   return Run(*config);
 }

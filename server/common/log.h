@@ -1,15 +1,22 @@
 #ifndef USERSERVICE_SERVER_COMMON_LOG_H_
 #define USERSERVICE_SERVER_COMMON_LOG_H_
 
+#include <cstdint>
 #include <initializer_list>
 #include <string>
-#include <utility>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 // One JSON object per line on stderr, the format Kubernetes log collectors
-// expect. Written by hand (a few lines) because Abseil 20220623 has no
-// logging and the structured output needs no more than this.
+// expect: {"time":..., "level":..., "message":..., then the fields}.
+//
+// Written by hand rather than with spdlog or glog (README, "Logs"): the JSON
+// escaping is the part a library would not do for us, and stderr is the only
+// sink a container needs. What it must get right, it does: every string is
+// escaped (control characters, and invalid UTF-8 becomes U+FFFD, so a line
+// is always valid JSON), each line goes out in one write(2) under a mutex
+// (threads never interleave), and a disabled level costs one atomic load.
 //
 // Callers must not pass emails, passwords, tokens or SQL parameters as
 // fields: ids, endpoint names, codes and durations only.
@@ -17,10 +24,28 @@ namespace userservice::log {
 
 enum class Level { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
 
-using Fields = std::initializer_list<std::pair<absl::string_view, std::string>>;
+// A number written unquoted, e.g. {"duration_ms", log::Number(1.25)}.
+struct Number {
+  explicit Number(double v) : value(v) {}
+  double value;
+};
+
+struct Field {
+  Field(absl::string_view k, std::string v) : key(k), value(std::move(v)) {}
+  Field(absl::string_view k, const char* v) : key(k), value(v) {}
+  Field(absl::string_view k, absl::string_view v) : key(k), value(v) {}
+  Field(absl::string_view k, Number n);
+
+  absl::string_view key;
+  std::string value;
+  bool quoted = true;  // false: `value` is already a JSON number
+};
+
+using Fields = std::initializer_list<Field>;
 
 void SetMinLevel(Level level);
 bool ParseLevel(absl::string_view text, Level* level);
+const char* LevelName(Level level);
 bool Enabled(Level level);
 
 void Write(Level level, absl::string_view message, Fields fields = {});
@@ -40,6 +65,29 @@ inline void Error(absl::string_view m, Fields f = {}) {
 
 // `text` as a JSON string literal, quotes included.
 std::string JsonQuote(absl::string_view text);
+// Appends JsonQuote(text) to `out`.
+void AppendJsonQuoted(absl::string_view text, std::string* out);
+
+// The complete line Write() would emit at `time`, newline included. For
+// tests and for callers that need the exact bytes.
+std::string FormatLine(int64_t unix_micros, Level level,
+                       absl::string_view message, Fields fields);
+
+// Where lines go: stderr unless redirected (tests point it at a pipe or a
+// file). Not thread-safe against concurrent Write(); call at startup.
+void SetOutputFd(int fd);
+
+// Batches debug and info lines (the access log) for up to `max_delay`, or
+// until 64 KiB are waiting, into one write(2): a syscall per line would cost
+// more than formatting it at thousands of calls per second. Warning and
+// error lines are written at once, after the waiting lines, so the order
+// is kept and nothing important waits. A background thread flushes; lines
+// still waiting are flushed by Flush() and at exit(), and lost only if the
+// process dies by a signal. Call once at startup; zero turns batching off.
+void SetBatching(absl::Duration max_delay);
+
+// Writes the waiting lines now.
+void Flush();
 
 }  // namespace userservice::log
 

@@ -11,6 +11,7 @@
 #include "absl/types/span.h"
 #include "absl/time/clock.h"
 #include "server/common/log.h"
+#include "server/observability/request_id.h"
 #include "server/service/consistency_token.h"
 #include "server/service/grpc_status.h"
 #include "server/service/page_token.h"
@@ -20,14 +21,18 @@ namespace userservice {
 namespace {
 
 // Server-side failures are worth a log line; a caller's mistake is not.
-grpc::Status Finish(absl::string_view method, const absl::Status& status) {
+// (Every call, failed or not, also gets an access line from the
+// interceptor; both carry the call's request id.)
+grpc::Status Finish(const grpc::ServerContextBase& context,
+                    absl::string_view method, const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kResourceExhausted:
     case absl::StatusCode::kFailedPrecondition:
       log::Warning("call failed",
-                   {{"method", std::string(method)},
+                   {{"request_id", observability::RequestIdOf(context)},
+                    {"method", std::string(method)},
                     {"code", absl::StatusCodeToString(status.code())},
                     {"error", std::string(status.message())}});
       break;
@@ -72,10 +77,10 @@ grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
                                          const v1::CreateUserRequest* request,
                                          v1::CreateUserResponse* response) {
   absl::StatusOr<NewUser> user = FromProto(*request);
-  if (!user.ok()) return Finish("CreateUser", user.status());
+  if (!user.ok()) return Finish(*context, "CreateUser", user.status());
   absl::StatusOr<Written<User>> created =
       writer_->CreateUser(*user, MakeContext(*context));
-  if (!created.ok()) return Finish("CreateUser", created.status());
+  if (!created.ok()) return Finish(*context, "CreateUser", created.status());
   ToProto(created->value, response->mutable_user());
   response->set_consistency_token(EncodeConsistencyToken(created->position));
   return grpc::Status::OK;
@@ -96,13 +101,13 @@ void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
   for (GetUserCall* call : calls) {
     absl::StatusOr<UserKey> key = FromProto(*call->request);
     if (!key.ok()) {
-      call->status = Finish("GetUser", key.status());
+      call->status = Finish(*call->context, "GetUser", key.status());
       continue;
     }
     absl::StatusOr<ReadPolicy> policy = ToReadPolicy(
         call->request->read_options(), options_.default_consistency);
     if (!policy.ok()) {
-      call->status = Finish("GetUser", policy.status());
+      call->status = Finish(*call->context, "GetUser", policy.status());
       continue;
     }
     parsed.push_back(ParsedGetUser{call, *std::move(key), *std::move(policy),
@@ -157,7 +162,7 @@ void UserServiceImpl::AnswerOne(ParsedGetUser& parsed) {
       },
       &served_by);
   AddServedBy(call.context, served_by);
-  call.status = Finish("GetUser", status);
+  call.status = Finish(*call.context, "GetUser", status);
 }
 
 void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
@@ -207,12 +212,12 @@ void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
     GetUserCall& call = *parsed->call;
     AddServedBy(call.context, served_by);
     if (!status.ok()) {
-      call.status = Finish("GetUser", status);
+      call.status = Finish(*call.context, "GetUser", status);
       continue;
     }
     auto user = found.find(parsed->key.id);
     if (user == found.end()) {
-      call.status = Finish("GetUser", absl::NotFoundError(absl::StrCat(
+      call.status = Finish(*call.context, "GetUser", absl::NotFoundError(absl::StrCat(
                                           "user ", parsed->key.id,
                                           " not found")));
       continue;
@@ -226,17 +231,17 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
                                         const v1::ListUsersRequest* request,
                                         v1::ListUsersResponse* response) {
   absl::StatusOr<int> page_size = EffectivePageSize(request->page_size());
-  if (!page_size.ok()) return Finish("ListUsers", page_size.status());
+  if (!page_size.ok()) return Finish(*context, "ListUsers", page_size.status());
   uint64_t after_id = 0;
   if (!request->page_token().empty()) {
     absl::StatusOr<uint64_t> decoded =
         DecodePageToken("page_token", request->page_token());
-    if (!decoded.ok()) return Finish("ListUsers", decoded.status());
+    if (!decoded.ok()) return Finish(*context, "ListUsers", decoded.status());
     after_id = *decoded;
   }
   absl::StatusOr<ReadPolicy> policy =
       ToReadPolicy(request->read_options(), options_.default_consistency);
-  if (!policy.ok()) return Finish("ListUsers", policy.status());
+  if (!policy.ok()) return Finish(*context, "ListUsers", policy.status());
 
   const RequestContext ctx = MakeContext(*context);
   std::string served_by;
@@ -259,17 +264,17 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
       },
       &served_by);
   AddServedBy(context, served_by);
-  return Finish("ListUsers", status);
+  return Finish(*context, "ListUsers", status);
 }
 
 grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
                                          const v1::UpdateUserRequest* request,
                                          v1::UpdateUserResponse* response) {
   absl::StatusOr<UserUpdate> update = FromProto(*request);
-  if (!update.ok()) return Finish("UpdateUser", update.status());
+  if (!update.ok()) return Finish(*context, "UpdateUser", update.status());
   absl::StatusOr<Written<User>> updated =
       writer_->UpdateUser(*update, MakeContext(*context));
-  if (!updated.ok()) return Finish("UpdateUser", updated.status());
+  if (!updated.ok()) return Finish(*context, "UpdateUser", updated.status());
   ToProto(updated->value, response->mutable_user());
   response->set_consistency_token(EncodeConsistencyToken(updated->position));
   return grpc::Status::OK;
@@ -279,18 +284,18 @@ grpc::Status UserServiceImpl::DeleteUser(grpc::ServerContext* context,
                                          const v1::DeleteUserRequest* request,
                                          v1::DeleteUserResponse* response) {
   if (request->id() == 0) {
-    return Finish("DeleteUser",
+    return Finish(*context, "DeleteUser",
                   absl::InvalidArgumentError("id: must be a non-zero user id"));
   }
   if (request->expected_version() < 0) {
-    return Finish("DeleteUser",
+    return Finish(*context, "DeleteUser",
                   absl::InvalidArgumentError(
                       "expected_version: must be 0 (unconditional) or a "
                       "version"));
   }
   absl::StatusOr<ReplicationPosition> position = writer_->DeleteUser(
       request->id(), request->expected_version(), MakeContext(*context));
-  if (!position.ok()) return Finish("DeleteUser", position.status());
+  if (!position.ok()) return Finish(*context, "DeleteUser", position.status());
   response->set_consistency_token(EncodeConsistencyToken(*position));
   return grpc::Status::OK;
 }

@@ -413,7 +413,7 @@ TEST_F(ServerProcessTest, SigtermDrainsAndExitsZero) {
   auto server = ServerProcess::Start(ClusterServerArgs());
   ASSERT_TRUE(server.ok()) << server.status();
   EXPECT_EQ((*server)->Stop(SIGTERM), 0) << (*server)->Log();
-  EXPECT_THAT((*server)->Log(), HasSubstr("\"msg\":\"stopped\""));
+  EXPECT_THAT((*server)->Log(), HasSubstr("\"message\":\"stopped\""));
 }
 
 TEST_F(ServerProcessTest, ConfigurationFromEnvironmentVariables) {
