@@ -18,7 +18,7 @@ void SetReadOptions(const ReadConsistency& consistency,
 
 // "NOT_FOUND", "DEADLINE_EXCEEDED", ...: the canonical name, as errors are
 // reported by both modes.
-absl::string_view StatusCodeName(grpc::StatusCode code);
+std::string StatusCodeName(grpc::StatusCode code);
 
 }  // namespace userbench
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -18,47 +19,6 @@ namespace {
 using grpc::experimental::InterceptionHookPoints;
 
 constexpr char kHealthPrefix[] = "/grpc.health.v1.Health/";
-
-const char* CodeName(grpc::StatusCode code) {
-  switch (code) {
-    case grpc::StatusCode::OK:
-      return "OK";
-    case grpc::StatusCode::CANCELLED:
-      return "CANCELLED";
-    case grpc::StatusCode::UNKNOWN:
-      return "UNKNOWN";
-    case grpc::StatusCode::INVALID_ARGUMENT:
-      return "INVALID_ARGUMENT";
-    case grpc::StatusCode::DEADLINE_EXCEEDED:
-      return "DEADLINE_EXCEEDED";
-    case grpc::StatusCode::NOT_FOUND:
-      return "NOT_FOUND";
-    case grpc::StatusCode::ALREADY_EXISTS:
-      return "ALREADY_EXISTS";
-    case grpc::StatusCode::PERMISSION_DENIED:
-      return "PERMISSION_DENIED";
-    case grpc::StatusCode::RESOURCE_EXHAUSTED:
-      return "RESOURCE_EXHAUSTED";
-    case grpc::StatusCode::FAILED_PRECONDITION:
-      return "FAILED_PRECONDITION";
-    case grpc::StatusCode::ABORTED:
-      return "ABORTED";
-    case grpc::StatusCode::OUT_OF_RANGE:
-      return "OUT_OF_RANGE";
-    case grpc::StatusCode::UNIMPLEMENTED:
-      return "UNIMPLEMENTED";
-    case grpc::StatusCode::INTERNAL:
-      return "INTERNAL";
-    case grpc::StatusCode::UNAVAILABLE:
-      return "UNAVAILABLE";
-    case grpc::StatusCode::DATA_LOSS:
-      return "DATA_LOSS";
-    case grpc::StatusCode::UNAUTHENTICATED:
-      return "UNAUTHENTICATED";
-    default:
-      return "UNKNOWN";
-  }
-}
 
 class CallLogInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -97,7 +57,10 @@ class CallLogInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      LogCall(CodeName(status.error_code()), status.ok(), /*with_peer=*/true);
+      // gRPC's codes are Abseil's, number for number.
+      LogCall(absl::StatusCodeToString(
+                  static_cast<absl::StatusCode>(status.error_code())),
+              status.ok(), /*with_peer=*/true);
     }
     methods->Proceed();
   }
@@ -124,7 +87,7 @@ class CallLogInterceptor final : public grpc::experimental::Interceptor {
     metadata->emplace(kRequestIdMetadataKey, request_id_);
   }
 
-  void LogCall(const char* code, bool ok, bool with_peer) {
+  void LogCall(const std::string& code, bool ok, bool with_peer) {
     logged_ = true;
     if (!options_->enabled) return;
     const absl::string_view method = info_->method();
