@@ -56,7 +56,7 @@ RequestContext UserServiceImpl::MakeContext(
     ctx.deadline = fallback;
   } else {
     ctx.deadline = std::min(absl::FromChrono(context.deadline()),
-                            absl::Now() + absl::Hours(24));
+                            absl::Now() + options_.max_deadline);
   }
   return ctx;
 }
