@@ -24,6 +24,13 @@ ABSL_FLAG(std::optional<absl::Duration>, max_staleness, std::nullopt,
           "Maximum data age for bounded_staleness reads.");
 ABSL_FLAG(bool, verbose, false,
           "Print served-by and call duration of each RPC to stderr.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle to verify the server; turns TLS on.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for mutual TLS (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to expect in the server certificate; turns TLS on.");
 
 ABSL_FLAG(std::optional<std::string>, username, std::nullopt,
           "Username (create, get, update).");
@@ -50,6 +57,10 @@ FlagValues ReadFlagValues() {
   values.token = absl::GetFlag(FLAGS_token);
   values.max_staleness = absl::GetFlag(FLAGS_max_staleness);
   values.verbose = absl::GetFlag(FLAGS_verbose);
+  values.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  values.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  values.tls_key = absl::GetFlag(FLAGS_tls_key);
+  values.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   values.username = absl::GetFlag(FLAGS_username);
   values.email = absl::GetFlag(FLAGS_email);
   values.request_id = absl::GetFlag(FLAGS_request_id);
