@@ -626,24 +626,7 @@ int Run(const ServerConfig& config) {
     // every --tls-refresh-interval. It re-checks them now, so whoever
     // rotated them learns at once whether the next refresh will take.
     while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
-      if (!config.tls.enabled()) {
-        log::Info("SIGHUP: TLS is off, nothing to re-read");
-        continue;
-      }
-      absl::StatusOr<CertificateSummary> certificate =
-          CheckServerTlsFiles(config.tls);
-      if (certificate.ok()) {
-        log::Info("SIGHUP: TLS files are valid; new connections use them "
-                  "within the refresh interval",
-                  {{"certificate_serial", certificate->serial},
-                   {"certificate_not_after", certificate->not_after},
-                   {"refresh_interval",
-                    absl::FormatDuration(config.tls.refresh_interval)}});
-      } else {
-        log::Error("SIGHUP: TLS files are invalid; the server keeps using "
-                   "the last valid ones",
-                   {{"error", std::string(certificate.status().message())}});
-      }
+      LogServerTlsRecheck(config.tls);
     }
     log::Info("shutting down",
               {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},

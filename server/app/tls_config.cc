@@ -20,6 +20,7 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/security/tls_certificate_provider.h"
 #include "grpcpp/security/tls_credentials_options.h"
+#include "server/common/log.h"
 
 namespace userservice {
 namespace {
@@ -178,6 +179,26 @@ absl::StatusOr<CertificateSummary> CheckServerTlsFiles(
     if (!ca.ok()) return ca;
   }
   return summary;
+}
+
+void LogServerTlsRecheck(const ServerTlsFiles& files) {
+  if (!files.enabled()) {
+    log::Info("SIGHUP: TLS is off, nothing to re-read");
+    return;
+  }
+  absl::StatusOr<CertificateSummary> certificate = CheckServerTlsFiles(files);
+  if (certificate.ok()) {
+    log::Info("SIGHUP: TLS files are valid; new connections use them "
+              "within the refresh interval",
+              {{"certificate_serial", certificate->serial},
+               {"certificate_not_after", certificate->not_after},
+               {"refresh_interval",
+                absl::FormatDuration(files.refresh_interval)}});
+  } else {
+    log::Error("SIGHUP: TLS files are invalid; new connections keep the "
+               "last set gRPC could read",
+               {{"error", std::string(certificate.status().message())}});
+  }
 }
 
 std::shared_ptr<grpc::ServerCredentials> BuildServerCredentials(

@@ -46,6 +46,10 @@ absl::Status ValidateServerTlsFlags(const ServerTlsFiles& files);
 absl::StatusOr<CertificateSummary> CheckServerTlsFiles(
     const ServerTlsFiles& files);
 
+// For SIGHUP: checks the files again and logs whether the next refresh
+// will pick up a valid set (with its serial) or what is wrong.
+void LogServerTlsRecheck(const ServerTlsFiles& files);
+
 // Credentials for ServerBuilder::AddListeningPort: insecure when TLS is off,
 // else gRPC's TLS credentials over a FileWatcherCertificateProvider, so new
 // handshakes use rotated files without a restart (established connections
