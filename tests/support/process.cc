@@ -189,6 +189,16 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   close(log_fd);
   server->pid_ = pid;
 
+  // A plaintext server is ready once a gRPC channel connects; a TLS server
+  // never accepts that channel, so for it an accepted TCP connection has to
+  // do. (The gRPC check takes a reconnect backoff longer, which gives the
+  // server's first health checks time to run; some tests rely on that.)
+  bool tls = false;
+  for (const std::string& arg : args) {
+    tls = tls || arg.rfind("--tls-cert=", 0) == 0;
+  }
+  auto channel = grpc::CreateChannel(server->address(),
+                                     grpc::InsecureChannelCredentials());
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     int exit_code;
@@ -198,8 +208,13 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           absl::StrCat("user_server exited with ", exit_code,
                        " before listening; log:\n", server->Log()));
     }
-    if (AcceptsTcp(server->port_)) return server;
-    absl::SleepFor(absl::Milliseconds(100));
+    if (tls) {
+      if (AcceptsTcp(server->port_)) return server;
+      absl::SleepFor(absl::Milliseconds(100));
+    } else if (channel->WaitForConnected(absl::ToChronoTime(
+                   absl::Now() + absl::Milliseconds(200)))) {
+      return server;
+    }
   }
   return absl::DeadlineExceededError(
       absl::StrCat("user_server did not listen within ",
