@@ -29,28 +29,46 @@ namespace {
 constexpr char kTlsUser[] = "tls_user";    // REQUIRE SSL
 constexpr char kX509User[] = "x509_user";  // REQUIRE X509: a client cert
 constexpr char kPassword[] = "tls-Pw-1";
+// tests/run.sh exports the shared cluster's CLUSTER_* settings, which would
+// otherwise apply to this private one.
+constexpr char kClusterEnv[] =
+    "env -u CLUSTER_DIR -u CLUSTER_BASE_PORT -u CLUSTER_REPLICAS -u "
+    "CLUSTER_TLS_DIR";
 
 class DbTlsTest : public ::testing::Test {
  protected:
+  // Setup errors are kept and reported by SetUp: a fatal failure in
+  // SetUpTestSuite would make gtest (and so CTest) report the tests as
+  // skipped instead of failed.
   static void SetUpTestSuite() {
     mysql::InitDriver();
     dir_ = new std::string(
         absl::StrCat(::testing::TempDir(), "/db_tls-", getpid()));
+    password_file_ = new std::string(*dir_ + "/password");
+    setup_ = new absl::Status(StartDatabase());
+  }
+
+  void SetUp() override { ASSERT_TRUE(setup_->ok()) << *setup_; }
+
+  static absl::Status StartDatabase() {
     absl::Status made = MakeTestCertificates(*dir_ + "/certs");
-    ASSERT_TRUE(made.ok()) << made;
+    if (!made.ok()) return made;
     port_ = FreePort();
     // With system(), not RunCommand: the mariadbd that start leaves running
     // would inherit RunCommand's output pipes and hold them open until its
     // timeout.
     const std::string log = *dir_ + "/cluster-start.log";
     const int started = std::system(
-        absl::StrCat("CLUSTER_START_TIMEOUT=120 '", SourceDir(),
+        absl::StrCat(kClusterEnv, " CLUSTER_START_TIMEOUT=120 '", SourceDir(),
                      "/deploy/local/cluster.sh' --dir '", *dir_,
                      "/cluster' --base-port ", port_,
                      " --replicas 0 --tls-dir '", *dir_, "/certs' start >'",
                      log, "' 2>&1")
             .c_str());
-    ASSERT_EQ(started, 0) << ReadWholeFile(log);
+    if (started != 0) {
+      return absl::InternalError("cluster.sh start failed:\n" +
+                                 ReadWholeFile(log));
+    }
     for (const char* user : {kTlsUser, kX509User}) {
       const std::string account = absl::StrCat("'", user, "'@'127.0.0.1'");
       const std::string require =
@@ -60,11 +78,12 @@ class DbTlsTest : public ::testing::Test {
                          kPassword, "' REQUIRE ", require),
             absl::StrCat("GRANT ALL ON userservice.* TO ", account)}) {
         CommandResult done = Cluster({"sql", "primary", sql});
-        ASSERT_EQ(done.exit_code, 0) << sql << ": " << done.err;
+        if (done.exit_code != 0) {
+          return absl::InternalError(absl::StrCat(sql, ": ", done.err));
+        }
       }
     }
-    password_file_ = new std::string(*dir_ + "/password");
-    ASSERT_TRUE(WriteFileAtomically(*password_file_, kPassword).ok());
+    return WriteFileAtomically(*password_file_, kPassword);
   }
 
   static void TearDownTestSuite() {
@@ -73,14 +92,16 @@ class DbTlsTest : public ::testing::Test {
     RunCommand({"/bin/rm", "-rf", *dir_});
     delete dir_;
     delete password_file_;
+    delete setup_;
     dir_ = nullptr;
   }
 
   static CommandResult Cluster(std::vector<std::string> args,
                                absl::Duration timeout = absl::Seconds(60)) {
     std::vector<std::string> argv = {
-        "/bin/bash", SourceDir() + "/deploy/local/cluster.sh", "--dir",
-        *dir_ + "/cluster"};
+        "/usr/bin/env",   "-u", "CLUSTER_DIR", "-u", "CLUSTER_BASE_PORT",
+        "-u", "CLUSTER_REPLICAS", "-u", "CLUSTER_TLS_DIR", "/bin/bash",
+        SourceDir() + "/deploy/local/cluster.sh", "--dir", *dir_ + "/cluster"};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, timeout);
   }
@@ -127,6 +148,7 @@ class DbTlsTest : public ::testing::Test {
   static inline std::string* dir_ = nullptr;
   static inline std::string* password_file_ = nullptr;
   static inline int port_ = 0;
+  static inline absl::Status* setup_ = nullptr;
 };
 
 TEST_F(DbTlsTest, CaOnlyConnectsOverVerifiedTls) {
