@@ -4,23 +4,37 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "grpcpp/channel.h"
 #include "grpcpp/security/credentials.h"
 
 namespace userctl {
 
-// How to reach the server. TLS settings (CA bundle, client certificate)
-// belong here once the server terminates TLS.
+// How to reach the server. With every TLS field empty the channel is
+// plaintext; any of them turns TLS on.
 struct ChannelOptions {
   std::string addr;
+  std::string tls_ca;    // PEM bundle to verify the server (empty: system roots)
+  std::string tls_cert;  // client certificate for mutual TLS
+  std::string tls_key;   // its private key
+  // Name expected in the server's certificate when it differs from the
+  // host in addr (e.g. connecting by IP to a certificate for a DNS name).
+  std::string tls_server_name;
+
+  bool tls() const {
+    return !tls_ca.empty() || !tls_cert.empty() || !tls_key.empty() ||
+           !tls_server_name.empty();
+  }
 };
 
-// Insecure for now; the single place to switch to grpc::SslCredentials.
-std::shared_ptr<grpc::ChannelCredentials> BuildChannelCredentials(
-    const ChannelOptions& options);
+// Plaintext or TLS credentials; fails (InvalidArgument, naming the flag) if
+// a file cannot be read or only one of cert and key is given.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>>
+BuildChannelCredentials(const ChannelOptions& options);
 
 // A channel to options.addr. Connects lazily, on the first RPC.
-std::shared_ptr<grpc::Channel> BuildChannel(const ChannelOptions& options);
+absl::StatusOr<std::shared_ptr<grpc::Channel>> BuildChannel(
+    const ChannelOptions& options);
 
 }  // namespace userctl
 

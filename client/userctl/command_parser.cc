@@ -109,6 +109,14 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(
   }
   options.verbose = flags.verbose;
   options.x_request_id = flags.x_request_id;
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_cert and --tls_key: give both (mutual TLS) or neither");
+  }
+  options.tls_ca = flags.tls_ca;
+  options.tls_cert = flags.tls_cert;
+  options.tls_key = flags.tls_key;
+  options.tls_server_name = flags.tls_server_name;
   return options;
 }
 

@@ -51,6 +51,21 @@ TEST(GlobalOptionsTest, Defaults) {
   EXPECT_FALSE(invocation->options.verbose);
 }
 
+TEST(GlobalOptionsTest, TlsFlagsArePassedOnAndCertNeedsKey) {
+  FlagValues flags;
+  flags.tls_ca = "ca.pem";
+  flags.tls_server_name = "localhost";
+  absl::StatusOr<Invocation> invocation = Parse({"list"}, flags);
+  ASSERT_TRUE(invocation.ok()) << invocation.status();
+  EXPECT_EQ(invocation->options.tls_ca, "ca.pem");
+  EXPECT_EQ(invocation->options.tls_server_name, "localhost");
+  flags.tls_cert = "client.pem";
+  absl::StatusOr<Invocation> no_key = Parse({"list"}, flags);
+  EXPECT_TRUE(absl::IsInvalidArgument(no_key.status()));
+  EXPECT_THAT(std::string(no_key.status().message()),
+              ::testing::HasSubstr("--tls_key"));
+}
+
 TEST(GlobalOptionsTest, AddrFlagBeatsEnvironmentBeatsDefault) {
   FlagValues flags;
   EXPECT_EQ(Parse({"list"}, flags, "env:1")->options.addr, "env:1");

@@ -26,6 +26,10 @@ struct FlagValues {
   std::optional<absl::Duration> max_staleness;
   bool verbose = false;
   std::string x_request_id;
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
 
   // Command flags.
   std::optional<std::string> username;

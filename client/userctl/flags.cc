@@ -28,6 +28,13 @@ ABSL_FLAG(bool, verbose, false,
 ABSL_FLAG(std::string, x_request_id, "",
           "Sent as the x-request-id metadata of each RPC, so the calls can "
           "be found in the server's log; empty: the server makes one.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA bundle to verify the server; turns TLS on.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for mutual TLS (with --tls_key).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to expect in the server certificate; turns TLS on.");
 
 ABSL_FLAG(std::optional<std::string>, username, std::nullopt,
           "Username (create, get, update).");
@@ -55,6 +62,10 @@ FlagValues ReadFlagValues() {
   values.max_staleness = absl::GetFlag(FLAGS_max_staleness);
   values.verbose = absl::GetFlag(FLAGS_verbose);
   values.x_request_id = absl::GetFlag(FLAGS_x_request_id);
+  values.tls_ca = absl::GetFlag(FLAGS_tls_ca);
+  values.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  values.tls_key = absl::GetFlag(FLAGS_tls_key);
+  values.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
   values.username = absl::GetFlag(FLAGS_username);
   values.email = absl::GetFlag(FLAGS_email);
   values.request_id = absl::GetFlag(FLAGS_request_id);

@@ -14,6 +14,11 @@ enum class OutputFormat { kJson, kTable };
 // Settings shared by every command, resolved from flags and environment.
 struct GlobalOptions {
   std::string addr;
+  // TLS files and name (see ChannelOptions); all empty: plaintext.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_server_name;
   absl::Duration timeout;
   OutputFormat format = OutputFormat::kJson;
   bool verbose = false;

@@ -64,8 +64,12 @@ int main(int argc, char* argv[]) {
       userctl::ParseInvocation(args, userctl::ReadFlagValues(), EnvAddr());
   if (!invocation.ok()) return UsageError(invocation.status());
 
-  const auto stub = userservice::v1::UserService::NewStub(
-      userctl::BuildChannel({invocation->options.addr}));
+  const userctl::GlobalOptions& options = invocation->options;
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel =
+      userctl::BuildChannel({options.addr, options.tls_ca, options.tls_cert,
+                             options.tls_key, options.tls_server_name});
+  if (!channel.ok()) return UsageError(channel.status());
+  const auto stub = userservice::v1::UserService::NewStub(*channel);
   const absl::Status status =
       userctl::RunCommand(*invocation, *stub, std::cout, std::cerr);
   if (!status.ok()) std::cerr << userctl::ErrorLine(status) << "\n";

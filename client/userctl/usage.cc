@@ -66,6 +66,14 @@ Global flags:
   --verbose            print "request-id: ID" (the server's id for the
                        call, in its log), "served-by: ENDPOINT" (reads)
                        and "duration: D" of each RPC to stderr
+  --tls_ca=FILE        TLS: verify the server with this PEM CA bundle
+                       (any --tls_* flag turns TLS on; without --tls_ca
+                       the system's roots are used)
+  --tls_cert=FILE, --tls_key=FILE
+                       mutual TLS: client certificate and key (PEM)
+  --tls_server_name=NAME
+                       name the server certificate must carry, when it
+                       is not the host in --addr
 
 Output on stdout:
   json   One JSON document indented by 2 spaces: the RPC response, i.e.

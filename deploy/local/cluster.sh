@@ -15,6 +15,8 @@ Options (or env vars):
   --base-port P      CLUSTER_BASE_PORT  primary port; replica-i uses P+1+i (default 13306;
                                         remembered in DIR once the cluster exists)
   --replicas N       CLUSTER_REPLICAS   number of replicas (default 2, or what DIR has)
+  --tls-dir D        CLUSTER_TLS_DIR    serve TLS too, from D/ca.pem, D/server.pem and
+                                        D/server.key (default: off; remembered in DIR)
   -h, --help
 
 Commands:
@@ -44,6 +46,7 @@ usage_error() { echo "$PROG: $*" >&2; echo >&2; usage >&2; exit 2; }
 opt_dir="${CLUSTER_DIR:-}"
 opt_port="${CLUSTER_BASE_PORT:-}"
 opt_replicas="${CLUSTER_REPLICAS:-}"
+opt_tls_dir="${CLUSTER_TLS_DIR:-}"
 opt_purge=0
 START_TIMEOUT="${CLUSTER_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${CLUSTER_STOP_TIMEOUT:-20}"
@@ -56,6 +59,8 @@ while [ $# -gt 0 ]; do
     --base-port=*) opt_port="${1#*=}"; shift ;;
     --replicas) [ $# -ge 2 ] || usage_error "--replicas needs a value"; opt_replicas="$2"; shift 2 ;;
     --replicas=*) opt_replicas="${1#*=}"; shift ;;
+    --tls-dir) [ $# -ge 2 ] || usage_error "--tls-dir needs a value"; opt_tls_dir="$2"; shift 2 ;;
+    --tls-dir=*) opt_tls_dir="${1#*=}"; shift ;;
     --purge) opt_purge=1; shift ;;
     -h|--help) usage; exit 0 ;;
     --) shift; positional+=("$@"); break ;;
@@ -199,7 +204,7 @@ gen_password() {
 read_pw() { [ -s "$1" ] || die "password file $1 missing"; cat "$1"; }
 
 write_conf() {
-  printf 'BASE_PORT=%s\nREPLICAS=%s\n' "$BASE_PORT" "$NREPLICAS" >"$CONF.tmp"
+  printf 'BASE_PORT=%s\nREPLICAS=%s\nTLS_DIR=%s\n' "$BASE_PORT" "$NREPLICAS" "$TLS_DIR" >"$CONF.tmp"
   mv "$CONF.tmp" "$CONF"
 }
 
@@ -241,6 +246,10 @@ mariadbd_args() {
     --collation-server=utf8mb4_unicode_ci
   )
   if [ "$node" != primary ]; then a+=(--read-only=ON); fi
+  # TLS is offered, not required: users created REQUIRE SSL need it.
+  if [ -n "$TLS_DIR" ]; then
+    a+=(--ssl-ca="$TLS_DIR/ca.pem" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server.key")
+  fi
   if [ "$(id -u)" -eq 0 ]; then a+=(--user=root); fi
   printf '%s\n' "${a[@]}"
 }
@@ -677,11 +686,19 @@ cmd_sql() {
 # Reads DIR/cluster.conf (base port and replica count remembered from the
 # first start) and computes BASE_PORT, NREPLICAS and NODES.
 load_config() {
-  local stored_port="" d i
+  local stored_port="" d i f
+  TLS_DIR=""
   stored_replicas=""
   if [ -f "$CONF" ]; then
     stored_port="$(sed -n 's/^BASE_PORT=//p' "$CONF")"
     stored_replicas="$(sed -n 's/^REPLICAS=//p' "$CONF")"
+    TLS_DIR="$(sed -n 's/^TLS_DIR=//p' "$CONF")"
+  fi
+  if [ -n "$opt_tls_dir" ]; then
+    case "$opt_tls_dir" in /*) TLS_DIR="$opt_tls_dir" ;; *) TLS_DIR="$PWD/$opt_tls_dir" ;; esac
+    for f in ca.pem server.pem server.key; do
+      [ -r "$TLS_DIR/$f" ] || die "--tls-dir: cannot read $TLS_DIR/$f"
+    done
   fi
   if [ -n "$stored_port" ]; then
     if [ -n "$opt_port" ] && [ "$opt_port" != "$stored_port" ]; then

@@ -30,6 +30,8 @@
 #include "grpcpp/grpcpp.h"
 #include "server/app/endpoints.h"
 #include "server/app/flag_sources.h"
+#include "server/app/server_limits.h"
+#include "server/app/tls_config.h"
 #include "server/common/log.h"
 #include "server/health/health_checker.h"
 #include "server/health/lag_ledger.h"
@@ -150,6 +152,45 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "Address of the HTTP listener serving Prometheus metrics at "
           "/metrics, HOST:PORT (port 0 picks a free port). Empty: no "
           "metrics.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Server certificate chain (PEM). With --tls-key: serve TLS instead "
+          "of plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "Private key (PEM) of --tls-cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "CA bundle (PEM). When set, clients must present a certificate "
+          "signed by one of these CAs (mutual TLS).");
+ABSL_FLAG(absl::Duration, tls_refresh_interval, absl::Seconds(10),
+          "How often the TLS files are re-read; new connections use "
+          "rotated files after at most this long (whole seconds).");
+ABSL_FLAG(std::string, db_tls_ca, "",
+          "CA bundle (PEM) for the database servers' certificates. Setting "
+          "it (or --db-tls-cert) makes TLS to the database mandatory.");
+ABSL_FLAG(std::string, db_tls_cert, "",
+          "Client certificate (PEM) presented to the database.");
+ABSL_FLAG(std::string, db_tls_key, "", "Private key (PEM) of --db-tls-cert.");
+ABSL_FLAG(bool, db_tls_verify_server_identity, true,
+          "With database TLS, also check that the server certificate names "
+          "the host connected to (its chain is always checked against "
+          "--db-tls-ca).");
+ABSL_FLAG(int, max_receive_message_size, 1 << 20,
+          "Largest request message in bytes; larger ones fail with "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_concurrent_streams, 1000,
+          "Most calls in flight on one client connection; more wait in the "
+          "client.");
+ABSL_FLAG(absl::Duration, keepalive_min_ping_interval, absl::Seconds(10),
+          "Clients pinging more often than this without sending calls get a "
+          "strike.");
+ABSL_FLAG(int, keepalive_max_ping_strikes, 2,
+          "Strikes after which a client connection is closed (GOAWAY "
+          "too_many_pings); 0 means unlimited.");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
+          "How often the server pings an idle client connection.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
+          "A connection whose ping is not answered within this is closed.");
+ABSL_FLAG(absl::Duration, max_deadline, absl::Minutes(5),
+          "Longest a call may run on the server; a later client deadline is "
+          "cut to this (the call then ends with DEADLINE_EXCEEDED).");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level written: debug, info, warning or error.");
 ABSL_FLAG(std::string, access_log_level, "info",
@@ -187,6 +228,9 @@ struct ServerConfig {
   bool migrate;
   bool migrate_only;
   absl::Duration migrate_timeout;
+  ServerTlsFiles tls;
+  CertificateSummary tls_certificate;  // when tls.enabled()
+  ServerLimits limits;
 };
 
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
@@ -265,6 +309,46 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   }
   config.connection.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   config.connection.socket_timeout = absl::GetFlag(FLAGS_db_socket_timeout);
+  config.connection.tls.ca = absl::GetFlag(FLAGS_db_tls_ca);
+  config.connection.tls.cert = absl::GetFlag(FLAGS_db_tls_cert);
+  config.connection.tls.key = absl::GetFlag(FLAGS_db_tls_key);
+  config.connection.tls.verify_server_identity =
+      absl::GetFlag(FLAGS_db_tls_verify_server_identity);
+  if (absl::Status db_tls = CheckClientTlsFiles(
+          {config.connection.tls.ca, config.connection.tls.cert,
+           config.connection.tls.key},
+          "--db-tls-");
+      !db_tls.ok()) {
+    return db_tls;
+  }
+
+  config.tls.cert = absl::GetFlag(FLAGS_tls_cert);
+  config.tls.key = absl::GetFlag(FLAGS_tls_key);
+  config.tls.client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  config.tls.refresh_interval = absl::GetFlag(FLAGS_tls_refresh_interval);
+  if (absl::Status tls = ValidateServerTlsFlags(config.tls); !tls.ok()) {
+    return tls;
+  }
+  if (config.tls.enabled()) {
+    absl::StatusOr<CertificateSummary> certificate =
+        CheckServerTlsFiles(config.tls);
+    if (!certificate.ok()) return certificate.status();
+    config.tls_certificate = *certificate;
+  }
+  config.limits.max_receive_message_bytes =
+      absl::GetFlag(FLAGS_max_receive_message_size);
+  config.limits.max_concurrent_streams =
+      absl::GetFlag(FLAGS_max_concurrent_streams);
+  config.limits.min_ping_interval =
+      absl::GetFlag(FLAGS_keepalive_min_ping_interval);
+  config.limits.max_ping_strikes =
+      absl::GetFlag(FLAGS_keepalive_max_ping_strikes);
+  config.limits.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  config.limits.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  if (absl::Status limits = ValidateServerLimits(config.limits);
+      !limits.ok()) {
+    return limits;
+  }
 
   config.pool.max_size = absl::GetFlag(FLAGS_pool_size);
   if (config.pool.max_size < 1 || config.pool.max_size > 1000) {
@@ -310,6 +394,7 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   config.admin_service = absl::GetFlag(FLAGS_admin_service);
   config.router.session_wait = absl::GetFlag(FLAGS_session_wait);
   config.service.default_deadline = absl::GetFlag(FLAGS_default_deadline);
+  config.service.max_deadline = absl::GetFlag(FLAGS_max_deadline);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   config.migrate_timeout = absl::GetFlag(FLAGS_migrate_timeout);
   for (const auto& [name, value] :
@@ -323,6 +408,7 @@ absl::StatusOr<ServerConfig> LoadConfig() {
         std::pair{"--connect-timeout", config.connection.connect_timeout},
         std::pair{"--db-socket-timeout", config.connection.socket_timeout},
         std::pair{"--default-deadline", config.service.default_deadline},
+        std::pair{"--max-deadline", config.service.max_deadline},
         std::pair{"--migrate-timeout", config.migrate_timeout}}) {
     if (value <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
@@ -333,6 +419,10 @@ absl::StatusOr<ServerConfig> LoadConfig() {
       config.shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--session-wait and --shutdown-grace must not be negative");
+  }
+  if (config.service.default_deadline > config.service.max_deadline) {
+    return absl::InvalidArgumentError(
+        "--default-deadline: must not exceed --max-deadline");
   }
   absl::StatusOr<ReadConsistency> consistency =
       ParseConsistency(absl::GetFlag(FLAGS_default_consistency));
@@ -584,8 +674,9 @@ int Run(const ServerConfig& config) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(config.listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(config.listen, BuildServerCredentials(config.tls),
                            &port);
+  ApplyServerLimits(config.limits, builder);
   builder.RegisterService(&service);
   builder.RegisterService(&health);
   get_user_server.AddTo(builder);
@@ -636,7 +727,13 @@ int Run(const ServerConfig& config) {
        {"port", absl::StrCat(port)},
        {"primary", absl::StrCat(config.primary.host, ":", config.primary.port)},
        {"replicas", replica_names},
-       {"heartbeat_writer", writer_id}});
+       {"heartbeat_writer", writer_id},
+       {"transport", !config.tls.enabled() ? "plaintext"
+                     : config.tls.mutual() ? "mutual-tls"
+                                           : "tls"},
+       {"certificate_serial", config.tls_certificate.serial},
+       {"certificate_not_after", config.tls_certificate.not_after},
+       {"database_tls", config.connection.tls.enabled() ? "required" : "off"}});
 
   // Signals were blocked in every thread before gRPC started its own; this
   // one thread receives them synchronously.
@@ -645,8 +742,14 @@ int Run(const ServerConfig& config) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGTERM);
     sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGHUP);
     int signal = 0;
-    sigwait(&signals, &signal);
+    // SIGHUP does not reload anything itself: gRPC re-reads the TLS files
+    // every --tls-refresh-interval. It re-checks them now, so whoever
+    // rotated them learns at once whether the next refresh will take.
+    while (sigwait(&signals, &signal) == 0 && signal == SIGHUP) {
+      LogServerTlsRecheck(config.tls);
+    }
     log::Info("shutting down",
               {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"},
                {"grace", absl::FormatDuration(config.shutdown_grace)}});
@@ -677,6 +780,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   // Debian's Abseil checks every Mutex acquisition for lock-order cycles,
   // a debugging aid that costs a few percent of a busy server's CPU.

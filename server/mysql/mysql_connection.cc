@@ -72,6 +72,21 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     options["OPT_READ_TIMEOUT"] = CeilSeconds(settings.socket_timeout);
     options["OPT_WRITE_TIMEOUT"] = CeilSeconds(settings.socket_timeout);
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    if (settings.tls.enabled()) {
+      // Connector/C++ 1.1 passes these to mysql_ssl_set(), which turns TLS
+      // on; sslEnforce makes a server without TLS an error instead of a
+      // silent plaintext fallback. sslVerify is
+      // MYSQL_OPT_SSL_VERIFY_SERVER_CERT, the host name check.
+      if (!settings.tls.ca.empty()) {
+        options["sslCA"] = sql::SQLString(settings.tls.ca);
+      }
+      if (!settings.tls.cert.empty()) {
+        options["sslCert"] = sql::SQLString(settings.tls.cert);
+        options["sslKey"] = sql::SQLString(settings.tls.key);
+      }
+      options["sslEnforce"] = true;
+      options["sslVerify"] = settings.tls.verify_server_identity;
+    }
     sql::mysql::MySQL_Driver* driver = sql::mysql::get_mysql_driver_instance();
     conn.reset(driver->connect(options));
     std::unique_ptr<sql::Statement> setup(conn->createStatement());

@@ -24,6 +24,21 @@ struct Endpoint {
   int port = 3306;
 };
 
+// TLS to the database. Connector/C++ hands the paths to the client library,
+// which reads the files on every connect, so rotated files are used by the
+// next connection.
+struct DatabaseTls {
+  std::string ca;    // CA bundle the server's certificate must chain to
+  std::string cert;  // client certificate (REQUIRE X509/SUBJECT users)
+  std::string key;   // its private key
+  // Also check that the server's certificate names the host connected to
+  // (MariaDB's client library checks the chain whenever a CA is given).
+  bool verify_server_identity = true;
+
+  // Any file turns TLS on, and then a connection without TLS is refused.
+  bool enabled() const { return !ca.empty() || !cert.empty(); }
+};
+
 // How every connection is opened, shared by all endpoints.
 struct ConnectionSettings {
   std::string database;
@@ -35,6 +50,7 @@ struct ConnectionSettings {
   // Backstop for a server that stops answering mid-query; the deadline-based
   // max_statement_time normally ends slow queries long before this.
   absl::Duration socket_timeout = absl::Seconds(30);
+  DatabaseTls tls;
 };
 
 // One Connector/C++ session with its own prepared-statement cache.

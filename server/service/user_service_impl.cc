@@ -61,7 +61,7 @@ absl::Time UserServiceImpl::DeadlineOf(
     return absl::Now() + options_.default_deadline;
   }
   return std::min(absl::FromChrono(context.deadline()),
-                  absl::Now() + absl::Hours(24));
+                  absl::Now() + options_.max_deadline);
 }
 
 RequestContext UserServiceImpl::MakeContext(

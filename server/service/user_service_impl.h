@@ -17,6 +17,10 @@ struct ServiceOptions {
   // Deadline given to calls that arrive without one, so that no call can
   // hold a connection or a thread forever.
   absl::Duration default_deadline = absl::Seconds(30);
+  // Longest a call may run on the server whatever deadline the client set:
+  // the work of a call with a later deadline stops at this cap and it
+  // returns DEADLINE_EXCEEDED. (user_server sets it from --max-deadline.)
+  absl::Duration max_deadline = absl::Hours(24);
 };
 
 // A GetUser call for AnswerGetUsers, which sets `status` (and `response`

@@ -790,6 +790,24 @@ TEST_F(UserServiceImplTest, CallWithoutDeadlineGetsTheDefaultDeadline) {
   EXPECT_LE(read_seen, read_after + absl::Seconds(42));
 }
 
+TEST_F(UserServiceImplTest, DeadlineBeyondTheMaximumIsCapped) {
+  ServiceOptions options;
+  options.max_deadline = absl::Seconds(7);
+  Restart(options);
+  writer_.SetDeleteResult(WritePosition());
+  v1::DeleteUserRequest request;
+  request.set_id(3);
+  v1::DeleteUserResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Hours(1)));
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(stub_->DeleteUser(&context, request, &response).ok());
+  const absl::Time after = absl::Now();
+  const absl::Time seen = writer_.last_ctx().deadline;
+  EXPECT_GE(seen, before + absl::Seconds(7));
+  EXPECT_LE(seen, after + absl::Seconds(7));
+}
+
 TEST_F(UserServiceImplTest, CallerDeadlineIsPassedDown) {
   writer_.SetDeleteResult(WritePosition());
   const absl::Time client_deadline = absl::Now() + absl::Seconds(60);

@@ -124,6 +124,25 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   return result;
 }
 
+namespace {
+
+// Whether something accepts TCP connections on 127.0.0.1:port. A TCP
+// check, not a gRPC one, so that it works for TLS and plaintext servers.
+bool AcceptsTcp(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool connected =
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  close(fd);
+  return connected;
+}
+
+}  // namespace
+
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -174,6 +193,14 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
   close(log_fd);
   server->pid_ = pid;
 
+  // A plaintext server is ready once a gRPC channel connects; a TLS server
+  // never accepts that channel, so for it an accepted TCP connection has to
+  // do. (The gRPC check takes a reconnect backoff longer, which gives the
+  // server's first health checks time to run; some tests rely on that.)
+  bool tls = false;
+  for (const std::string& arg : args) {
+    tls = tls || arg.rfind("--tls-cert=", 0) == 0;
+  }
   auto channel = grpc::CreateChannel(server->address(),
                                      grpc::InsecureChannelCredentials());
   const absl::Time deadline = absl::Now() + timeout;
@@ -185,8 +212,11 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
           absl::StrCat("user_server exited with ", exit_code,
                        " before listening; log:\n", server->Log()));
     }
-    if (channel->WaitForConnected(
-            absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)))) {
+    if (tls) {
+      if (AcceptsTcp(server->port_)) return server;
+      absl::SleepFor(absl::Milliseconds(100));
+    } else if (channel->WaitForConnected(absl::ToChronoTime(
+                   absl::Now() + absl::Milliseconds(200)))) {
       return server;
     }
   }

@@ -1,0 +1,102 @@
+// Transport and call limits of the real user_server: the request size limit
+// and the cap on how long a call may run whatever deadline it asks for.
+
+#include <memory>
+#include <string>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/e2e_fixture.h"
+#include "tests/support/test_cluster.h"
+
+namespace userservice::testing {
+namespace {
+
+class LimitsE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override { TestCluster::Get(); }
+  void TearDown() override {
+    if (HasFailure() && server_ != nullptr) {
+      std::cerr << "---- user_server log ----\n" << server_->process().Log();
+    }
+  }
+
+  std::unique_ptr<E2eServer> server_;
+};
+
+TEST_F(LimitsE2eTest, RequestAboveTheMessageLimitIsResourceExhausted) {
+  absl::StatusOr<std::unique_ptr<E2eServer>> started =
+      E2eServer::Start({"--max-receive-message-size=65536"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  server_ = std::move(*started);
+
+  auto create = [&](size_t username_size) {
+    v1::CreateUserRequest request;
+    request.set_username(std::string(username_size, 'a'));
+    request.set_email("big@example.com");
+    v1::CreateUserResponse response;
+    auto context = ContextWithDeadline(absl::Seconds(10));
+    return server_->users().CreateUser(context.get(), request, &response);
+  };
+  // Under the limit the request arrives and validation rejects the name.
+  grpc::Status small = create(10000);
+  EXPECT_EQ(small.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << CodeName(small.error_code()) << " " << small.error_message();
+  grpc::Status large = create(100000);
+  EXPECT_EQ(large.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << CodeName(large.error_code()) << " " << large.error_message();
+  // The connection stays usable.
+  EXPECT_EQ(create(1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(LimitsE2eTest, LongDeadlineIsCutToTheMaximum) {
+  absl::StatusOr<std::unique_ptr<E2eServer>> started =
+      E2eServer::Start({"--max-deadline=1s", "--default-deadline=1s"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  server_ = std::move(*started);
+  TestCluster& cluster = TestCluster::Get();
+
+  const std::string name = UniqueUsername("cap");
+  v1::CreateUserRequest create;
+  create.set_username(name);
+  create.set_email(name + "@example.com");
+  v1::CreateUserResponse created;
+  auto create_context = ContextWithDeadline(absl::Seconds(10));
+  ASSERT_TRUE(
+      server_->users().CreateUser(create_context.get(), create, &created).ok());
+
+  // A row lock held elsewhere makes the update wait: without the cap it
+  // would wait for innodb_lock_wait_timeout (50 s) and fail with ABORTED.
+  absl::StatusOr<std::unique_ptr<AdminSession>> locker =
+      AdminSession::Open("primary");
+  ASSERT_TRUE(locker.ok()) << locker.status();
+  absl::Cleanup release = [&] { (*locker)->Close(); };
+  ASSERT_TRUE((*locker)->Execute("START TRANSACTION").ok());
+  ASSERT_TRUE((*locker)
+                  ->Execute(absl::StrCat("SELECT id FROM `", cluster.db_name(),
+                                         "`.users WHERE id = ",
+                                         created.user().id(), " FOR UPDATE"))
+                  .ok());
+
+  v1::UpdateUserRequest update;
+  *update.mutable_user() = created.user();
+  update.mutable_user()->set_email("capped-" + name + "@example.com");
+  update.mutable_update_mask()->add_paths("email");
+  v1::UpdateUserResponse updated;
+  auto context = ContextWithDeadline(absl::Seconds(60));
+  const absl::Time start = absl::Now();
+  grpc::Status status =
+      server_->users().UpdateUser(context.get(), update, &updated);
+  const absl::Duration took = absl::Now() - start;
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << CodeName(status.error_code()) << " " << status.error_message();
+  EXPECT_LT(took, absl::Seconds(10)) << absl::FormatDuration(took);
+  EXPECT_GE(took, absl::Milliseconds(800)) << absl::FormatDuration(took);
+}
+
+}  // namespace
+}  // namespace userservice::testing
