@@ -197,9 +197,10 @@ ABSL_FLAG(std::string, access_log_level, "info",
           "Level of the one access line per call (method, peer, code, "
           "duration, endpoint, request id): info, debug (written only with "
           "--log-level=debug) or off.");
-ABSL_FLAG(int, access_log_sample, 1,
+ABSL_FLAG(int, access_log_sample, 100,
           "Write the access line of one in this many calls that end OK "
-          "(1: every call); failed calls are always written.");
+          "(1: every call); failed calls are always written. Every line "
+          "costs the server about a quarter of a GetUser's CPU.");
 
 namespace userservice {
 namespace {

@@ -64,7 +64,8 @@ class LogsE2eTest : public ::testing::Test {
   void SetUp() override {
     TestCluster::Get();
     // Debug level: whatever the server can log, it logs here.
-    auto server = E2eServer::Start({"--log-level=debug"});
+    auto server =
+        E2eServer::Start({"--log-level=debug", "--access-log-sample=1"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
   }
