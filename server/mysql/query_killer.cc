@@ -59,12 +59,16 @@ std::unique_ptr<QueryKiller::Watch> QueryKiller::WatchQuery(
     uint64_t connection_id, absl::Time deadline,
     std::function<bool()> cancelled) {
   absl::MutexLock lock(&mu_);
+  const bool was_idle = watches_.empty();
   const uint64_t key = next_key_++;
   watches_.emplace(key, Entry{connection_id, deadline, std::move(cancelled)});
   if (!thread_.joinable() && !stopping_) {
     thread_ = std::thread([this] { Loop(); });
   }
-  changed_.SignalAll();
+  // Only an idle loop sleeps until told; a busy one looks again within
+  // kPollInterval anyway. Waking it for every statement cost a thread
+  // switch per query.
+  if (was_idle) changed_.SignalAll();
   return std::unique_ptr<Watch>(new Watch(this, key));
 }
 
