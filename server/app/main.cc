@@ -735,6 +735,9 @@ int Run(const ServerConfig& config) {
        {"certificate_serial", config.tls_certificate.serial},
        {"certificate_not_after", config.tls_certificate.not_after},
        {"database_tls", config.connection.tls.enabled() ? "required" : "off"}});
+  // Info lines are batched; this one is what operators and scripts wait
+  // for, so it goes out now.
+  log::Flush();
 
   // Signals were blocked in every thread before gRPC started its own; this
   // one thread receives them synchronously.

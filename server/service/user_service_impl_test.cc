@@ -144,19 +144,21 @@ std::string ServedBy(const grpc::ClientContext& context) {
   return std::string(value.data(), value.size());
 }
 
-class UserServiceImplTest : public ::testing::Test {
- protected:
-  void SetUp() override { Start(ServiceOptions()); }
-  void TearDown() override { Stop(); }
+// UserServiceImpl over a primary and one replica ("replica-0"), with its
+// GetUser completion queue, behind an in-process gRPC server.
+class InProcessUserService {
+ public:
+  ~InProcessUserService() { Stop(); }
 
-  void Start(ServiceOptions options) {
+  void Start(UserWriter* writer, UserReader* primary, UserReader* replica,
+             ServiceOptions options,
+             GetUserServerOptions get_user = GetUserServerOptions()) {
     router_ = std::make_unique<ReadRouter>(
-        NamedReader{"primary", &primary_},
-        std::vector<NamedReader>{{"replica-0", &replica_}}, RouterOptions());
-    service_ =
-        std::make_unique<UserServiceImpl>(&writer_, router_.get(), options);
-    get_user_server_ =
-        std::make_unique<GetUserServer>(service_.get(), GetUserServerOptions());
+        NamedReader{"primary", primary},
+        std::vector<NamedReader>{{"replica-0", replica}}, RouterOptions());
+    service_ = std::make_unique<UserServiceImpl>(writer, router_.get(),
+                                                 std::move(options));
+    get_user_server_ = std::make_unique<GetUserServer>(service_.get(), get_user);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     get_user_server_->AddTo(builder);
@@ -179,6 +181,31 @@ class UserServiceImplTest : public ::testing::Test {
     router_.reset();
   }
 
+  v1::UserService::Stub* stub() { return stub_.get(); }
+
+ private:
+  std::unique_ptr<ReadRouter> router_;
+  std::unique_ptr<UserServiceImpl> service_;
+  std::unique_ptr<GetUserServer> get_user_server_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::UserService::Stub> stub_;
+};
+
+class UserServiceImplTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Start(ServiceOptions()); }
+  void TearDown() override { Stop(); }
+
+  void Start(ServiceOptions options) {
+    service_.Start(&writer_, &primary_, &replica_, options);
+    stub_ = service_.stub();
+  }
+
+  void Stop() {
+    stub_ = nullptr;
+    service_.Stop();
+  }
+
   void Restart(ServiceOptions options) {
     Stop();
     Start(options);
@@ -198,11 +225,8 @@ class UserServiceImplTest : public ::testing::Test {
   FakeUserWriter writer_;
   FakeUserReader primary_;
   FakeUserReader replica_;
-  std::unique_ptr<ReadRouter> router_;
-  std::unique_ptr<UserServiceImpl> service_;
-  std::unique_ptr<GetUserServer> get_user_server_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::UserService::Stub> stub_;
+  InProcessUserService service_;
+  v1::UserService::Stub* stub_ = nullptr;
 };
 
 // --- CreateUser ----------------------------------------------------------
@@ -886,22 +910,10 @@ class GetUserBatchingTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    router_ = std::make_unique<ReadRouter>(
-        NamedReader{"primary", &primary_},
-        std::vector<NamedReader>{{"replica-0", &replica_}}, RouterOptions());
-    service_ = std::make_unique<UserServiceImpl>(&writer_, router_.get(),
-                                                 ServiceOptions());
     GetUserServerOptions options;
     options.threads = 1;  // so that calls pile up behind a held one
-    get_user_server_ = std::make_unique<GetUserServer>(service_.get(), options);
-    grpc::ServerBuilder builder;
-    builder.RegisterService(service_.get());
-    get_user_server_->AddTo(builder);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    get_user_server_->Start();
-    stub_ = v1::UserService::NewStub(
-        server_->InProcessChannel(grpc::ChannelArguments()));
+    service_.Start(&writer_, &primary_, &replica_, ServiceOptions(), options);
+    stub_ = service_.stub();
     for (uint64_t id = 1; id <= 5; ++id) {
       const User user = MakeUser(id, absl::StrCat("user", id));
       primary_.AddUser(user);
@@ -912,9 +924,7 @@ class GetUserBatchingTest : public ::testing::Test {
   void TearDown() override {
     replica_.Release();
     primary_.Release();
-    server_->Shutdown();
-    server_->Wait();
-    get_user_server_.reset();
+    service_.Stop();
   }
 
   // Starts a GetUser without waiting for it.
@@ -968,11 +978,8 @@ class GetUserBatchingTest : public ::testing::Test {
   FakeUserWriter writer_;
   GatedReader primary_;
   GatedReader replica_;
-  std::unique_ptr<ReadRouter> router_;
-  std::unique_ptr<UserServiceImpl> service_;
-  std::unique_ptr<GetUserServer> get_user_server_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::UserService::Stub> stub_;
+  InProcessUserService service_;
+  v1::UserService::Stub* stub_ = nullptr;
   std::vector<std::unique_ptr<Reply>> replies_;
 };
 

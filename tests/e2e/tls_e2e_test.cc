@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
@@ -132,7 +133,10 @@ TEST_F(TlsE2eTest, TlsClientsConnectAndPlaintextOrUntrustingClientsDoNot) {
   ASSERT_TRUE(status.ok()) << CodeName(status.error_code()) << " "
                            << status.error_message();
   EXPECT_EQ(peer, ReadWholeFile(Cert("server.pem")));
-  EXPECT_THAT(server_->process().Log(), HasSubstr("\"transport\":\"tls\""));
+  // The port takes connections a moment before the "serving" line is out.
+  EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] {
+    return absl::StrContains(server_->process().Log(), "\"transport\":\"tls\"");
+  })) << server_->process().Log();
 
   // A plaintext client cannot talk HTTP/2 to a TLS port.
   grpc::Status plaintext = Create(ClientTls{"", "", ""});
@@ -161,8 +165,10 @@ TEST_F(TlsE2eTest, MutualTlsNeedsAClientCertificateFromTheTrustedCa) {
       {Cert("ca.pem"), Cert("other-client.pem"), Cert("other-client.key")});
   EXPECT_EQ(untrusted_cert.error_code(), grpc::StatusCode::UNAVAILABLE)
       << CodeName(untrusted_cert.error_code());
-  EXPECT_THAT(server_->process().Log(),
-              HasSubstr("\"transport\":\"mutual-tls\""));
+  EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] {
+    return absl::StrContains(server_->process().Log(),
+                             "\"transport\":\"mutual-tls\"");
+  })) << server_->process().Log();
 }
 
 // The layout of a Kubernetes secret volume: each file is a symlink through
