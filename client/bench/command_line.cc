@@ -1,6 +1,5 @@
 #include "client/bench/command_line.h"
 
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -9,40 +8,14 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
+#include "server/common/flag_names.h"
 
 namespace userbench {
-namespace {
 
-std::string Dashed(absl::string_view name) {
-  return absl::StrReplaceAll(name, {{"_", "-"}});
-}
-
-}  // namespace
-
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& arg = args[i];
-    if (arg == "--") break;
-    if (!absl::StartsWith(arg, "-")) continue;
-    const size_t start = absl::StartsWith(arg, "--") ? 2 : 1;
-    const size_t end = std::min(arg.find('='), arg.size());
-    std::replace(arg.begin() + start, arg.begin() + end, '-', '_');
-  }
-  return args;
-}
-
-bool WantsHelp(absl::Span<const std::string> args) {
-  for (const std::string& arg : args) {
-    if (arg == "--") return false;
-    if (arg == "-h" || arg == "-help" || arg == "--help") return true;
-  }
-  return false;
-}
+using ::userservice::DashedFlagName;
 
 absl::Status CheckFlagSyntax(absl::Span<const std::string> args) {
   for (size_t i = 0; i < args.size(); ++i) {
@@ -77,13 +50,13 @@ absl::Status CheckFlagSyntax(absl::Span<const std::string> args) {
         if (bool_flag != nullptr && bool_flag->IsOfType<bool>()) continue;
       }
       return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag --", Dashed(name)));
+          absl::StrCat("unknown flag --", DashedFlagName(name)));
     }
     if (!has_value) {
       if (flag->IsOfType<bool>()) continue;
       if (i + 1 == args.size()) {
         return absl::InvalidArgumentError(
-            absl::StrCat("missing value for flag --", Dashed(name)));
+            absl::StrCat("missing value for flag --", DashedFlagName(name)));
       }
       value = args[++i];
     }
@@ -91,7 +64,7 @@ absl::Status CheckFlagSyntax(absl::Span<const std::string> args) {
     if (!flag->ParseFrom(value, &error)) {
       return absl::InvalidArgumentError(
           absl::StrCat("invalid value \"", value, "\" for flag --",
-                       Dashed(name), ": ", error));
+                       DashedFlagName(name), ": ", error));
     }
   }
   return absl::OkStatus();

@@ -9,14 +9,7 @@
 
 namespace userbench {
 
-// user_bench spells its flags with dashes, like user_server (--db-primary);
-// Abseil's names use underscores. Returns argv with the flag names (not the
-// values) rewritten to underscores, up to a bare "--".
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv);
-
-// True if `args` (without the program name) ask for help: -h, -help or
-// --help before any "--".
-bool WantsHelp(absl::Span<const std::string> args);
+// Dashed flag names and --help: server/common/flag_names.h.
 
 // Checks `args` (normalized, without the program name) as
 // absl::ParseCommandLine would, but returns InvalidArgument naming the

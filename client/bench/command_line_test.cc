@@ -22,23 +22,6 @@ TEST(ConfigFromFlagsTest, DefaultsAreValid) {
   EXPECT_EQ(config->target, Target::kService);
 }
 
-TEST(CommandLineTest, NormalizesDashedNamesNotValues) {
-  std::vector<std::string> argv = {"user_bench", "--db-primary=a-b:1",
-                                   "--db-user",  "x-y",
-                                   "--",         "--not-a-flag"};
-  std::vector<char*> raw;
-  for (std::string& arg : argv) raw.push_back(arg.data());
-  EXPECT_THAT(NormalizeFlagNames(static_cast<int>(raw.size()), raw.data()),
-              ElementsAre("user_bench", "--db_primary=a-b:1", "--db_user",
-                          "x-y", "--", "--not-a-flag"));
-}
-
-TEST(CommandLineTest, WantsHelp) {
-  EXPECT_TRUE(WantsHelp({"--rate=5", "--help"}));
-  EXPECT_TRUE(WantsHelp({"-h"}));
-  EXPECT_FALSE(WantsHelp({"--", "--help"}));
-}
-
 TEST(CommandLineTest, AcceptsKnownFlags) {
   EXPECT_TRUE(CheckFlagSyntax({"--concurrency=8", "--duration", "1s",
                                "--direct", "--nodirect"})

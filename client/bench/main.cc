@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "client/bench/bench_config.h"
 #include "client/bench/command_line.h"
+#include "server/common/flag_names.h"
 #include "client/bench/flags.h"
 #include "client/bench/report.h"
 #include "client/bench/run_bench.h"
@@ -34,9 +35,9 @@ int main(int argc, char* argv[]) {
   // Debian's Abseil checks every absl::Mutex acquisition for lock-order
   // cycles (GraphCycles), a few percent of a load generator's CPU.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::vector<std::string> args = userbench::NormalizeFlagNames(argc, argv);
+  std::vector<std::string> args = userservice::NormalizeFlagNames(argc, argv);
   const std::vector<std::string> flags(args.begin() + 1, args.end());
-  if (userbench::WantsHelp(flags)) {
+  if (userservice::WantsHelp(flags)) {
     std::cout << userbench::UsageText();
     return 0;
   }

@@ -43,14 +43,6 @@ absl::string_view ExpectedValue(const absl::CommandLineFlag& flag) {
 
 }  // namespace
 
-bool WantsHelp(absl::Span<const std::string> args) {
-  for (const std::string& arg : args) {
-    if (arg == "--") return false;
-    if (arg == "-h" || arg == "-help" || arg == "--help") return true;
-  }
-  return false;
-}
-
 absl::Status CheckFlagSyntax(absl::Span<const std::string> args) {
   for (size_t i = 0; i < args.size(); ++i) {
     absl::string_view arg = args[i];

@@ -8,10 +8,7 @@
 
 namespace userctl {
 
-// True if `args` (argv without the program name) ask for help with -h,
-// -help or --help before any "--". Intercepted before absl sees them
-// because absl's own --help lists every linked flag and exits with 1.
-bool WantsHelp(absl::Span<const std::string> args);
+// WantsHelp (-h, -help, --help): server/common/flag_names.h.
 
 // Runs absl's flag parsing over `args` (argv without the program name) and
 // returns InvalidArgument naming the first unknown flag, missing value or

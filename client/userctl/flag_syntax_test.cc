@@ -74,14 +74,5 @@ TEST_F(CheckFlagSyntaxTest, RejectsBadValuesSayingWhatIsExpected) {
             "flag --noverbose does not take a value");
 }
 
-TEST(WantsHelpTest, RecognizesHelpFlagsBeforeDoubleDash) {
-  EXPECT_TRUE(WantsHelp({"-h"}));
-  EXPECT_TRUE(WantsHelp({"get", "--help"}));
-  EXPECT_TRUE(WantsHelp({"-help"}));
-  EXPECT_FALSE(WantsHelp({"help"}));
-  EXPECT_FALSE(WantsHelp({"get", "--", "-h"}));
-  EXPECT_FALSE(WantsHelp({}));
-}
-
 }  // namespace
 }  // namespace userctl

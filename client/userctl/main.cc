@@ -16,6 +16,7 @@
 #include "client/userctl/command_parser.h"
 #include "client/userctl/exit_codes.h"
 #include "client/userctl/flag_syntax.h"
+#include "server/common/flag_names.h"
 #include "client/userctl/flags.h"
 #include "client/userctl/invocation.h"
 #include "client/userctl/run_command.h"
@@ -45,7 +46,7 @@ int main(int argc, char* argv[]) {
   absl::SetFlagsUsageConfig(usage_config);
 
   const std::vector<std::string> raw_args(argv + 1, argv + argc);
-  if (userctl::WantsHelp(raw_args)) {
+  if (userservice::WantsHelp(raw_args)) {
     std::cout << userctl::UsageText();
     return userctl::kExitSuccess;
   }

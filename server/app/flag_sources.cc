@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
+#include "server/common/flag_names.h"
 
 namespace userservice {
 namespace {
@@ -22,24 +23,7 @@ std::vector<absl::CommandLineFlag*> FlagsOf(absl::string_view defining_file) {
   return flags;
 }
 
-std::string Dashed(absl::string_view name) {
-  return absl::StrReplaceAll(name, {{"_", "-"}});
-}
-
 }  // namespace
-
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv) {
-  std::vector<std::string> args(argv, argv + argc);
-  for (size_t i = 1; i < args.size(); ++i) {
-    std::string& arg = args[i];
-    if (arg == "--") break;
-    if (!absl::StartsWith(arg, "-")) continue;
-    const size_t start = absl::StartsWith(arg, "--") ? 2 : 1;
-    const size_t end = std::min(arg.find('='), arg.size());
-    std::replace(arg.begin() + start, arg.begin() + end, '-', '_');
-  }
-  return args;
-}
 
 std::string EnvVarForFlag(absl::string_view env_prefix,
                           absl::string_view flag_name) {
@@ -67,7 +51,7 @@ std::string HelpText(absl::string_view program, absl::string_view summary,
   std::string text = absl::StrCat("Usage: ", program, " [--flag=value ...]\n\n",
                                   summary, "\n\nFlags:\n");
   for (absl::CommandLineFlag* flag : FlagsOf(defining_file)) {
-    absl::StrAppend(&text, "  --", Dashed(flag->Name()), "\n      ",
+    absl::StrAppend(&text, "  --", DashedFlagName(flag->Name()), "\n      ",
                     absl::StrReplaceAll(flag->Help(), {{"\n", "\n      "}}),
                     "\n      env ", EnvVarForFlag(env_prefix, flag->Name()),
                     ", default \"", flag->DefaultValue(), "\"\n");

@@ -6,6 +6,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "server/common/flag_names.h"  // NormalizeFlagNames
 
 // Command-line conventions on top of Abseil flags, for the server's flags
 // (those defined in the file `defining_file`):
@@ -15,10 +16,6 @@
 //    the name in upper case (USER_SERVICE_DB_NAME). The command line wins.
 //  * --help lists exactly these flags with their variables and defaults.
 namespace userservice {
-
-// argv with flag names rewritten from dashes to underscores, up to a bare
-// "--".
-std::vector<std::string> NormalizeFlagNames(int argc, char** argv);
 
 // The environment variable for a flag, e.g. "USER_SERVICE_DB_NAME".
 std::string EnvVarForFlag(absl::string_view env_prefix,
