@@ -161,19 +161,28 @@ absl::Status DbSession::GuardSetup(Fn&& fn) {
   }
 }
 
+namespace {
+
+// Every column of a user row, fetched as the service reads them, so both
+// modes pay for the same conversions.
+void ReadUserColumns(sql::ResultSet& rs) {
+  rs.getUInt64(1);
+  rs.getString(2);
+  rs.getString(3);
+  rs.getString(4);
+  rs.getString(5);
+  rs.getInt64(6);
+}
+
+}  // namespace
+
 std::string DbSession::RunSelectUser(uint64_t id) {
   return Guard([&]() -> std::string {
     sql::PreparedStatement& select = Prepare(kSelectById);
     select.setUInt64(1, id);
     std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
     if (!rs->next()) return "NOT_FOUND";
-    // Every column, as the service reads them.
-    rs->getUInt64(1);
-    rs->getString(2);
-    rs->getString(3);
-    rs->getString(4);
-    rs->getString(5);
-    rs->getInt64(6);
+    ReadUserColumns(*rs);
     return "";
   });
 }
@@ -187,12 +196,7 @@ std::string DbSession::RunInsertUser(const std::string& username,
     insert.setString(2, email);
     std::unique_ptr<sql::ResultSet> rs(insert.executeQuery());
     if (!rs->next()) return "INTERNAL";
-    rs->getUInt64(1);
-    rs->getString(2);
-    rs->getString(3);
-    rs->getString(4);
-    rs->getString(5);
-    rs->getInt64(6);
+    ReadUserColumns(*rs);
     std::unique_ptr<sql::ResultSet> position(Prepare(kLastGtid).executeQuery());
     if (position->next() && !position->isNull(1)) {
       *gtid = position->getString(1);
