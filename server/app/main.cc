@@ -48,7 +48,7 @@
 #include "server/observability/library_logs.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
-#include "server/service/get_user_server.h"
+#include "server/service/batched_user_methods.h"
 #include "server/service/health_service.h"
 #include "server/service/user_service_impl.h"
 
@@ -141,10 +141,18 @@ ABSL_FLAG(int, read_workers, 2,
           "replica holds its thread for up to --session-wait.");
 ABSL_FLAG(int, read_batch_max, 128,
           "Most GetUser calls one read statement answers.");
+ABSL_FLAG(int, write_workers, 2,
+          "Threads answering CreateUser calls. Each takes every create that "
+          "has arrived: those without a request_id share one multi-row "
+          "INSERT and one commit (on a duplicate they are retried in "
+          "halves, so each caller gets its own answer). A commit holds its "
+          "thread; reads have their own.");
+ABSL_FLAG(int, write_batch_max, 64,
+          "Most CreateUser calls one insert answers.");
 ABSL_FLAG(int, rpc_pollers, 16,
-          "Threads kept ready for the other unary calls (writes, "
-          "ListUsers); gRPC adds more under load, up to 4x. Too few make "
-          "gRPC start and stop a thread per call.");
+          "Threads kept ready for the other unary calls (UpdateUser, "
+          "DeleteUser, ListUsers); gRPC adds more under load, up to 4x. Too "
+          "few make gRPC start and stop a thread per call.");
 ABSL_FLAG(bool, admin_service, true,
           "Serve userservice.admin.v1.AdminService (endpoint health, lag "
           "and pool status; no user data).");
@@ -222,7 +230,7 @@ struct ServerConfig {
   bool admin_service;
   ServiceOptions service;
   RouterOptions router;
-  GetUserServerOptions get_user_server;
+  BatchedUserMethodsOptions batched;
   int rpc_pollers;
   observability::CallLogOptions call_log;
   absl::Duration shutdown_grace;
@@ -383,14 +391,18 @@ absl::StatusOr<ServerConfig> LoadConfig() {
     return absl::InvalidArgumentError(
         "--max-fallback-reads: must not be negative");
   }
-  config.get_user_server.threads = absl::GetFlag(FLAGS_read_workers);
-  config.get_user_server.max_batch = absl::GetFlag(FLAGS_read_batch_max);
+  config.batched.get_user.threads = absl::GetFlag(FLAGS_read_workers);
+  config.batched.get_user.max_batch = absl::GetFlag(FLAGS_read_batch_max);
+  config.batched.create_user.threads = absl::GetFlag(FLAGS_write_workers);
+  config.batched.create_user.max_batch = absl::GetFlag(FLAGS_write_batch_max);
   config.rpc_pollers = absl::GetFlag(FLAGS_rpc_pollers);
-  if (config.get_user_server.threads < 1 ||
-      config.get_user_server.max_batch < 1 ||
-      config.rpc_pollers < 1) {
+  if (config.batched.get_user.threads < 1 ||
+      config.batched.get_user.max_batch < 1 ||
+      config.batched.create_user.threads < 1 ||
+      config.batched.create_user.max_batch < 1 || config.rpc_pollers < 1) {
     return absl::InvalidArgumentError(
-        "--read-workers, --read-batch-max and --rpc-pollers must be >= 1");
+        "--read-workers, --read-batch-max, --write-workers, "
+        "--write-batch-max and --rpc-pollers must be >= 1");
   }
   config.admin_service = absl::GetFlag(FLAGS_admin_service);
   config.router.session_wait = absl::GetFlag(FLAGS_session_wait);
@@ -589,7 +601,7 @@ int Run(const ServerConfig& config) {
   ReadRouter router({config.primary.name, primary->store.get()},
                     std::move(readers), router_options);
   UserServiceImpl service(primary->store.get(), &router, config.service);
-  GetUserServer get_user_server(&service, config.get_user_server);
+  BatchedUserMethods batched_methods(&service, config.batched);
 
   // Readiness: the service is useful while writes can succeed or at least
   // one replica can serve reads.
@@ -680,7 +692,7 @@ int Run(const ServerConfig& config) {
   ApplyServerLimits(config.limits, builder);
   builder.RegisterService(&service);
   builder.RegisterService(&health);
-  get_user_server.AddTo(builder);
+  batched_methods.AddTo(builder);
   // gRPC's defaults (1 to 2 pollers) make the sync server start and end a
   // thread for nearly every call under load.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
@@ -705,7 +717,7 @@ int Run(const ServerConfig& config) {
     log::Error("cannot listen", {{"listen", config.listen}});
     return 1;
   }
-  get_user_server.Start();
+  batched_methods.Start();
   checker.Start();
 
   // Pools retire idle and aged connections even when no call comes by.
@@ -764,7 +776,7 @@ int Run(const ServerConfig& config) {
   });
   server->Wait();
   signal_thread.join();
-  get_user_server.Shutdown();
+  batched_methods.Shutdown();
   checker.Stop();
   stop_maintenance.Notify();
   maintenance.join();

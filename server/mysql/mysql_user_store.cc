@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -35,6 +36,16 @@ std::string SelectByIdsSql(int arity) {
   std::string sql = "SELECT " USER_COLUMNS " FROM users WHERE id IN (?";
   for (int i = 1; i < arity; ++i) sql += ",?";
   sql += ")";
+  return sql;
+}
+
+// Statement text for an insert of `rows` users, returning them.
+std::string InsertUsersSql(int rows) {
+  std::string sql =
+      "INSERT INTO users (username, email, create_time, update_time, "
+      "version) VALUES (?, ?, NOW(6), NOW(6), 1)";
+  for (int i = 1; i < rows; ++i) sql += ",(?, ?, NOW(6), NOW(6), 1)";
+  sql += " RETURNING " USER_COLUMNS;
   return sql;
 }
 
@@ -119,6 +130,21 @@ const std::vector<std::string>& SelectByIdsStatements() {
     auto* texts = new std::vector<std::string>;
     for (int bucket = 0; bucket < kIdBucketCount; ++bucket) {
       texts->push_back(SelectByIdsSql(1 << bucket));
+    }
+    return texts;
+  }();
+  return *statements;
+}
+
+// Inserts of up to this many rows are one statement each, prepared per row
+// count as it is first needed; larger batches are split.
+constexpr size_t kMaxUsersPerInsert = 64;
+
+const std::vector<std::string>& InsertUsersStatements() {
+  static const auto* statements = [] {
+    auto* texts = new std::vector<std::string>;
+    for (size_t rows = 0; rows <= kMaxUsersPerInsert; ++rows) {
+      texts->push_back(rows == 0 ? "" : InsertUsersSql(static_cast<int>(rows)));
     }
     return texts;
   }();
@@ -350,6 +376,62 @@ absl::StatusOr<Written<User>> MysqlUserStore::CreateUser(
   }
   if (!status.ok()) return status;
   return result;
+}
+
+absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
+    absl::Span<const NewUser> users, const RequestContext& ctx) {
+  std::vector<Written<User>> results(users.size());
+  if (users.empty()) return results;
+  for (const NewUser& user : users) {
+    if (!user.request_id.empty()) {
+      return absl::InternalError(
+          "a create with a request_id cannot share a statement");
+    }
+  }
+  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+    // RETURNING gives the rows in no promised order; the username, unique
+    // within the batch once the insert succeeded, tells whose row is whose.
+    absl::flat_hash_map<std::string, size_t> index_of;
+    index_of.reserve(users.size());
+    for (size_t i = 0; i < users.size(); ++i) index_of[users[i].username] = i;
+    const bool split = users.size() > kMaxUsersPerInsert;
+    // One statement is atomic by itself; several need a transaction to be
+    // all or nothing.
+    if (split) conn.Begin();
+    size_t returned = 0;
+    for (size_t start = 0; start < users.size(); start += kMaxUsersPerInsert) {
+      const absl::Span<const NewUser> chunk =
+          users.subspan(start, kMaxUsersPerInsert);
+      sql::PreparedStatement& insert =
+          conn.Prepare(InsertUsersStatements()[chunk.size()].c_str());
+      for (size_t i = 0; i < chunk.size(); ++i) {
+        insert.setString(2 * i + 1, chunk[i].username);
+        insert.setString(2 * i + 2, chunk[i].email);
+      }
+      std::unique_ptr<sql::ResultSet> rs = Query(insert);
+      while (rs->next()) {
+        User user = ReadUser(*rs);
+        auto owner = index_of.find(user.username);
+        if (owner == index_of.end()) {
+          return absl::InternalError(
+              "the database returned a user that was not asked for");
+        }
+        results[owner->second].value = std::move(user);
+        ++returned;
+      }
+    }
+    if (returned != users.size()) {
+      return absl::InternalError(absl::StrCat(
+          "the database returned ", returned, " created users for ",
+          users.size(), " inserted"));
+    }
+    if (split) conn.Commit();
+    const ReplicationPosition position = QueryPosition(conn, kLastGtid);
+    for (Written<User>& result : results) result.position = position;
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return results;
 }
 
 absl::Status MysqlUserStore::CreateIdempotent(MysqlConnection& conn,

@@ -45,6 +45,8 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
                                            const RequestContext& ctx) override;
+  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+      absl::Span<const NewUser> users, const RequestContext& ctx) override;
   absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
                                            const RequestContext& ctx) override;
   absl::StatusOr<ReplicationPosition> DeleteUser(

@@ -53,6 +53,14 @@ class UserWriter {
 
   virtual absl::StatusOr<Written<User>> CreateUser(
       const NewUser& user, const RequestContext& ctx) = 0;
+  // Creates all of `users` in one statement and one commit, or none of them:
+  // this is what lets concurrent creates share a round trip and a commit.
+  // The results follow the order of `users` and share one position. A clash
+  // with an existing user, or between two of `users`, fails the whole batch
+  // with ALREADY_EXISTS without naming the culprit: create them one by one
+  // to learn which. No user may carry a request_id.
+  virtual absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+      absl::Span<const NewUser> users, const RequestContext& ctx) = 0;
   virtual absl::StatusOr<Written<User>> UpdateUser(
       const UserUpdate& update, const RequestContext& ctx) = 0;
   virtual absl::StatusOr<ReplicationPosition> DeleteUser(

@@ -73,24 +73,134 @@ RequestContext UserServiceImpl::MakeContext(
   return ctx;
 }
 
-grpc::Status UserServiceImpl::CreateUser(grpc::ServerContext* context,
-                                         const v1::CreateUserRequest* request,
-                                         v1::CreateUserResponse* response) {
-  absl::StatusOr<NewUser> user = FromProto(*request);
-  if (!user.ok()) return Finish(*context, "CreateUser", user.status());
+struct UserServiceImpl::ParsedCreateUser {
+  CreateUserCall* call;
+  NewUser user;
+  RequestContext ctx;
+};
+
+namespace {
+
+// One context for a statement that several calls share: it may run as long
+// as the most patient caller waits (each call still ends at its own
+// deadline), and is killed only when every caller in it has gone.
+template <typename Parsed>
+RequestContext SharedContext(absl::Span<Parsed* const> group) {
+  RequestContext ctx;
+  ctx.deadline = absl::InfinitePast();
+  std::vector<std::function<bool()>> cancelled;
+  cancelled.reserve(group.size());
+  for (const Parsed* parsed : group) {
+    ctx.deadline = std::max(ctx.deadline, parsed->ctx.deadline);
+    if (parsed->ctx.cancelled) cancelled.push_back(parsed->ctx.cancelled);
+  }
+  if (cancelled.size() == group.size()) {
+    ctx.cancelled = [cancelled = std::move(cancelled)] {
+      for (const std::function<bool()>& gone : cancelled) {
+        if (!gone()) return false;
+      }
+      return true;
+    };
+  }
+  return ctx;
+}
+
+}  // namespace
+
+void UserServiceImpl::AnswerCreateUsers(
+    absl::Span<CreateUserCall* const> calls) {
+  std::vector<ParsedCreateUser> parsed;
+  parsed.reserve(calls.size());
+  for (CreateUserCall* call : calls) {
+    absl::StatusOr<NewUser> user = FromProto(*call->request);
+    if (!user.ok()) {
+      call->status = Finish(*call->context, "CreateUser", user.status());
+      continue;
+    }
+    RequestContext ctx;
+    ctx.deadline = DeadlineOf(*call->context);
+    ctx.cancelled = call->cancelled;
+    parsed.push_back(ParsedCreateUser{call, *std::move(user), std::move(ctx)});
+  }
+  std::vector<ParsedCreateUser*> shareable;
+  shareable.reserve(parsed.size());
+  for (ParsedCreateUser& create : parsed) {
+    CreateUserCall& call = *create.call;
+    // A caller that left while its call was queued gets no user created
+    // behind its back.
+    if (create.ctx.Cancelled()) {
+      call.status = Finish(*call.context, "CreateUser",
+                           absl::CancelledError(
+                               "the call was cancelled by the client"));
+    } else if (create.ctx.Expired()) {
+      call.status = Finish(*call.context, "CreateUser",
+                           absl::DeadlineExceededError(
+                               "deadline exceeded before the user was "
+                               "written; nothing was created"));
+    } else if (!create.user.request_id.empty()) {
+      // An idempotent create looks up and records its request_id in a
+      // transaction of its own.
+      CreateOne(create);
+    } else {
+      shareable.push_back(&create);
+    }
+  }
+  CreateTogether(shareable);
+}
+
+void UserServiceImpl::CreateTogether(
+    absl::Span<ParsedCreateUser* const> group) {
+  if (group.empty()) return;
+  if (group.size() == 1) {
+    CreateOne(*group.front());
+    return;
+  }
+  std::vector<NewUser> users;
+  users.reserve(group.size());
+  for (const ParsedCreateUser* create : group) users.push_back(create->user);
+  absl::StatusOr<std::vector<Written<User>>> created =
+      writer_->CreateUsers(users, SharedContext(group));
+  if (absl::IsAlreadyExists(created.status())) {
+    // Some of them clash, with existing users or with each other. Halving
+    // finds the culprits in a few statements and lets the rest through
+    // together; a lone culprit learns what it clashes with.
+    const size_t half = group.size() / 2;
+    CreateTogether(group.subspan(0, half));
+    CreateTogether(group.subspan(half));
+    return;
+  }
+  for (size_t i = 0; i < group.size(); ++i) {
+    CreateUserCall& call = *group[i]->call;
+    if (!created.ok()) {
+      call.status = Finish(*call.context, "CreateUser", created.status());
+      continue;
+    }
+    ToProto((*created)[i].value, call.response->mutable_user());
+    call.response->set_consistency_token(
+        EncodeConsistencyToken((*created)[i].position));
+    call.status = grpc::Status::OK;
+  }
+}
+
+void UserServiceImpl::CreateOne(ParsedCreateUser& create) {
+  CreateUserCall& call = *create.call;
   absl::StatusOr<Written<User>> created =
-      writer_->CreateUser(*user, MakeContext(*context));
-  if (!created.ok()) return Finish(*context, "CreateUser", created.status());
-  ToProto(created->value, response->mutable_user());
-  response->set_consistency_token(EncodeConsistencyToken(created->position));
-  return grpc::Status::OK;
+      writer_->CreateUser(create.user, create.ctx);
+  if (!created.ok()) {
+    call.status = Finish(*call.context, "CreateUser", created.status());
+    return;
+  }
+  ToProto(created->value, call.response->mutable_user());
+  call.response->set_consistency_token(
+      EncodeConsistencyToken(created->position));
+  call.status = grpc::Status::OK;
 }
 
 struct UserServiceImpl::ParsedGetUser {
   GetUserCall* call;
   UserKey key;
   ReadPolicy policy;
-  absl::Time deadline;
+  RequestContext ctx;
 };
 
 void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
@@ -110,8 +220,11 @@ void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
       call->status = Finish(*call->context, "GetUser", policy.status());
       continue;
     }
+    RequestContext ctx;
+    ctx.deadline = DeadlineOf(*call->context);
+    ctx.cancelled = call->cancelled;
     parsed.push_back(ParsedGetUser{call, *std::move(key), *std::move(policy),
-                                   DeadlineOf(*call->context)});
+                                   std::move(ctx)});
   }
   for (ParsedGetUser& call : parsed) {
     // A session read with a position may wait for a replica to catch up;
@@ -148,9 +261,7 @@ void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
 
 void UserServiceImpl::AnswerOne(ParsedGetUser& parsed) {
   GetUserCall& call = *parsed.call;
-  RequestContext ctx;
-  ctx.deadline = parsed.deadline;
-  ctx.cancelled = call.cancelled;
+  const RequestContext& ctx = parsed.ctx;
   std::string served_by;
   absl::Status status = router_->Read(
       parsed.policy, ctx,
@@ -172,26 +283,8 @@ void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
   }
   std::vector<uint64_t> ids;
   ids.reserve(group.size());
-  std::vector<std::function<bool()>> cancelled;
-  cancelled.reserve(group.size());
-  // The statement may run as long as the most patient caller waits (each
-  // call still ends at its own deadline), and is killed only when every
-  // caller in it has gone.
-  RequestContext ctx;
-  ctx.deadline = absl::InfinitePast();
-  for (const ParsedGetUser* parsed : group) {
-    ids.push_back(parsed->key.id);
-    if (parsed->call->cancelled) cancelled.push_back(parsed->call->cancelled);
-    ctx.deadline = std::max(ctx.deadline, parsed->deadline);
-  }
-  if (cancelled.size() == group.size()) {
-    ctx.cancelled = [cancelled = std::move(cancelled)] {
-      for (const std::function<bool()>& gone : cancelled) {
-        if (!gone()) return false;
-      }
-      return true;
-    };
-  }
+  for (const ParsedGetUser* parsed : group) ids.push_back(parsed->key.id);
+  const RequestContext ctx = SharedContext(group);
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
 

@@ -1,12 +1,11 @@
 #ifndef USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 #define USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 
-#include <functional>
-
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
+#include "server/service/unary_call.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace userservice {
@@ -23,35 +22,33 @@ struct ServiceOptions {
   absl::Duration max_deadline = absl::Hours(24);
 };
 
-// A GetUser call for AnswerGetUsers, which sets `status` (and `response`
-// when it is OK).
-struct GetUserCall {
-  grpc::ServerContextBase* context;
-  const v1::GetUserRequest* request;
-  v1::GetUserResponse* response;
-  // True once the client gave up; called from other threads.
-  std::function<bool()> cancelled;
-  grpc::Status status;
-};
+using GetUserCall = UnaryCall<v1::GetUserRequest, v1::GetUserResponse>;
+using CreateUserCall =
+    UnaryCall<v1::CreateUserRequest, v1::CreateUserResponse>;
 
 // The gRPC surface: validates requests, converts proto <-> domain, sends
 // writes to the primary's writer and reads through the router, and maps
 // errors to gRPC statuses.
 //
-// GetUser, the hot path, is an async method: GetUserServer's threads take
-// the calls that have arrived from a completion queue and hand them to
-// AnswerGetUsers together. The other methods are ordinary sync handlers.
+// GetUser and CreateUser, the hot paths, are async methods:
+// BatchedUserMethods' threads take the calls that have arrived from a
+// completion queue and hand them to AnswerGetUsers / AnswerCreateUsers
+// together. The other methods are ordinary sync handlers.
 class UserServiceImpl final
     : public v1::UserService::WithAsyncMethod_GetUser<
-          v1::UserService::Service> {
+          v1::UserService::WithAsyncMethod_CreateUser<
+              v1::UserService::Service>> {
  public:
   // `writer` and `router` must outlive the service.
   UserServiceImpl(UserWriter* writer, ReadRouter* router,
                   ServiceOptions options);
 
-  grpc::Status CreateUser(grpc::ServerContext* context,
-                          const v1::CreateUserRequest* request,
-                          v1::CreateUserResponse* response) override;
+  // Answers CreateUser calls that arrived together. Creates without a
+  // request_id share one multi-row INSERT and one commit, all or nothing;
+  // if that fails on a duplicate, each is retried alone, so every caller
+  // gets the answer it would have had alone. Creates with a request_id
+  // (idempotent, a transaction of their own) go one by one.
+  void AnswerCreateUsers(absl::Span<CreateUserCall* const> calls);
   // Answers GetUser calls that arrived together. Reads by id with the same
   // consistency requirement share one `WHERE id IN (...)` statement; the
   // router chooses its endpoint exactly as for a single read, and it starts
@@ -76,6 +73,9 @@ class UserServiceImpl final
   absl::Time DeadlineOf(const grpc::ServerContextBase& context) const;
   void AnswerOne(ParsedGetUser& call);
   void AnswerGroup(absl::Span<ParsedGetUser* const> group);
+  struct ParsedCreateUser;
+  void CreateTogether(absl::Span<ParsedCreateUser* const> group);
+  void CreateOne(ParsedCreateUser& create);
 
   UserWriter* const writer_;
   ReadRouter* const router_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -22,7 +23,7 @@
 #include "server/routing/fake_user_reader.h"
 #include "server/routing/read_router.h"
 #include "server/service/consistency_token.h"
-#include "server/service/get_user_server.h"
+#include "server/service/batched_user_methods.h"
 #include "server/service/page_token.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
@@ -55,6 +56,15 @@ class FakeUserWriter : public UserWriter {
     last_new_user_ = user;
     last_ctx_ = ctx;
     return create_result_;
+  }
+  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+      absl::Span<const NewUser> users, const RequestContext& ctx) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_;
+    last_new_user_ = users.back();
+    last_ctx_ = ctx;
+    if (!create_result_.ok()) return create_result_.status();
+    return std::vector<Written<User>>(users.size(), *create_result_);
   }
   absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
                                            const RequestContext& ctx) override {
@@ -145,26 +155,28 @@ std::string ServedBy(const grpc::ClientContext& context) {
 }
 
 // UserServiceImpl over a primary and one replica ("replica-0"), with its
-// GetUser completion queue, behind an in-process gRPC server.
+// GetUser and CreateUser completion queues, behind an in-process gRPC
+// server.
 class InProcessUserService {
  public:
   ~InProcessUserService() { Stop(); }
 
   void Start(UserWriter* writer, UserReader* primary, UserReader* replica,
              ServiceOptions options,
-             GetUserServerOptions get_user = GetUserServerOptions()) {
+             BatchedUserMethodsOptions batched = BatchedUserMethodsOptions()) {
     router_ = std::make_unique<ReadRouter>(
         NamedReader{"primary", primary},
         std::vector<NamedReader>{{"replica-0", replica}}, RouterOptions());
     service_ = std::make_unique<UserServiceImpl>(writer, router_.get(),
                                                  std::move(options));
-    get_user_server_ = std::make_unique<GetUserServer>(service_.get(), get_user);
+    batched_ =
+        std::make_unique<BatchedUserMethods>(service_.get(), batched);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
-    get_user_server_->AddTo(builder);
+    batched_->AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    get_user_server_->Start();
+    batched_->Start();
     stub_ = v1::UserService::NewStub(
         server_->InProcessChannel(grpc::ChannelArguments()));
   }
@@ -175,7 +187,7 @@ class InProcessUserService {
       server_->Shutdown();
       server_->Wait();
     }
-    get_user_server_.reset();
+    batched_.reset();
     server_.reset();
     service_.reset();
     router_.reset();
@@ -186,7 +198,7 @@ class InProcessUserService {
  private:
   std::unique_ptr<ReadRouter> router_;
   std::unique_ptr<UserServiceImpl> service_;
-  std::unique_ptr<GetUserServer> get_user_server_;
+  std::unique_ptr<BatchedUserMethods> batched_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::UserService::Stub> stub_;
 };
@@ -910,8 +922,8 @@ class GetUserBatchingTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    GetUserServerOptions options;
-    options.threads = 1;  // so that calls pile up behind a held one
+    BatchedUserMethodsOptions options;
+    options.get_user.threads = 1;  // so that calls pile up behind a held one
     service_.Start(&writer_, &primary_, &replica_, ServiceOptions(), options);
     stub_ = service_.stub();
     for (uint64_t id = 1; id <= 5; ++id) {
@@ -1055,6 +1067,266 @@ TEST_F(GetUserBatchingTest, SessionReadsWithAPositionAreAnsweredAlone) {
     ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
   }
   EXPECT_EQ(replies[0]->response.user().id(), 2u);
+}
+
+// Keeps usernames unique as the users table does, answers a batch all or
+// nothing, and can hold one create until released.
+class UniqueUsersWriter : public UserWriter {
+ public:
+  void AddExisting(const std::string& username) {
+    absl::MutexLock lock(&mu_);
+    taken_.insert(username);
+  }
+  // The next single create waits in the writer until Release().
+  void HoldNextCreate() {
+    absl::MutexLock lock(&mu_);
+    hold_next_ = true;
+  }
+  void WaitUntilHeld() {
+    entered_.WaitForNotificationWithTimeout(absl::Seconds(20));
+  }
+  void Release() {
+    if (!gate_.HasBeenNotified()) gate_.Notify();
+  }
+
+  absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
+                                           const RequestContext&) override {
+    bool hold = false;
+    {
+      absl::MutexLock lock(&mu_);
+      hold = std::exchange(hold_next_, false);
+    }
+    if (hold) {
+      entered_.Notify();
+      gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
+    }
+    absl::MutexLock lock(&mu_);
+    single_creates_.push_back(user.username);
+    if (!user.request_id.empty()) idempotent_creates_.push_back(user.username);
+    if (taken_.contains(user.username)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("username \"", user.username, "\" is already taken"));
+    }
+    return Record(user, ++commits_);
+  }
+  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+      absl::Span<const NewUser> users, const RequestContext&) override {
+    absl::MutexLock lock(&mu_);
+    batch_sizes_.push_back(users.size());
+    absl::flat_hash_set<std::string> in_batch;
+    for (const NewUser& user : users) {
+      if (taken_.contains(user.username) ||
+          !in_batch.insert(user.username).second) {
+        return absl::AlreadyExistsError("Duplicate entry");
+      }
+    }
+    const int commit = ++commits_;
+    std::vector<Written<User>> created;
+    for (const NewUser& user : users) created.push_back(Record(user, commit));
+    return created;
+  }
+  absl::StatusOr<Written<User>> UpdateUser(const UserUpdate&,
+                                           const RequestContext&) override {
+    return absl::UnimplementedError("not used");
+  }
+  absl::StatusOr<ReplicationPosition> DeleteUser(
+      uint64_t, int64_t, const RequestContext&) override {
+    return absl::UnimplementedError("not used");
+  }
+
+  std::vector<size_t> batch_sizes() const {
+    absl::MutexLock lock(&mu_);
+    return batch_sizes_;
+  }
+  std::vector<std::string> single_creates() const {
+    absl::MutexLock lock(&mu_);
+    return single_creates_;
+  }
+  std::vector<std::string> idempotent_creates() const {
+    absl::MutexLock lock(&mu_);
+    return idempotent_creates_;
+  }
+
+ private:
+  Written<User> Record(const NewUser& user, int commit)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    taken_.insert(user.username);
+    Written<User> written;
+    written.value = MakeUser(taken_.size() + 100, user.username);
+    written.value.email = user.email;
+    written.position =
+        ReplicationPosition{kFlavorMariaDb, absl::StrCat("0-1-", commit)};
+    return written;
+  }
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> taken_ ABSL_GUARDED_BY(mu_);
+  bool hold_next_ ABSL_GUARDED_BY(mu_) = false;
+  int commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<size_t> batch_sizes_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> single_creates_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> idempotent_creates_ ABSL_GUARDED_BY(mu_);
+  absl::Notification entered_;
+  absl::Notification gate_;
+};
+
+class CreateUserBatchingTest : public ::testing::Test {
+ protected:
+  struct Reply {
+    grpc::ClientContext context;
+    v1::CreateUserResponse response;
+    grpc::Status status;
+    absl::Notification done;
+  };
+
+  void SetUp() override {
+    BatchedUserMethodsOptions options;
+    options.create_user.threads = 1;  // so that calls pile up behind a held one
+    service_.Start(&writer_, &primary_, &replica_, ServiceOptions(), options);
+    writer_.AddExisting("taken");
+  }
+  void TearDown() override {
+    writer_.Release();
+    service_.Stop();
+  }
+
+  static v1::CreateUserRequest NewUserRequest(const std::string& username,
+                                              const std::string& request_id =
+                                                  "") {
+    v1::CreateUserRequest request;
+    request.set_username(username);
+    request.set_email(absl::StrCat(username, "@example.com"));
+    request.set_request_id(request_id);
+    return request;
+  }
+
+  Reply* Send(const v1::CreateUserRequest& request) {
+    replies_.push_back(std::make_unique<Reply>());
+    Reply* reply = replies_.back().get();
+    reply->context.set_deadline(std::chrono::system_clock::now() +
+                                std::chrono::seconds(20));
+    service_.stub()->async()->CreateUser(
+        &reply->context, &request, &reply->response,
+        [reply](grpc::Status status) {
+          reply->status = std::move(status);
+          reply->done.Notify();
+        });
+    return reply;
+  }
+
+  // Holds the only CreateUser thread with one create, sends `requests`
+  // meanwhile, then lets everything go and waits for all.
+  std::vector<Reply*> SendWhileHeld(
+      const std::vector<v1::CreateUserRequest>& requests) {
+    writer_.HoldNextCreate();
+    Reply* first = Send(NewUserRequest("held"));
+    writer_.WaitUntilHeld();
+    std::vector<Reply*> replies;
+    for (const v1::CreateUserRequest& request : requests) {
+      replies.push_back(Send(request));
+    }
+    // The calls must be queued before the thread is let go; in-process
+    // delivery takes microseconds, this allows for a loaded machine.
+    absl::SleepFor(absl::Milliseconds(300));
+    writer_.Release();
+    EXPECT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    EXPECT_TRUE(first->status.ok()) << first->status.error_message();
+    for (Reply* reply : replies) {
+      EXPECT_TRUE(reply->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    }
+    return replies;
+  }
+
+  UniqueUsersWriter writer_;
+  FakeUserReader primary_;
+  FakeUserReader replica_;
+  InProcessUserService service_;
+  std::vector<std::unique_ptr<Reply>> replies_;
+};
+
+TEST_F(CreateUserBatchingTest, CreatesThatArriveTogetherShareOneInsert) {
+  std::vector<Reply*> replies = SendWhileHeld(
+      {NewUserRequest("anne"), NewUserRequest("bobby"), NewUserRequest("cyd")});
+
+  EXPECT_THAT(writer_.batch_sizes(), ::testing::ElementsAre(3u));
+  EXPECT_THAT(writer_.single_creates(), ::testing::ElementsAre("held"));
+  const std::vector<std::string> names = {"anne", "bobby", "cyd"};
+  for (size_t i = 0; i < replies.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
+    EXPECT_EQ(replies[i]->response.user().username(), names[i]);
+    EXPECT_EQ(replies[i]->response.user().email(),
+              absl::StrCat(names[i], "@example.com"));
+    // One commit: every caller's token names it.
+    EXPECT_EQ(replies[i]->response.consistency_token(),
+              replies[0]->response.consistency_token());
+  }
+  EXPECT_NE(replies[0]->response.user().id(), replies[1]->response.user().id());
+}
+
+TEST_F(CreateUserBatchingTest, AClashIsFoundByHalvingAndTheRestAreCreated) {
+  std::vector<Reply*> replies =
+      SendWhileHeld({NewUserRequest("anne"), NewUserRequest("taken"),
+                     NewUserRequest("bobby"), NewUserRequest("cyd")});
+
+  // [anne taken bobby cyd] fails; [anne taken] fails; anne and taken
+  // alone; [bobby cyd] together.
+  EXPECT_THAT(writer_.batch_sizes(), ::testing::ElementsAre(4u, 2u, 2u));
+  EXPECT_THAT(writer_.single_creates(),
+              ::testing::ElementsAre("held", "anne", "taken"));
+  EXPECT_TRUE(replies[0]->status.ok());
+  EXPECT_EQ(replies[1]->status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  // The lone culprit gets the single create's precise message.
+  EXPECT_EQ(replies[1]->status.error_message(),
+            "username \"taken\" is already taken");
+  EXPECT_TRUE(replies[2]->status.ok());
+  EXPECT_TRUE(replies[3]->status.ok());
+  EXPECT_EQ(replies[3]->response.user().username(), "cyd");
+}
+
+TEST_F(CreateUserBatchingTest, OfTwoEqualCreatesInOneBatchExactlyOneWins) {
+  std::vector<Reply*> replies =
+      SendWhileHeld({NewUserRequest("dupe"), NewUserRequest("dupe")});
+
+  EXPECT_TRUE(replies[0]->status.ok()) << replies[0]->status.error_message();
+  EXPECT_EQ(replies[1]->status.error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(CreateUserBatchingTest, IdempotentAndInvalidCreatesDoNotJoinTheInsert) {
+  v1::CreateUserRequest invalid = NewUserRequest("anne");
+  invalid.set_email("not-an-email");
+  std::vector<Reply*> replies = SendWhileHeld(
+      {NewUserRequest("idem", "7f1c2a9e-3b4d-4c5e-8f6a-1b2c3d4e5f60"), invalid,
+       NewUserRequest("bobby"), NewUserRequest("cyd")});
+
+  EXPECT_THAT(writer_.idempotent_creates(), ::testing::ElementsAre("idem"));
+  EXPECT_THAT(writer_.batch_sizes(), ::testing::ElementsAre(2u));
+  EXPECT_TRUE(replies[0]->status.ok()) << replies[0]->status.error_message();
+  EXPECT_EQ(replies[1]->status.error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(replies[2]->status.ok());
+  EXPECT_TRUE(replies[3]->status.ok());
+}
+
+TEST_F(CreateUserBatchingTest, ACallWhoseCallerLeftWhileQueuedWritesNothing) {
+  writer_.HoldNextCreate();
+  Reply* first = Send(NewUserRequest("held"));
+  writer_.WaitUntilHeld();
+  Reply* gone = Send(NewUserRequest("gone"));
+  Reply* kept = Send(NewUserRequest("kept"));
+  absl::SleepFor(absl::Milliseconds(300));
+  gone->context.TryCancel();
+  ASSERT_TRUE(gone->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  // The server learns of the cancellation before the queue is served.
+  absl::SleepFor(absl::Milliseconds(300));
+  writer_.Release();
+  ASSERT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  ASSERT_TRUE(kept->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+
+  EXPECT_EQ(gone->status.error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(kept->status.ok()) << kept->status.error_message();
+  EXPECT_THAT(writer_.batch_sizes(), ::testing::IsEmpty());
+  EXPECT_THAT(writer_.single_creates(), ::testing::ElementsAre("held", "kept"));
 }
 
 }  // namespace

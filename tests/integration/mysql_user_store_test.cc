@@ -363,6 +363,82 @@ TEST_F(StoreTest, GetUsersByIdsReturnsTheUsersThatExist) {
   EXPECT_TRUE(users->empty());
 }
 
+std::vector<NewUser> NewUsers(const std::string& prefix, int n) {
+  std::vector<NewUser> users;
+  for (int i = 0; i < n; ++i) {
+    const std::string name = Unique(prefix);
+    users.push_back(NewUser{name, name + "@example.com", ""});
+  }
+  return users;
+}
+
+TEST_F(StoreTest, CreateUsersInsertsAllInOneCommitInTheirOrder) {
+  // 1 and 3 fit one statement; 150 is split over three in a transaction.
+  for (int n : {1, 3, 150}) {
+    SCOPED_TRACE(n);
+    const std::vector<NewUser> users = NewUsers("many_", n);
+    absl::StatusOr<std::vector<Written<User>>> created =
+        primary_->CreateUsers(users, Within(absl::Seconds(10)));
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(created->size(), users.size());
+    std::vector<uint64_t> ids;
+    for (size_t i = 0; i < users.size(); ++i) {
+      const Written<User>& written = (*created)[i];
+      EXPECT_EQ(written.value.username, users[i].username);
+      EXPECT_EQ(written.value.email, users[i].email);
+      EXPECT_EQ(written.value.version, 1);
+      EXPECT_EQ(written.position.gtids, created->front().position.gtids);
+      ids.push_back(written.value.id);
+    }
+    absl::StatusOr<std::vector<User>> read =
+        primary_->GetUsersByIds(ids, Within(absl::Seconds(5)));
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->size(), users.size());
+    // The shared position covers every row: a session read of any of them
+    // through the replica sees it.
+    absl::StatusOr<bool> applied = replica_->WaitForPosition(
+        created->front().position, absl::Seconds(10),
+        Within(absl::Seconds(15)));
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    EXPECT_TRUE(*applied);
+    read = replica_->GetUsersByIds(ids, Within(absl::Seconds(5)));
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->size(), users.size());
+  }
+}
+
+TEST_F(StoreTest, CreateUsersWithAClashCreatesNone) {
+  const std::string existing = Unique("exists_");
+  CreateOrDie(existing, existing + "@example.com");
+  // A clash with an existing user in one statement, a clash between two new
+  // users, and one in the last of three statements.
+  std::vector<std::vector<NewUser>> batches;
+  batches.push_back(NewUsers("clash_", 3));
+  batches.back()[1].username = absl::AsciiStrToUpper(existing);
+  batches.push_back(NewUsers("twins_", 4));
+  batches.back()[3].email = absl::AsciiStrToUpper(batches.back()[0].email);
+  batches.push_back(NewUsers("late_", 140));
+  batches.back()[139].username = existing;
+  for (const std::vector<NewUser>& users : batches) {
+    SCOPED_TRACE(users.front().username);
+    absl::StatusOr<std::vector<Written<User>>> created =
+        primary_->CreateUsers(users, Within(absl::Seconds(10)));
+    EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists)
+        << created.status();
+    for (const NewUser& user : users) {
+      if (absl::EqualsIgnoreCase(user.username, existing)) continue;
+      absl::StatusOr<User> read = primary_->GetUser(
+          UserKey::Username(user.username), Within(absl::Seconds(5)));
+      EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound)
+          << user.username << " was created: " << read.status();
+    }
+  }
+  // The pool's connections came back clean: a later batch works.
+  absl::StatusOr<std::vector<Written<User>>> after =
+      primary_->CreateUsers(NewUsers("after_", 2), Within(absl::Seconds(10)));
+  EXPECT_TRUE(after.ok()) << after.status();
+}
+
 TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
   const std::string name = Unique("lock_");
   Written<User> created = CreateOrDie(name, name + "@example.com");
