@@ -134,21 +134,25 @@ ABSL_FLAG(int, max_fallback_reads, 8,
           "that arrive together share one); beyond it they fail with "
           "UNAVAILABLE. STRONG and SESSION reads are never refused.");
 ABSL_FLAG(int, read_workers, 2,
-          "Threads answering GetUser calls. Each takes every call that has "
-          "arrived and answers them together: reads by id with the same "
-          "consistency share one `WHERE id IN (...)` statement. Fewer "
-          "threads mean fuller statements; a session read waiting for a "
-          "replica holds its thread for up to --session-wait.");
+          "Threads taking GetUser and CreateUser calls off gRPC's queue. "
+          "Each takes every call that has arrived: reads by id with the "
+          "same consistency share one `WHERE id IN (...)` statement, run at "
+          "once; creates go to the write workers, lookups to the lookup "
+          "workers. Each of these threads also polls the network, and more "
+          "of them measured slower.");
 ABSL_FLAG(int, read_batch_max, 128,
           "Most GetUser calls one read statement answers.");
 ABSL_FLAG(int, write_workers, 2,
-          "Threads answering CreateUser calls. Each takes every create that "
-          "has arrived: those without a request_id share one multi-row "
-          "INSERT and one commit (on a duplicate they are retried in "
-          "halves, so each caller gets its own answer). A commit holds its "
-          "thread; reads have their own.");
+          "Threads inserting new users. Each takes every create queued "
+          "meanwhile: those without a request_id share one multi-row "
+          "INSERT and one commit (a batch with a duplicate is retried in "
+          "halves, so each caller gets its own answer).");
 ABSL_FLAG(int, write_batch_max, 64,
           "Most CreateUser calls one insert answers.");
+ABSL_FLAG(int, lookup_workers, 4,
+          "Threads for GetUser calls that cannot share a statement: by "
+          "username or email, and session reads that may wait up to "
+          "--session-wait for a replica.");
 ABSL_FLAG(int, rpc_pollers, 16,
           "Threads kept ready for the other unary calls (UpdateUser, "
           "DeleteUser, ListUsers); gRPC adds more under load, up to 4x. Too "
@@ -230,7 +234,7 @@ struct ServerConfig {
   bool admin_service;
   ServiceOptions service;
   RouterOptions router;
-  BatchedUserMethodsOptions batched;
+  AsyncUnaryServerOptions async_methods;
   int rpc_pollers;
   observability::CallLogOptions call_log;
   absl::Duration shutdown_grace;
@@ -391,18 +395,18 @@ absl::StatusOr<ServerConfig> LoadConfig() {
     return absl::InvalidArgumentError(
         "--max-fallback-reads: must not be negative");
   }
-  config.batched.get_user.threads = absl::GetFlag(FLAGS_read_workers);
-  config.batched.get_user.max_batch = absl::GetFlag(FLAGS_read_batch_max);
-  config.batched.create_user.threads = absl::GetFlag(FLAGS_write_workers);
-  config.batched.create_user.max_batch = absl::GetFlag(FLAGS_write_batch_max);
+  config.async_methods.threads = absl::GetFlag(FLAGS_read_workers);
+  config.async_methods.max_batch = absl::GetFlag(FLAGS_read_batch_max);
+  config.service.write_workers = absl::GetFlag(FLAGS_write_workers);
+  config.service.write_batch_max = absl::GetFlag(FLAGS_write_batch_max);
+  config.service.lookup_workers = absl::GetFlag(FLAGS_lookup_workers);
   config.rpc_pollers = absl::GetFlag(FLAGS_rpc_pollers);
-  if (config.batched.get_user.threads < 1 ||
-      config.batched.get_user.max_batch < 1 ||
-      config.batched.create_user.threads < 1 ||
-      config.batched.create_user.max_batch < 1 || config.rpc_pollers < 1) {
+  if (config.async_methods.threads < 1 || config.async_methods.max_batch < 1 ||
+      config.service.write_workers < 1 || config.service.write_batch_max < 1 ||
+      config.service.lookup_workers < 1 || config.rpc_pollers < 1) {
     return absl::InvalidArgumentError(
         "--read-workers, --read-batch-max, --write-workers, "
-        "--write-batch-max and --rpc-pollers must be >= 1");
+        "--write-batch-max, --lookup-workers and --rpc-pollers must be >= 1");
   }
   config.admin_service = absl::GetFlag(FLAGS_admin_service);
   config.router.session_wait = absl::GetFlag(FLAGS_session_wait);
@@ -601,7 +605,7 @@ int Run(const ServerConfig& config) {
   ReadRouter router({config.primary.name, primary->store.get()},
                     std::move(readers), router_options);
   UserServiceImpl service(primary->store.get(), &router, config.service);
-  BatchedUserMethods batched_methods(&service, config.batched);
+  BatchedUserMethods batched_methods(&service, config.async_methods);
 
   // Readiness: the service is useful while writes can succeed or at least
   // one replica can serve reads.

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "absl/time/clock.h"
+#include "server/common/batch_queue.h"
 #include "server/common/log.h"
 #include "server/observability/request_id.h"
 #include "server/service/consistency_token.h"
@@ -51,27 +52,12 @@ void AddServedBy(grpc::ServerContextBase* context,
 
 }  // namespace
 
-UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
-                                 ServiceOptions options)
-    : writer_(writer), router_(router), options_(options) {}
-
-absl::Time UserServiceImpl::DeadlineOf(
-    const grpc::ServerContextBase& context) const {
-  if (context.deadline() == std::chrono::system_clock::time_point::max()) {
-    return absl::Now() + options_.default_deadline;
-  }
-  return std::min(absl::FromChrono(context.deadline()),
-                  absl::Now() + options_.max_deadline);
-}
-
-RequestContext UserServiceImpl::MakeContext(
-    grpc::ServerContextBase& context) const {
+struct UserServiceImpl::ParsedGetUser {
+  GetUserCall* call;
+  UserKey key;
+  ReadPolicy policy;
   RequestContext ctx;
-  grpc::ServerContextBase* call = &context;
-  ctx.cancelled = [call] { return call->IsCancelled(); };
-  ctx.deadline = DeadlineOf(context);
-  return ctx;
-}
+};
 
 struct UserServiceImpl::ParsedCreateUser {
   CreateUserCall* call;
@@ -80,6 +66,16 @@ struct UserServiceImpl::ParsedCreateUser {
 };
 
 namespace {
+
+// The context of a call answered off its gRPC thread: cancellation as the
+// completion queue reported it.
+template <typename Call>
+RequestContext CallContext(Call* call, absl::Time deadline) {
+  RequestContext ctx;
+  ctx.deadline = deadline;
+  ctx.cancelled = [call] { return call->Cancelled(); };
+  return ctx;
+}
 
 // One context for a statement that several calls share: it may run as long
 // as the most patient caller waits (each call still ends at its own
@@ -107,36 +103,75 @@ RequestContext SharedContext(absl::Span<Parsed* const> group) {
 
 }  // namespace
 
+UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
+                                 ServiceOptions options)
+    : writer_(writer),
+      router_(router),
+      options_(options),
+      lookups_(std::make_unique<BatchQueue<ParsedGetUser>>(
+          options_.lookup_workers, 1,
+          [this](std::vector<ParsedGetUser>& batch) {
+            for (ParsedGetUser& read : batch) AnswerOne(read);
+          })),
+      creates_(std::make_unique<BatchQueue<ParsedCreateUser>>(
+          options_.write_workers, options_.write_batch_max,
+          [this](std::vector<ParsedCreateUser>& batch) {
+            CreateBatch(batch);
+          })) {}
+
+UserServiceImpl::~UserServiceImpl() {
+  creates_.reset();
+  lookups_.reset();
+}
+
+absl::Time UserServiceImpl::DeadlineOf(
+    const grpc::ServerContextBase& context) const {
+  if (context.deadline() == std::chrono::system_clock::time_point::max()) {
+    return absl::Now() + options_.default_deadline;
+  }
+  return std::min(absl::FromChrono(context.deadline()),
+                  absl::Now() + options_.max_deadline);
+}
+
+RequestContext UserServiceImpl::MakeContext(
+    grpc::ServerContextBase& context) const {
+  RequestContext ctx;
+  grpc::ServerContextBase* call = &context;
+  ctx.cancelled = [call] { return call->IsCancelled(); };
+  ctx.deadline = DeadlineOf(context);
+  return ctx;
+}
+
 void UserServiceImpl::AnswerCreateUsers(
     absl::Span<CreateUserCall* const> calls) {
-  std::vector<ParsedCreateUser> parsed;
-  parsed.reserve(calls.size());
   for (CreateUserCall* call : calls) {
-    absl::StatusOr<NewUser> user = FromProto(*call->request);
+    absl::StatusOr<NewUser> user = FromProto(call->request());
     if (!user.ok()) {
-      call->status = Finish(*call->context, "CreateUser", user.status());
+      call->Reply(Finish(call->context(), "CreateUser", user.status()));
       continue;
     }
-    RequestContext ctx;
-    ctx.deadline = DeadlineOf(*call->context);
-    ctx.cancelled = call->cancelled;
-    parsed.push_back(ParsedCreateUser{call, *std::move(user), std::move(ctx)});
+    creates_->Push(ParsedCreateUser{
+        call, *std::move(user),
+        CallContext(call, DeadlineOf(call->context()))});
   }
+}
+
+void UserServiceImpl::CreateBatch(std::vector<ParsedCreateUser>& batch) {
   std::vector<ParsedCreateUser*> shareable;
-  shareable.reserve(parsed.size());
-  for (ParsedCreateUser& create : parsed) {
+  shareable.reserve(batch.size());
+  for (ParsedCreateUser& create : batch) {
     CreateUserCall& call = *create.call;
     // A caller that left while its call was queued gets no user created
     // behind its back.
     if (create.ctx.Cancelled()) {
-      call.status = Finish(*call.context, "CreateUser",
-                           absl::CancelledError(
-                               "the call was cancelled by the client"));
+      call.Reply(Finish(call.context(), "CreateUser",
+                        absl::CancelledError(
+                            "the call was cancelled by the client")));
     } else if (create.ctx.Expired()) {
-      call.status = Finish(*call.context, "CreateUser",
-                           absl::DeadlineExceededError(
-                               "deadline exceeded before the user was "
-                               "written; nothing was created"));
+      call.Reply(Finish(call.context(), "CreateUser",
+                        absl::DeadlineExceededError(
+                            "deadline exceeded before the user was "
+                            "written; nothing was created")));
     } else if (!create.user.request_id.empty()) {
       // An idempotent create looks up and records its request_id in a
       // transaction of its own.
@@ -172,13 +207,13 @@ void UserServiceImpl::CreateTogether(
   for (size_t i = 0; i < group.size(); ++i) {
     CreateUserCall& call = *group[i]->call;
     if (!created.ok()) {
-      call.status = Finish(*call.context, "CreateUser", created.status());
+      call.Reply(Finish(call.context(), "CreateUser", created.status()));
       continue;
     }
-    ToProto((*created)[i].value, call.response->mutable_user());
-    call.response->set_consistency_token(
+    ToProto((*created)[i].value, call.response().mutable_user());
+    call.response().set_consistency_token(
         EncodeConsistencyToken((*created)[i].position));
-    call.status = grpc::Status::OK;
+    call.Reply(grpc::Status::OK);
   }
 }
 
@@ -187,73 +222,63 @@ void UserServiceImpl::CreateOne(ParsedCreateUser& create) {
   absl::StatusOr<Written<User>> created =
       writer_->CreateUser(create.user, create.ctx);
   if (!created.ok()) {
-    call.status = Finish(*call.context, "CreateUser", created.status());
+    call.Reply(Finish(call.context(), "CreateUser", created.status()));
     return;
   }
-  ToProto(created->value, call.response->mutable_user());
-  call.response->set_consistency_token(
+  ToProto(created->value, call.response().mutable_user());
+  call.response().set_consistency_token(
       EncodeConsistencyToken(created->position));
-  call.status = grpc::Status::OK;
+  call.Reply(grpc::Status::OK);
 }
 
-struct UserServiceImpl::ParsedGetUser {
-  GetUserCall* call;
-  UserKey key;
-  ReadPolicy policy;
-  RequestContext ctx;
-};
-
 void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
-  std::vector<ParsedGetUser> parsed;
-  parsed.reserve(calls.size());
-  std::vector<ParsedGetUser*> batchable;
+  std::vector<ParsedGetUser> batchable;
   batchable.reserve(calls.size());
   for (GetUserCall* call : calls) {
-    absl::StatusOr<UserKey> key = FromProto(*call->request);
+    absl::StatusOr<UserKey> key = FromProto(call->request());
     if (!key.ok()) {
-      call->status = Finish(*call->context, "GetUser", key.status());
+      call->Reply(Finish(call->context(), "GetUser", key.status()));
       continue;
     }
     absl::StatusOr<ReadPolicy> policy = ToReadPolicy(
-        call->request->read_options(), options_.default_consistency);
+        call->request().read_options(), options_.default_consistency);
     if (!policy.ok()) {
-      call->status = Finish(*call->context, "GetUser", policy.status());
+      call->Reply(Finish(call->context(), "GetUser", policy.status()));
       continue;
     }
-    RequestContext ctx;
-    ctx.deadline = DeadlineOf(*call->context);
-    ctx.cancelled = call->cancelled;
-    parsed.push_back(ParsedGetUser{call, *std::move(key), *std::move(policy),
-                                   std::move(ctx)});
-  }
-  for (ParsedGetUser& call : parsed) {
+    ParsedGetUser read{call, *std::move(key), *std::move(policy),
+                       CallContext(call, DeadlineOf(call->context()))};
     // A session read with a position may wait for a replica to catch up;
-    // a statement shared with others would make them all wait.
+    // a statement shared with others would make them all wait, and so
+    // would this thread.
     const bool shareable =
-        call.key.kind == UserKey::Kind::kId &&
-        !(call.policy.consistency == ReadConsistency::kSession &&
-          call.policy.min_position.has_value());
+        read.key.kind == UserKey::Kind::kId &&
+        !(read.policy.consistency == ReadConsistency::kSession &&
+          read.policy.min_position.has_value());
     if (shareable) {
-      batchable.push_back(&call);
+      batchable.push_back(std::move(read));
     } else {
-      AnswerOne(call);
+      lookups_->Push(std::move(read));
     }
   }
   // Reads share a statement only with reads that ask the same of the
   // endpoint: the router then decides for all of them as for one.
+  std::vector<ParsedGetUser*> sorted;
+  sorted.reserve(batchable.size());
+  for (ParsedGetUser& read : batchable) sorted.push_back(&read);
   auto requirement = [](const ParsedGetUser* call) {
     return std::make_pair(static_cast<int>(call->policy.consistency),
                           call->policy.max_staleness);
   };
-  std::stable_sort(batchable.begin(), batchable.end(),
+  std::stable_sort(sorted.begin(), sorted.end(),
                    [&](const ParsedGetUser* a, const ParsedGetUser* b) {
                      return requirement(a) < requirement(b);
                    });
   size_t begin = 0;
-  for (size_t i = 1; i <= batchable.size(); ++i) {
-    if (i == batchable.size() ||
-        requirement(batchable[i]) != requirement(batchable[begin])) {
-      AnswerGroup(absl::MakeConstSpan(batchable).subspan(begin, i - begin));
+  for (size_t i = 1; i <= sorted.size(); ++i) {
+    if (i == sorted.size() ||
+        requirement(sorted[i]) != requirement(sorted[begin])) {
+      AnswerGroup(absl::MakeConstSpan(sorted).subspan(begin, i - begin));
       begin = i;
     }
   }
@@ -268,12 +293,12 @@ void UserServiceImpl::AnswerOne(ParsedGetUser& parsed) {
       [&](UserReader& reader) {
         absl::StatusOr<User> user = reader.GetUser(parsed.key, ctx);
         if (!user.ok()) return user.status();
-        ToProto(*user, call.response->mutable_user());
+        ToProto(*user, call.response().mutable_user());
         return absl::OkStatus();
       },
       &served_by);
-  AddServedBy(call.context, served_by);
-  call.status = Finish(*call.context, "GetUser", status);
+  AddServedBy(&call.context(), served_by);
+  call.Reply(Finish(call.context(), "GetUser", status));
 }
 
 void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
@@ -303,20 +328,20 @@ void UserServiceImpl::AnswerGroup(absl::Span<ParsedGetUser* const> group) {
       &served_by, static_cast<int>(group.size()));
   for (const ParsedGetUser* parsed : group) {
     GetUserCall& call = *parsed->call;
-    AddServedBy(call.context, served_by);
+    AddServedBy(&call.context(), served_by);
     if (!status.ok()) {
-      call.status = Finish(*call.context, "GetUser", status);
+      call.Reply(Finish(call.context(), "GetUser", status));
       continue;
     }
     auto user = found.find(parsed->key.id);
     if (user == found.end()) {
-      call.status = Finish(*call.context, "GetUser", absl::NotFoundError(absl::StrCat(
-                                          "user ", parsed->key.id,
-                                          " not found")));
+      call.Reply(Finish(call.context(), "GetUser",
+                        absl::NotFoundError(absl::StrCat(
+                            "user ", parsed->key.id, " not found"))));
       continue;
     }
-    ToProto(user->second, call.response->mutable_user());
-    call.status = grpc::Status::OK;
+    ToProto(user->second, call.response().mutable_user());
+    call.Reply(grpc::Status::OK);
   }
 }
 

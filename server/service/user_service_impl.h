@@ -1,6 +1,9 @@
 #ifndef USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 #define USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 
+#include <memory>
+#include <vector>
+
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/repository/user_repository.h"
@@ -9,6 +12,9 @@
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace userservice {
+
+template <typename T>
+class BatchQueue;
 
 struct ServiceOptions {
   // Stands in for CONSISTENCY_UNSPECIFIED.
@@ -20,6 +26,13 @@ struct ServiceOptions {
   // the work of a call with a later deadline stops at this cap and it
   // returns DEADLINE_EXCEEDED. (user_server sets it from --max-deadline.)
   absl::Duration max_deadline = absl::Hours(24);
+  // Threads inserting the creates that arrive (see AnswerCreateUsers), and
+  // the most creates one insert takes.
+  int write_workers = 2;
+  int write_batch_max = 64;
+  // Threads for GetUser calls that cannot share a statement: lookups by
+  // username or email, and session reads that may wait for a replica.
+  int lookup_workers = 4;
 };
 
 using GetUserCall = UnaryCall<v1::GetUserRequest, v1::GetUserResponse>;
@@ -33,7 +46,10 @@ using CreateUserCall =
 // GetUser and CreateUser, the hot paths, are async methods:
 // BatchedUserMethods' threads take the calls that have arrived from a
 // completion queue and hand them to AnswerGetUsers / AnswerCreateUsers
-// together. The other methods are ordinary sync handlers.
+// together. Those answer at once what costs one short statement and pass
+// the rest (commits, lookups, waits for a replica) to the service's own
+// threads, so the few threads that read the network never block for
+// long. The other methods are ordinary sync handlers.
 class UserServiceImpl final
     : public v1::UserService::WithAsyncMethod_GetUser<
           v1::UserService::WithAsyncMethod_CreateUser<
@@ -42,19 +58,22 @@ class UserServiceImpl final
   // `writer` and `router` must outlive the service.
   UserServiceImpl(UserWriter* writer, ReadRouter* router,
                   ServiceOptions options);
+  // Answers what its threads still hold, then stops them.
+  ~UserServiceImpl() override;
 
-  // Answers CreateUser calls that arrived together. Creates without a
-  // request_id share one multi-row INSERT and one commit, all or nothing;
-  // if that fails on a duplicate, each is retried alone, so every caller
+  // Answers CreateUser calls: invalid ones at once, the rest on the write
+  // workers. A write worker takes every create queued meanwhile; those
+  // without a request_id share one multi-row INSERT and one commit, all or
+  // nothing, and a batch that clashes is retried in halves, so every caller
   // gets the answer it would have had alone. Creates with a request_id
   // (idempotent, a transaction of their own) go one by one.
   void AnswerCreateUsers(absl::Span<CreateUserCall* const> calls);
   // Answers GetUser calls that arrived together. Reads by id with the same
-  // consistency requirement share one `WHERE id IN (...)` statement; the
-  // router chooses its endpoint exactly as for a single read, and it starts
-  // after every call in it arrived, so no read is weakened. The rest (by
-  // username or email, session reads that wait for a replica) are answered
-  // one by one.
+  // consistency requirement share one `WHERE id IN (...)` statement, run on
+  // the calling thread; the router chooses its endpoint exactly as for a
+  // single read, and it starts after every call in it arrived, so no read
+  // is weakened. The rest (by username or email, session reads that may
+  // wait for a replica) go to the lookup workers one by one.
   void AnswerGetUsers(absl::Span<GetUserCall* const> calls);
   grpc::Status ListUsers(grpc::ServerContext* context,
                          const v1::ListUsersRequest* request,
@@ -71,15 +90,21 @@ class UserServiceImpl final
 
   RequestContext MakeContext(grpc::ServerContextBase& context) const;
   absl::Time DeadlineOf(const grpc::ServerContextBase& context) const;
+  struct ParsedCreateUser;
+
   void AnswerOne(ParsedGetUser& call);
   void AnswerGroup(absl::Span<ParsedGetUser* const> group);
-  struct ParsedCreateUser;
+  // Runs on a write worker.
+  void CreateBatch(std::vector<ParsedCreateUser>& batch);
   void CreateTogether(absl::Span<ParsedCreateUser* const> group);
   void CreateOne(ParsedCreateUser& create);
 
   UserWriter* const writer_;
   ReadRouter* const router_;
   const ServiceOptions options_;
+  // Last, so that their threads stop before anything they use goes.
+  std::unique_ptr<BatchQueue<ParsedGetUser>> lookups_;
+  std::unique_ptr<BatchQueue<ParsedCreateUser>> creates_;
 };
 
 // Initial-metadata key naming the endpoint that served a read.

@@ -163,14 +163,14 @@ class InProcessUserService {
 
   void Start(UserWriter* writer, UserReader* primary, UserReader* replica,
              ServiceOptions options,
-             BatchedUserMethodsOptions batched = BatchedUserMethodsOptions()) {
+             AsyncUnaryServerOptions async = AsyncUnaryServerOptions()) {
     router_ = std::make_unique<ReadRouter>(
         NamedReader{"primary", primary},
         std::vector<NamedReader>{{"replica-0", replica}}, RouterOptions());
     service_ = std::make_unique<UserServiceImpl>(writer, router_.get(),
                                                  std::move(options));
     batched_ =
-        std::make_unique<BatchedUserMethods>(service_.get(), batched);
+        std::make_unique<BatchedUserMethods>(service_.get(), async);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
     batched_->AddTo(builder);
@@ -890,12 +890,23 @@ TEST_F(UserServiceImplTest, VeryDistantDeadlinesAreCappedAtADay) {
 
 // Holds GetUser by username until Release(), so a test can keep the single
 // GetUser thread busy while other calls arrive.
+// Holds the first GetUser of one key until released.
 class GatedReader : public FakeUserReader {
  public:
+  void Gate(UserKey key) {
+    absl::MutexLock lock(&mu_);
+    gated_ = std::move(key);
+  }
   absl::StatusOr<User> GetUser(const UserKey& key,
                                const RequestContext& ctx) override {
-    if (key.kind == UserKey::Kind::kUsername) {
-      if (!entered_.HasBeenNotified()) entered_.Notify();
+    bool hold = false;
+    {
+      absl::MutexLock lock(&mu_);
+      hold = key.kind == gated_.kind && key.id == gated_.id &&
+             key.text == gated_.text && !entered_.HasBeenNotified();
+    }
+    if (hold) {
+      entered_.Notify();
       gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
     }
     return FakeUserReader::GetUser(key, ctx);
@@ -908,6 +919,8 @@ class GatedReader : public FakeUserReader {
   }
 
  private:
+  absl::Mutex mu_;
+  UserKey gated_ ABSL_GUARDED_BY(mu_) = UserKey::Id(5);
   absl::Notification entered_;
   absl::Notification gate_;
 };
@@ -922,8 +935,8 @@ class GetUserBatchingTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    BatchedUserMethodsOptions options;
-    options.get_user.threads = 1;  // so that calls pile up behind a held one
+    AsyncUnaryServerOptions options;
+    options.threads = 1;  // so that calls pile up behind a held one
     service_.Start(&writer_, &primary_, &replica_, ServiceOptions(), options);
     stub_ = service_.stub();
     for (uint64_t id = 1; id <= 5; ++id) {
@@ -961,14 +974,12 @@ class GetUserBatchingTest : public ::testing::Test {
     return request;
   }
 
-  // Holds the only GetUser thread with a read by username on `reader`, sends
+  // Holds the only GetUser thread with a read of user 5 on `reader`, sends
   // `requests` meanwhile, then lets everything go and waits for all.
   std::vector<Reply*> SendWhileHeld(GatedReader& reader,
                                     v1::Consistency held_consistency,
                                     std::vector<v1::GetUserRequest> requests) {
-    v1::GetUserRequest held;
-    held.set_username("user1");
-    held.mutable_read_options()->set_consistency(held_consistency);
+    v1::GetUserRequest held = ById(5, held_consistency);
     Reply* first = Send(held);
     reader.WaitUntilHeld();
     std::vector<Reply*> replies;
@@ -1002,7 +1013,7 @@ TEST_F(GetUserBatchingTest, ReadsThatArriveTogetherShareOneStatement) {
       SendWhileHeld(replica_, v1::CONSISTENCY_EVENTUAL, requests);
 
   EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
-  EXPECT_EQ(replica_.get_user_calls(), 1);  // the held read by username
+  EXPECT_EQ(replica_.get_user_calls(), 1);  // the held read
   EXPECT_EQ(primary_.read_calls(), 0);
   const std::vector<uint64_t> expected = {3, 1, 0, 5, 3};
   for (size_t i = 0; i < replies.size(); ++i) {
@@ -1067,6 +1078,25 @@ TEST_F(GetUserBatchingTest, SessionReadsWithAPositionAreAnsweredAlone) {
     ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
   }
   EXPECT_EQ(replies[0]->response.user().id(), 2u);
+}
+
+TEST_F(GetUserBatchingTest, ALookupThatWaitsDoesNotHoldUpReadsById) {
+  // A lookup by username stands in for any read that may wait (a session
+  // read waits up to --session-wait for a replica).
+  replica_.Gate(UserKey::Username("user1"));
+  v1::GetUserRequest lookup;
+  lookup.set_username("user1");
+  lookup.mutable_read_options()->set_consistency(v1::CONSISTENCY_EVENTUAL);
+  Reply* held = Send(lookup);
+  replica_.WaitUntilHeld();
+
+  Reply* by_id = Send(ById(2));
+  EXPECT_TRUE(by_id->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(by_id->status.ok()) << by_id->status.error_message();
+  EXPECT_FALSE(held->done.HasBeenNotified());
+  replica_.Release();
+  EXPECT_TRUE(held->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(held->response.user().id(), 1u);
 }
 
 // Keeps usernames unique as the users table does, answers a batch all or
@@ -1180,9 +1210,9 @@ class CreateUserBatchingTest : public ::testing::Test {
   };
 
   void SetUp() override {
-    BatchedUserMethodsOptions options;
-    options.create_user.threads = 1;  // so that calls pile up behind a held one
-    service_.Start(&writer_, &primary_, &replica_, ServiceOptions(), options);
+    ServiceOptions options;
+    options.write_workers = 1;  // so that calls pile up behind a held one
+    service_.Start(&writer_, &primary_, &replica_, options);
     writer_.AddExisting("taken");
   }
   void TearDown() override {

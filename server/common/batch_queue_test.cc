@@ -1,0 +1,77 @@
+#include "server/common/batch_queue.h"
+
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace userservice {
+namespace {
+
+using ::testing::ElementsAre;
+
+// Records the batches it was given; the first one waits for a gate, so that
+// later items pile up behind it.
+class Recorder {
+ public:
+  void Process(std::vector<int>& batch) {
+    {
+      absl::MutexLock lock(&mu_);
+      batches_.push_back(batch);
+    }
+    if (!entered_.HasBeenNotified()) {
+      entered_.Notify();
+      gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
+    }
+  }
+  void WaitUntilHeld() {
+    entered_.WaitForNotificationWithTimeout(absl::Seconds(20));
+  }
+  void Release() { gate_.Notify(); }
+  std::vector<std::vector<int>> batches() {
+    absl::MutexLock lock(&mu_);
+    return batches_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::vector<int>> batches_ ABSL_GUARDED_BY(mu_);
+  absl::Notification entered_;
+  absl::Notification gate_;
+};
+
+TEST(BatchQueueTest, ItemsQueuedWhileTheThreadIsBusyAreTakenTogether) {
+  Recorder recorder;
+  {
+    BatchQueue<int> queue(1, 3, [&](std::vector<int>& b) { recorder.Process(b); });
+    queue.Push(1);
+    recorder.WaitUntilHeld();
+    for (int i = 2; i <= 6; ++i) queue.Push(i);
+    recorder.Release();
+  }  // the destructor drains the queue
+  EXPECT_THAT(recorder.batches(),
+              ElementsAre(ElementsAre(1), ElementsAre(2, 3, 4),
+                          ElementsAre(5, 6)));
+}
+
+TEST(BatchQueueTest, ShutdownProcessesWhatIsQueuedAndLaterPushesInline) {
+  Recorder recorder;
+  BatchQueue<int> queue(2, 10, [&](std::vector<int>& b) { recorder.Process(b); });
+  queue.Push(1);
+  recorder.WaitUntilHeld();
+  queue.Push(2);
+  recorder.Release();
+  queue.Shutdown();
+  queue.Push(3);
+  std::vector<int> seen;
+  for (const std::vector<int>& batch : recorder.batches()) {
+    seen.insert(seen.end(), batch.begin(), batch.end());
+  }
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3));
+}
+
+}  // namespace
+}  // namespace userservice
