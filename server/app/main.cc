@@ -200,6 +200,13 @@ ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
           "How often the server pings an idle client connection.");
 ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
           "A connection whose ping is not answered within this is closed.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(30),
+          "Clients are asked to reconnect after this long (GOAWAY, with "
+          "gRPC's 10% jitter), so that servers added by a scale-up or a "
+          "rollout get their share of long-lived clients; 0 means never.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(1),
+          "How long calls in flight on a connection past its age may take "
+          "to finish before it is closed.");
 ABSL_FLAG(absl::Duration, max_deadline, absl::Minutes(5),
           "Longest a call may run on the server; a later client deadline is "
           "cut to this (the call then ends with DEADLINE_EXCEEDED).");
@@ -358,6 +365,9 @@ absl::StatusOr<ServerConfig> LoadConfig() {
       absl::GetFlag(FLAGS_keepalive_max_ping_strikes);
   config.limits.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
   config.limits.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  config.limits.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  config.limits.max_connection_age_grace =
+      absl::GetFlag(FLAGS_max_connection_age_grace);
   if (absl::Status limits = ValidateServerLimits(config.limits);
       !limits.ok()) {
     return limits;

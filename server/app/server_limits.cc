@@ -32,10 +32,16 @@ absl::Status ValidateServerLimits(const ServerLimits& limits) {
     return absl::InvalidArgumentError(
         "--keepalive-max-ping-strikes: must not be negative (0: unlimited)");
   }
+  if (limits.max_connection_age < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--max-connection-age: must not be negative (0: never)");
+  }
   for (const auto& [name, value] :
        {std::pair{"--keepalive-min-ping-interval", limits.min_ping_interval},
         std::pair{"--keepalive-time", limits.keepalive_time},
-        std::pair{"--keepalive-timeout", limits.keepalive_timeout}}) {
+        std::pair{"--keepalive-timeout", limits.keepalive_timeout},
+        std::pair{"--max-connection-age-grace",
+                  limits.max_connection_age_grace}}) {
     if (value <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": must be a positive duration such as 10s"));
@@ -61,6 +67,12 @@ void ApplyServerLimits(const ServerLimits& limits,
   // Clients that keep a connection open between calls (a pool, userctl in
   // a loop) may ping it, within the interval above.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  if (limits.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               Millis(limits.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               Millis(limits.max_connection_age_grace));
+  }
 }
 
 }  // namespace userservice

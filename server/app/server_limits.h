@@ -22,6 +22,13 @@ struct ServerLimits {
   // ping is not answered within keepalive_timeout (a vanished peer).
   absl::Duration keepalive_time = absl::Minutes(1);
   absl::Duration keepalive_timeout = absl::Seconds(20);
+  // A connection older than this (give or take gRPC's 10 % jitter) is told
+  // to go away, and its in-flight calls get max_connection_age_grace to
+  // finish; the client reconnects, through the load balancer or Kubernetes
+  // Service, so servers added since (a scale-up, a rollout) get their share
+  // of long-lived clients. Zero: never.
+  absl::Duration max_connection_age = absl::Minutes(30);
+  absl::Duration max_connection_age_grace = absl::Minutes(1);
 };
 
 // Checks ranges; names the flag at fault.

@@ -1,11 +1,16 @@
-// Transport and call limits of the real user_server: the request size limit
-// and the cap on how long a call may run whatever deadline it asks for.
+// Transport and call limits of the real user_server: the request size limit,
+// the cap on how long a call may run whatever deadline it asks for, and the
+// maximum connection age.
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -96,6 +101,57 @@ TEST_F(LimitsE2eTest, LongDeadlineIsCutToTheMaximum) {
       << CodeName(status.error_code()) << " " << status.error_message();
   EXPECT_LT(took, absl::Seconds(10)) << absl::FormatDuration(took);
   EXPECT_GE(took, absl::Milliseconds(800)) << absl::FormatDuration(took);
+}
+
+TEST_F(LimitsE2eTest, ConnectionsAreRecycledAfterTheirMaximumAgeWithoutFailingCalls) {
+  absl::StatusOr<std::unique_ptr<E2eServer>> started =
+      E2eServer::Start({"--max-connection-age=1s",
+                        "--max-connection-age-grace=1s",
+                        "--access-log-sample=1"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  server_ = std::move(*started);
+
+  // One channel calling steadily for 4 s: its connection is replaced about
+  // every second, and no call notices.
+  const absl::Time end = absl::Now() + absl::Seconds(4);
+  int calls = 0;
+  while (absl::Now() < end) {
+    v1::GetUserRequest request;
+    request.set_id(4000000000ull);
+    request.mutable_read_options()->set_consistency(v1::CONSISTENCY_STRONG);
+    v1::GetUserResponse response;
+    auto context = ContextWithDeadline(absl::Seconds(5));
+    grpc::Status status =
+        server_->users().GetUser(context.get(), request, &response);
+    ASSERT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
+        << CodeName(status.error_code()) << " " << status.error_message();
+    ++calls;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+
+  // The access log names each call's peer address; a new connection has a
+  // new source port. Log lines are written in batches every 100 ms.
+  std::set<std::string> peers;
+  int logged = 0;
+  const std::string kPeer = "\"peer\":\"";
+  const absl::Time give_up = absl::Now() + absl::Seconds(5);
+  do {
+    absl::SleepFor(absl::Milliseconds(100));
+    peers.clear();
+    logged = 0;
+    const std::string log = server_->process().Log();
+    for (absl::string_view line : absl::StrSplit(log, '\n')) {
+      if (!absl::StrContains(line, "UserService/GetUser")) continue;
+      const size_t at = line.find(kPeer);
+      if (at == absl::string_view::npos) continue;
+      const size_t start = at + kPeer.size();
+      peers.insert(
+          std::string(line.substr(start, line.find('"', start) - start)));
+      ++logged;
+    }
+  } while (logged < calls && absl::Now() < give_up);
+  EXPECT_EQ(logged, calls);
+  EXPECT_GE(peers.size(), 3u) << "peers: " << absl::StrJoin(peers, " ");
 }
 
 }  // namespace
