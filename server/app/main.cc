@@ -614,7 +614,11 @@ int Run(const ServerConfig& config) {
   }
   ReadRouter router({config.primary.name, primary->store.get()},
                     std::move(readers), router_options);
-  UserServiceImpl service(primary->store.get(), &router, config.service);
+  ServiceOptions service_options = config.service;
+  if (server_metrics != nullptr) {
+    service_options.create_observer = server_metrics->creates();
+  }
+  UserServiceImpl service(primary->store.get(), &router, service_options);
   BatchedUserMethods batched_methods(&service, config.async_methods);
 
   // Readiness: the service is useful while writes can succeed or at least

@@ -22,6 +22,7 @@ ServerMetrics::ServerMetrics(const std::string& primary,
     : registry_(std::make_shared<prometheus::Registry>()),
       rpcs_(*registry_, rpc_methods),
       routing_(*registry_, primary, replicas),
+      creates_(*registry_),
       pool_waits_(*registry_, AllEndpoints(primary, replicas)) {}
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> ServerMetrics::Serve(

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "prometheus/registry.h"
+#include "server/metrics/create_metrics.h"
 #include "server/metrics/grpc_server_metrics.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/pool_metrics.h"
@@ -19,7 +20,7 @@
 namespace userservice::metrics {
 
 // Every metric of one user_server, and the hooks that feed them: hand
-// routing() to the ReadRouter, pool_observer() to each pool and
+// routing() to the ReadRouter, creates() to the UserServiceImpl, pool_observer() to each pool and
 // InterceptorFactory() to the gRPC server, then Serve(). Must outlive all
 // of them.
 class ServerMetrics {
@@ -30,6 +31,7 @@ class ServerMetrics {
                 const std::vector<std::string>& rpc_methods);
 
   RoutingObserver* routing() { return &routing_; }
+  CreateObserver* creates() { return &creates_; }
   PoolObserver* pool_observer(const std::string& endpoint) {
     return pool_waits_.ObserverFor(endpoint);
   }
@@ -49,6 +51,7 @@ class ServerMetrics {
   const std::shared_ptr<prometheus::Registry> registry_;
   GrpcServerMetrics rpcs_;
   RoutingMetrics routing_;
+  CreateMetrics creates_;
   PoolWaitMetrics pool_waits_;
 };
 

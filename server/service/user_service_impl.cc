@@ -193,9 +193,15 @@ void UserServiceImpl::CreateTogether(
   std::vector<NewUser> users;
   users.reserve(group.size());
   for (const ParsedCreateUser* create : group) users.push_back(create->user);
+  if (options_.create_observer != nullptr) {
+    options_.create_observer->OnInsert(static_cast<int>(group.size()));
+  }
   absl::StatusOr<std::vector<Written<User>>> created =
       writer_->CreateUsers(users, SharedContext(group));
   if (absl::IsAlreadyExists(created.status())) {
+    if (options_.create_observer != nullptr) {
+      options_.create_observer->OnSharedInsertClash();
+    }
     // Some of them clash, with existing users or with each other. Halving
     // finds the culprits in a few statements and lets the rest through
     // together; a lone culprit learns what it clashes with.
@@ -219,6 +225,9 @@ void UserServiceImpl::CreateTogether(
 
 void UserServiceImpl::CreateOne(ParsedCreateUser& create) {
   CreateUserCall& call = *create.call;
+  if (options_.create_observer != nullptr) {
+    options_.create_observer->OnInsert(1);
+  }
   absl::StatusOr<Written<User>> created =
       writer_->CreateUser(create.user, create.ctx);
   if (!created.ok()) {

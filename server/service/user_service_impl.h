@@ -8,6 +8,7 @@
 #include "absl/types/span.h"
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
+#include "server/service/create_observer.h"
 #include "server/service/unary_call.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
@@ -33,6 +34,8 @@ struct ServiceOptions {
   // Threads for GetUser calls that cannot share a statement: lookups by
   // username or email, and session reads that may wait for a replica.
   int lookup_workers = 4;
+  // Told how creates were written (metrics); may be null.
+  CreateObserver* create_observer = nullptr;
 };
 
 using GetUserCall = UnaryCall<v1::GetUserRequest, v1::GetUserResponse>;

@@ -162,6 +162,10 @@ TEST_F(MetricsE2eTest, KnownTrafficGivesExactCounts) {
             kStrongReads + kMissingReads);
   EXPECT_EQ(scrape.Sum("userservice_gtid_wait_total"), 0);
   EXPECT_EQ(scrape.Value("userservice_read_fallback_refused_total"), 0);
+  // One create at a time: each insert carried one user.
+  EXPECT_EQ(scrape.Value("userservice_create_insert_users_count"), kCreates);
+  EXPECT_EQ(scrape.Value("userservice_create_insert_users_sum"), kCreates);
+  EXPECT_EQ(scrape.Value("userservice_create_insert_clashes_total"), 0);
 
   // Pools: the primary's served every call that reached the database.
   const MetricsScrape::Labels primary = {{"endpoint", "primary"}};
