@@ -218,8 +218,14 @@ ABSL_FLAG(std::string, access_log_level, "info",
           "--log-level=debug) or off.");
 ABSL_FLAG(int, access_log_sample, 100,
           "Write the access line of one in this many calls that end OK "
-          "(1: every call); failed calls are always written. Every line "
-          "costs the server about a quarter of a GetUser's CPU.");
+          "(1: every call); failed calls are always written, within "
+          "--failure-log-limit. Every line costs the server about a "
+          "quarter of a GetUser's CPU.");
+ABSL_FLAG(int, failure_log_limit, 20,
+          "Most access lines of failed calls, and most \"call failed\" "
+          "warnings, per second for each method and status code; the next "
+          "line written counts those left out (similar_left_out). 0: no "
+          "limit.");
 
 namespace userservice {
 namespace {
@@ -473,6 +479,14 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   if (config.call_log.sample_ok_every < 1) {
     return absl::InvalidArgumentError(
         "--access-log-sample: must be at least 1");
+  }
+  config.call_log.failure_lines_per_second =
+      absl::GetFlag(FLAGS_failure_log_limit);
+  config.service.failure_warnings_per_second =
+      config.call_log.failure_lines_per_second;
+  if (config.call_log.failure_lines_per_second < 0) {
+    return absl::InvalidArgumentError(
+        "--failure-log-limit: must not be negative (0: no limit)");
   }
   return config;
 }

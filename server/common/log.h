@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 
 // One JSON object per line on stderr, the format Kubernetes log collectors
@@ -41,7 +42,9 @@ struct Field {
   bool quoted = true;  // false: `value` is already a JSON number
 };
 
-using Fields = std::initializer_list<Field>;
+// A braced list at the call site ({{"k", v}, ...}), or a vector when which
+// fields there are depends on the case.
+using Fields = absl::Span<const Field>;
 
 void SetMinLevel(Level level);
 bool ParseLevel(absl::string_view text, Level* level);

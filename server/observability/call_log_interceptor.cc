@@ -1,8 +1,10 @@
 #include "server/observability/call_log_interceptor.h"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
@@ -24,10 +26,11 @@ class CallLogInterceptor final : public grpc::experimental::Interceptor {
  public:
   CallLogInterceptor(grpc::experimental::ServerRpcInfo* info,
                      const CallLogOptions* options,
-                     std::atomic<uint64_t>* ok_calls)
+                     std::atomic<uint64_t>* ok_calls, LineLimiter* failures)
       : info_(info),
         options_(options),
         ok_calls_(ok_calls),
+        failures_(failures),
         start_ns_(absl::GetCurrentTimeNanos()) {}
 
   // A call that ended without a status passing through here (the server
@@ -102,31 +105,35 @@ class CallLogInterceptor final : public grpc::experimental::Interceptor {
             0) {
       return;
     }
+    // Failures are always logged, but not thousands of identical ones per
+    // second during an outage.
+    std::optional<int64_t> left_out = 0;
+    if (!ok) {
+      left_out = failures_->Admit(absl::StrCat(method, " ", code));
+      if (!left_out.has_value()) return;
+    }
     const double duration_ms =
         static_cast<double>(absl::GetCurrentTimeNanos() - start_ns_) / 1e6;
     const std::string peer =
         with_peer ? info_->server_context()->peer() : std::string();
-    if (endpoint_.empty()) {
-      log::Write(level, "rpc",
-                 {{"request_id", request_id_},
-                  {"method", method},
-                  {"peer", peer},
-                  {"grpc_code", code},
-                  {"duration_ms", log::Number(duration_ms)}});
-    } else {
-      log::Write(level, "rpc",
-                 {{"request_id", request_id_},
-                  {"method", method},
-                  {"peer", peer},
-                  {"grpc_code", code},
-                  {"duration_ms", log::Number(duration_ms)},
-                  {"endpoint", endpoint_}});
+    std::vector<log::Field> fields = {
+        {"request_id", request_id_},
+        {"method", method},
+        {"peer", peer},
+        {"grpc_code", code},
+        {"duration_ms", log::Number(duration_ms)}};
+    if (!endpoint_.empty()) fields.emplace_back("endpoint", endpoint_);
+    if (*left_out > 0) {
+      fields.emplace_back("similar_left_out",
+                          log::Number(static_cast<double>(*left_out)));
     }
+    log::Write(level, "rpc", fields);
   }
 
   grpc::experimental::ServerRpcInfo* const info_;
   const CallLogOptions* const options_;
   std::atomic<uint64_t>* const ok_calls_;
+  LineLimiter* const failures_;
   const int64_t start_ns_;
   std::string request_id_;
   std::string endpoint_;
@@ -153,12 +160,13 @@ absl::StatusOr<CallLogOptions> ParseAccessLogLevel(absl::string_view text) {
 }
 
 CallLogInterceptorFactory::CallLogInterceptorFactory(CallLogOptions options)
-    : options_(std::move(options)) {}
+    : options_(std::move(options)),
+      failures_(options_.failure_lines_per_second) {}
 
 grpc::experimental::Interceptor*
 CallLogInterceptorFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new CallLogInterceptor(info, &options_, &ok_calls_);
+  return new CallLogInterceptor(info, &options_, &ok_calls_, &failures_);
 }
 
 }  // namespace userservice::observability

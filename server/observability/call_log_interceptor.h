@@ -9,6 +9,7 @@
 #include "absl/strings/string_view.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "server/common/log.h"
+#include "server/observability/line_limiter.h"
 
 namespace userservice::observability {
 
@@ -18,8 +19,11 @@ struct CallLogOptions {
   bool enabled = true;
   log::Level level = log::Level::kInfo;
   // Of the calls that end OK, log one in this many (1: all). Failed calls
-  // are always logged: they are the ones someone will look for.
+  // are all logged, they are the ones someone will look for, up to this
+  // many per second for each method and code (0: no limit); the next line
+  // written says how many were left out ("similar_left_out").
   int sample_ok_every = 1;
+  int failure_lines_per_second = 20;
   // Response initial metadata naming the database endpoint that served a
   // read; logged as "endpoint" when present.
   std::string endpoint_metadata_key = "x-served-by";
@@ -47,6 +51,7 @@ class CallLogInterceptorFactory final
  private:
   const CallLogOptions options_;
   std::atomic<uint64_t> ok_calls_{0};
+  LineLimiter failures_;
 };
 
 }  // namespace userservice::observability

@@ -246,6 +246,31 @@ TEST_F(CallLogInterceptorTest, SamplingKeepsEveryFailure) {
   EXPECT_EQ(not_found, 2);
 }
 
+TEST_F(CallLogInterceptorTest, FailuresBeyondTheLimitAreCountedNotWritten) {
+  CallLogOptions options;
+  options.failure_lines_per_second = 2;
+  StartServer(options);
+  auto fail = [&] {
+    auto context = Context();
+    v1::ListUsersResponse response;
+    stub_->ListUsers(context.get(), v1::ListUsersRequest(), &response);
+  };
+  for (int i = 0; i < 5; ++i) fail();
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_THAT(capture_.Lines(), SizeIs(2));
+  // Another second: the next failure is written and counts the three left
+  // out.
+  absl::SleepFor(absl::Seconds(1));
+  fail();
+  const std::vector<std::string> lines = AccessLines(3);
+  ASSERT_THAT(lines, SizeIs(3));
+  const google::protobuf::Struct last = Parse(lines.back());
+  EXPECT_EQ(Field(last, "grpc_code"), "NOT_FOUND");
+  ASSERT_TRUE(last.fields().contains("similar_left_out")) << lines.back();
+  EXPECT_EQ(last.fields().at("similar_left_out").number_value(), 3);
+  EXPECT_FALSE(Parse(lines[0]).fields().contains("similar_left_out"));
+}
+
 TEST(ParseAccessLogLevelTest, KnownValues) {
   EXPECT_FALSE(ParseAccessLogLevel("off")->enabled);
   EXPECT_EQ(ParseAccessLogLevel("INFO")->level, log::Level::kInfo);

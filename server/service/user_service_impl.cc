@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "server/common/batch_queue.h"
 #include "server/common/log.h"
+#include "server/observability/line_limiter.h"
 #include "server/observability/request_id.h"
 #include "server/service/consistency_token.h"
 #include "server/service/grpc_status.h"
@@ -19,29 +21,43 @@
 #include "server/service/user_mapper.h"
 
 namespace userservice {
-namespace {
 
 // Server-side failures are worth a log line; a caller's mistake is not.
 // (Every call, failed or not, also gets an access line from the
 // interceptor; both carry the call's request id.)
-grpc::Status Finish(const grpc::ServerContextBase& context,
-                    absl::string_view method, const absl::Status& status) {
+grpc::Status UserServiceImpl::Finish(const grpc::ServerContextBase& context,
+                                     absl::string_view method,
+                                     const absl::Status& status) const {
   switch (status.code()) {
     case absl::StatusCode::kUnavailable:
     case absl::StatusCode::kInternal:
     case absl::StatusCode::kResourceExhausted:
-    case absl::StatusCode::kFailedPrecondition:
-      log::Warning("call failed",
-                   {{"request_id", observability::RequestIdOf(context)},
-                    {"method", std::string(method)},
-                    {"code", absl::StatusCodeToString(status.code())},
-                    {"error", std::string(status.message())}});
+    case absl::StatusCode::kFailedPrecondition: {
+      const std::string code = absl::StatusCodeToString(status.code());
+      // An outage fails every call the same way: a few lines per second,
+      // each counting those left out, tell it as well as thousands.
+      const std::optional<int64_t> left_out =
+          failure_warnings_->Admit(absl::StrCat(method, " ", code));
+      if (!left_out.has_value()) break;
+      std::vector<log::Field> fields = {
+          {"request_id", observability::RequestIdOf(context)},
+          {"method", std::string(method)},
+          {"code", code},
+          {"error", std::string(status.message())}};
+      if (*left_out > 0) {
+        fields.emplace_back("similar_left_out",
+                            log::Number(static_cast<double>(*left_out)));
+      }
+      log::Warning("call failed", fields);
       break;
+    }
     default:
       break;
   }
   return ToGrpcStatus(status);
 }
+
+namespace {
 
 void AddServedBy(grpc::ServerContextBase* context,
                  const std::string& endpoint) {
@@ -108,6 +124,8 @@ UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
     : writer_(writer),
       router_(router),
       options_(options),
+      failure_warnings_(std::make_unique<observability::LineLimiter>(
+          options_.failure_warnings_per_second)),
       lookups_(std::make_unique<BatchQueue<ParsedGetUser>>(
           options_.lookup_workers, 1,
           [this](std::vector<ParsedGetUser>& batch) {

@@ -16,6 +16,9 @@ namespace userservice {
 
 template <typename T>
 class BatchQueue;
+namespace observability {
+class LineLimiter;
+}  // namespace observability
 
 struct ServiceOptions {
   // Stands in for CONSISTENCY_UNSPECIFIED.
@@ -34,6 +37,9 @@ struct ServiceOptions {
   // Threads for GetUser calls that cannot share a statement: lookups by
   // username or email, and session reads that may wait for a replica.
   int lookup_workers = 4;
+  // Most "call failed" warnings per second for each method and code; the
+  // next one written counts those left out. 0: no limit.
+  int failure_warnings_per_second = 20;
   // Told how creates were written (metrics); may be null.
   CreateObserver* create_observer = nullptr;
 };
@@ -92,6 +98,11 @@ class UserServiceImpl final
   struct ParsedGetUser;
 
   RequestContext MakeContext(grpc::ServerContextBase& context) const;
+  // The one place a call's absl::Status becomes its grpc::Status; logs
+  // server-side failures.
+  grpc::Status Finish(const grpc::ServerContextBase& context,
+                      absl::string_view method,
+                      const absl::Status& status) const;
   absl::Time DeadlineOf(const grpc::ServerContextBase& context) const;
   struct ParsedCreateUser;
 
@@ -105,6 +116,7 @@ class UserServiceImpl final
   UserWriter* const writer_;
   ReadRouter* const router_;
   const ServiceOptions options_;
+  const std::unique_ptr<observability::LineLimiter> failure_warnings_;
   // Last, so that their threads stop before anything they use goes.
   std::unique_ptr<BatchQueue<ParsedGetUser>> lookups_;
   std::unique_ptr<BatchQueue<ParsedCreateUser>> creates_;

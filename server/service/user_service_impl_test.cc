@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -20,6 +21,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/common/log_capture.h"
 #include "server/routing/fake_user_reader.h"
 #include "server/routing/read_router.h"
 #include "server/service/consistency_token.h"
@@ -31,6 +33,7 @@ namespace userservice {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 // Records every write and answers with configurable results.
@@ -331,6 +334,42 @@ TEST_P(WriteErrorPassThroughTest, CreateUserPassesWriterErrorsThrough) {
   EXPECT_EQ(status.error_message(), message);
   EXPECT_FALSE(response.has_user());
   EXPECT_EQ(writer_.calls(), 1);
+}
+
+TEST_F(UserServiceImplTest, CallFailedWarningsAreLimitedPerSecondAndCounted) {
+  Stop();
+  log::LogCapture capture;
+  ServiceOptions options;
+  options.failure_warnings_per_second = 2;
+  Start(options);
+  writer_.SetCreateResult(absl::UnavailableError("primary unreachable"));
+  v1::CreateUserRequest request;
+  request.set_username("alice");
+  request.set_email("alice@example.com");
+  auto create = [&] {
+    v1::CreateUserResponse response;
+    grpc::ClientContext context;
+    SetTestDeadline(&context);
+    EXPECT_EQ(stub_->CreateUser(&context, request, &response).error_code(),
+              grpc::StatusCode::UNAVAILABLE);
+  };
+  for (int i = 0; i < 5; ++i) create();
+  auto warnings = [&] {
+    std::vector<std::string> lines;
+    for (const std::string& line : capture.Lines()) {
+      if (absl::StrContains(line, "\"message\":\"call failed\"")) {
+        lines.push_back(line);
+      }
+    }
+    return lines;
+  };
+  EXPECT_THAT(warnings(), ::testing::SizeIs(2));
+  absl::SleepFor(absl::Seconds(1));
+  create();
+  const std::vector<std::string> lines = warnings();
+  ASSERT_THAT(lines, ::testing::SizeIs(3));
+  EXPECT_THAT(lines.back(), HasSubstr("\"similar_left_out\":3"));
+  EXPECT_THAT(lines.front(), Not(HasSubstr("similar_left_out")));
 }
 
 TEST_P(WriteErrorPassThroughTest, UpdateUserPassesWriterErrorsThrough) {

@@ -1,0 +1,28 @@
+#include "server/observability/line_limiter.h"
+
+#include <utility>
+
+namespace userservice::observability {
+
+LineLimiter::LineLimiter(int per_second, std::function<absl::Time()> now)
+    : per_second_(per_second), now_(std::move(now)) {}
+
+std::optional<int64_t> LineLimiter::Admit(absl::string_view key) {
+  if (per_second_ <= 0) return 0;
+  const absl::Time now = now_();
+  absl::MutexLock lock(&mu_);
+  // Keys are method and status code pairs: a small, bounded set.
+  Window& window = windows_[key];
+  if (now - window.start >= absl::Seconds(1)) {
+    window.start = now;
+    window.written = 0;
+  }
+  if (window.written >= per_second_) {
+    ++window.left_out;
+    return std::nullopt;
+  }
+  ++window.written;
+  return std::exchange(window.left_out, 0);
+}
+
+}  // namespace userservice::observability
