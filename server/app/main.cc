@@ -153,6 +153,10 @@ ABSL_FLAG(int, lookup_workers, 4,
           "Threads for GetUser calls that cannot share a statement: by "
           "username or email, and session reads that may wait up to "
           "--session-wait for a replica.");
+ABSL_FLAG(absl::Duration, request_id_retention, absl::Hours(24),
+          "How long a CreateUser request_id is remembered; a retry within it "
+          "returns the user first created. Older keys are deleted once a "
+          "minute. 0 keeps them forever.");
 ABSL_FLAG(int, rpc_pollers, 16,
           "Threads kept ready for the other unary calls (UpdateUser, "
           "DeleteUser, ListUsers); gRPC adds more under load, up to 4x. Too "
@@ -251,6 +255,7 @@ struct ServerConfig {
   int rpc_pollers;
   observability::CallLogOptions call_log;
   absl::Duration shutdown_grace;
+  absl::Duration request_id_retention;
   bool migrate;
   bool migrate_only;
   absl::Duration migrate_timeout;
@@ -429,6 +434,11 @@ absl::StatusOr<ServerConfig> LoadConfig() {
   config.service.default_deadline = absl::GetFlag(FLAGS_default_deadline);
   config.service.max_deadline = absl::GetFlag(FLAGS_max_deadline);
   config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  config.request_id_retention = absl::GetFlag(FLAGS_request_id_retention);
+  if (config.request_id_retention < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--request-id-retention: must not be negative (0: keep forever)");
+  }
   config.migrate_timeout = absl::GetFlag(FLAGS_migrate_timeout);
   for (const auto& [name, value] :
        {std::pair{"--pool-acquire-timeout", config.pool.acquire_timeout},
@@ -543,6 +553,34 @@ struct EndpointRuntime {
   std::unique_ptr<ReplicaHealth> health;            // replicas only
   std::unique_ptr<mysql::MysqlReplicaProbe> probe;  // replicas only
 };
+
+// Deletes idempotency keys older than `retention` in statements of a
+// bounded size, so that no purge holds locks or the maintenance thread for
+// long; what is left goes in the next round.
+void PurgeExpiredRequestIds(mysql::MysqlUserStore& primary,
+                            absl::Duration retention) {
+  constexpr int kRowsPerStatement = 1000;
+  constexpr int kStatementsPerRound = 10;
+  int64_t purged = 0;
+  for (int i = 0; i < kStatementsPerRound; ++i) {
+    RequestContext ctx;
+    ctx.deadline = absl::Now() + absl::Seconds(5);
+    absl::StatusOr<int64_t> deleted =
+        primary.PurgeCreateRequests(retention, kRowsPerStatement, ctx);
+    if (!deleted.ok()) {
+      log::Warning("cannot purge expired request ids",
+                   {{"error", std::string(deleted.status().message())}});
+      break;
+    }
+    purged += *deleted;
+    if (*deleted < kRowsPerStatement) break;
+  }
+  if (purged > 0) {
+    log::Info("purged expired request ids",
+              {{"rows", log::Number(static_cast<double>(purged))},
+               {"retention", absl::FormatDuration(retention)}});
+  }
+}
 
 std::unique_ptr<EndpointRuntime> MakeEndpoint(
     const ServerConfig& config, const mysql::Endpoint& endpoint,
@@ -752,12 +790,19 @@ int Run(const ServerConfig& config) {
   batched_methods.Start();
   checker.Start();
 
-  // Pools retire idle and aged connections even when no call comes by.
+  // Pools retire idle and aged connections even when no call comes by, and
+  // once a minute expired idempotency keys are forgotten.
   absl::Notification stop_maintenance;
   std::thread maintenance([&]() {
+    absl::Time next_purge = absl::Now() + absl::Minutes(1);
     while (!stop_maintenance.WaitForNotificationWithTimeout(absl::Seconds(1))) {
       primary->pool->Maintain();
       for (const auto& r : replicas) r->pool->Maintain();
+      if (config.request_id_retention > absl::ZeroDuration() &&
+          absl::Now() >= next_purge) {
+        PurgeExpiredRequestIds(*primary->store, config.request_id_retention);
+        next_purge = absl::Now() + absl::Minutes(1);
+      }
     }
   });
 

@@ -62,6 +62,14 @@ const std::vector<Migration>& AllMigrations() {
            " updated_at DATETIME(6) NOT NULL"
            ") ENGINE=InnoDB",
        }},
+      {3,
+       "index create_requests by age",
+       {
+           // Idempotency keys are kept for --request-id-retention; the
+           // purge finds the old ones through this index.
+           "CREATE INDEX IF NOT EXISTS create_requests_create_time "
+           "ON create_requests (create_time)",
+       }},
   };
   return *migrations;
 }

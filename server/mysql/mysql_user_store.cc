@@ -57,6 +57,10 @@ constexpr char kInsertUser[] =
 constexpr char kInsertRequest[] =
     "INSERT INTO create_requests (request_id, user_id, fingerprint, "
     "create_time) VALUES (?, ?, ?, NOW(6))";
+// Microseconds, because a DATETIME(6) compared with NOW(6) is exact.
+constexpr char kPurgeRequests[] =
+    "DELETE FROM create_requests "
+    "WHERE create_time < NOW(6) - INTERVAL ? MICROSECOND LIMIT ?";
 constexpr char kSelectRequest[] =
     "SELECT user_id, fingerprint FROM create_requests WHERE request_id = ?";
 constexpr char kUpdateUser[] =
@@ -483,6 +487,20 @@ absl::Status MysqlUserStore::ReplayCreate(MysqlConnection& conn,
   // position includes it, so a session read with it still sees the user.
   out->position = QueryPosition(conn, kBinlogPosition);
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> MysqlUserStore::PurgeCreateRequests(
+    absl::Duration age, int limit, const RequestContext& ctx) {
+  int64_t purged = 0;
+  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+    sql::PreparedStatement& purge = conn.Prepare(kPurgeRequests);
+    purge.setInt64(1, absl::ToInt64Microseconds(age));
+    purge.setInt(2, limit);
+    purged = purge.executeUpdate();
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return purged;
 }
 
 absl::Status MysqlUserStore::DescribeConflict(const std::string& username,

@@ -49,6 +49,12 @@ class MysqlUserStore final : public UserReader, public UserWriter {
       absl::Span<const NewUser> users, const RequestContext& ctx) override;
   absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
                                            const RequestContext& ctx) override;
+
+  // Forgets idempotency keys older than `age`, at most `limit` of them in
+  // one statement; returns how many went. A retry with a forgotten key is
+  // an ordinary create again (ALREADY_EXISTS if the user still exists).
+  absl::StatusOr<int64_t> PurgeCreateRequests(absl::Duration age, int limit,
+                                              const RequestContext& ctx);
   absl::StatusOr<ReplicationPosition> DeleteUser(
       uint64_t id, int64_t expected_version,
       const RequestContext& ctx) override;

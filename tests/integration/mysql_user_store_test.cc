@@ -245,6 +245,52 @@ TEST_F(StoreTest, IdempotentRetryAfterDeleteIsFailedPrecondition) {
   EXPECT_TRUE(absl::IsFailedPrecondition(retry.status())) << retry.status();
 }
 
+TEST_F(StoreTest, ExpiredRequestIdsArePurgedInBoundedStatements) {
+  TestCluster& cluster = TestCluster::Get();
+  const std::string kept_name = Unique("kept_");
+  const std::string kept_id = Unique("kept-req-");
+  Written<User> kept = CreateOrDie(kept_name, kept_name + "@example.com", kept_id);
+  std::vector<std::string> old_ids;
+  std::vector<std::string> old_names;
+  for (int i = 0; i < 3; ++i) {
+    old_names.push_back(Unique("aged_"));
+    old_ids.push_back(Unique("aged-req-"));
+    CreateOrDie(old_names.back(), old_names.back() + "@example.com",
+                old_ids.back());
+    ASSERT_TRUE(cluster
+                    .Execute("primary",
+                             absl::StrCat("UPDATE `", cluster.db_name(),
+                                          "`.create_requests SET create_time "
+                                          "= NOW(6) - INTERVAL 2 DAY WHERE "
+                                          "request_id = '",
+                                          old_ids.back(), "'"))
+                    .ok());
+  }
+
+  // The limit bounds one statement; the next takes the rest.
+  absl::StatusOr<int64_t> purged = primary_->PurgeCreateRequests(
+      absl::Hours(24), 2, Within(absl::Seconds(5)));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 2);
+  purged = primary_->PurgeCreateRequests(absl::Hours(24), 1000,
+                                         Within(absl::Seconds(5)));
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 1);
+
+  // A forgotten key is an ordinary create again: the user still exists.
+  absl::StatusOr<Written<User>> retry = primary_->CreateUser(
+      NewUser{old_names[0], old_names[0] + "@example.com", old_ids[0]},
+      Within(absl::Seconds(5)));
+  EXPECT_EQ(retry.status().code(), absl::StatusCode::kAlreadyExists)
+      << retry.status();
+  // A recent key still returns the original user.
+  retry = primary_->CreateUser(
+      NewUser{kept_name, kept_name + "@example.com", kept_id},
+      Within(absl::Seconds(5)));
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->value.id, kept.value.id);
+}
+
 TEST_F(StoreTest, UpdateBumpsVersionAndChecksExpectedVersion) {
   const std::string name = Unique("upd_");
   Written<User> created = CreateOrDie(name, name + "@example.com");
