@@ -123,10 +123,7 @@ class CallLogInterceptor final : public grpc::experimental::Interceptor {
         {"grpc_code", code},
         {"duration_ms", log::Number(duration_ms)}};
     if (!endpoint_.empty()) fields.emplace_back("endpoint", endpoint_);
-    if (*left_out > 0) {
-      fields.emplace_back("similar_left_out",
-                          log::Number(static_cast<double>(*left_out)));
-    }
+    AddLeftOut(*left_out, fields);
     log::Write(level, "rpc", fields);
   }
 

@@ -25,4 +25,11 @@ std::optional<int64_t> LineLimiter::Admit(absl::string_view key) {
   return std::exchange(window.left_out, 0);
 }
 
+void AddLeftOut(int64_t left_out, std::vector<log::Field>& fields) {
+  if (left_out > 0) {
+    fields.emplace_back("similar_left_out",
+                        log::Number(static_cast<double>(left_out)));
+  }
+}
+
 }  // namespace userservice::observability

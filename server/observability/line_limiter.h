@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -12,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/common/log.h"
 
 namespace userservice::observability {
 
@@ -44,6 +46,10 @@ class LineLimiter {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
 };
+
+// Adds "similar_left_out" to the fields of a line written after
+// `left_out` lines of its kind were left out (nothing if none were).
+void AddLeftOut(int64_t left_out, std::vector<log::Field>& fields);
 
 }  // namespace userservice::observability
 

@@ -44,10 +44,7 @@ grpc::Status UserServiceImpl::Finish(const grpc::ServerContextBase& context,
           {"method", std::string(method)},
           {"code", code},
           {"error", std::string(status.message())}};
-      if (*left_out > 0) {
-        fields.emplace_back("similar_left_out",
-                            log::Number(static_cast<double>(*left_out)));
-      }
+      observability::AddLeftOut(*left_out, fields);
       log::Warning("call failed", fields);
       break;
     }
@@ -58,6 +55,13 @@ grpc::Status UserServiceImpl::Finish(const grpc::ServerContextBase& context,
 }
 
 namespace {
+
+void ReplyCreated(CreateUserCall& call, const Written<User>& created) {
+  ToProto(created.value, call.response().mutable_user());
+  call.response().set_consistency_token(
+      EncodeConsistencyToken(created.position));
+  call.Reply(grpc::Status::OK);
+}
 
 void AddServedBy(grpc::ServerContextBase* context,
                  const std::string& endpoint) {
@@ -234,10 +238,7 @@ void UserServiceImpl::CreateTogether(
       call.Reply(Finish(call.context(), "CreateUser", created.status()));
       continue;
     }
-    ToProto((*created)[i].value, call.response().mutable_user());
-    call.response().set_consistency_token(
-        EncodeConsistencyToken((*created)[i].position));
-    call.Reply(grpc::Status::OK);
+    ReplyCreated(call, (*created)[i]);
   }
 }
 
@@ -252,10 +253,7 @@ void UserServiceImpl::CreateOne(ParsedCreateUser& create) {
     call.Reply(Finish(call.context(), "CreateUser", created.status()));
     return;
   }
-  ToProto(created->value, call.response().mutable_user());
-  call.response().set_consistency_token(
-      EncodeConsistencyToken(created->position));
-  call.Reply(grpc::Status::OK);
+  ReplyCreated(call, *created);
 }
 
 void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
