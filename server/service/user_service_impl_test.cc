@@ -929,6 +929,56 @@ TEST_F(UserServiceImplTest, VeryDistantDeadlinesAreCappedAtADay) {
 
 // Holds GetUser by username until Release(), so a test can keep the single
 // GetUser thread busy while other calls arrive.
+// A call started with the stub's callback API, and what it ended with.
+template <typename Response>
+struct AsyncReply {
+  grpc::ClientContext context;
+  Response response;
+  grpc::Status status;
+  absl::Notification done;
+};
+
+// Starts a call without waiting for it; `start(context, request, response,
+// on_done)` is the stub's async method. The reply lives in `replies`.
+template <typename Response, typename Request, typename Start>
+AsyncReply<Response>* SendAsync(
+    std::vector<std::unique_ptr<AsyncReply<Response>>>& replies,
+    const Request& request, Start start) {
+  replies.push_back(std::make_unique<AsyncReply<Response>>());
+  AsyncReply<Response>* reply = replies.back().get();
+  reply->context.set_deadline(std::chrono::system_clock::now() +
+                              std::chrono::seconds(20));
+  start(&reply->context, &request, &reply->response,
+        [reply](grpc::Status status) {
+          reply->status = std::move(status);
+          reply->done.Notify();
+        });
+  return reply;
+}
+
+// Sends `held`, which `gate` holds in the only thread that could answer
+// the rest, sends `requests` meanwhile, then lets everything go and waits
+// for all; returns the replies to `requests`.
+template <typename Response, typename Request, typename Gate, typename Send>
+std::vector<AsyncReply<Response>*> SendWhileHeld(
+    Gate& gate, Send send, const Request& held,
+    const std::vector<Request>& requests) {
+  AsyncReply<Response>* first = send(held);
+  gate.WaitUntilHeld();
+  std::vector<AsyncReply<Response>*> replies;
+  for (const Request& request : requests) replies.push_back(send(request));
+  // The calls must be queued before the thread is let go; in-process
+  // delivery takes microseconds, this allows for a loaded machine.
+  absl::SleepFor(absl::Milliseconds(300));
+  gate.Release();
+  EXPECT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_TRUE(first->status.ok()) << first->status.error_message();
+  for (AsyncReply<Response>* reply : replies) {
+    EXPECT_TRUE(reply->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  }
+  return replies;
+}
+
 // Holds the first GetUser of one key until released.
 class GatedReader : public FakeUserReader {
  public:
@@ -966,12 +1016,7 @@ class GatedReader : public FakeUserReader {
 
 class GetUserBatchingTest : public ::testing::Test {
  protected:
-  struct Reply {
-    grpc::ClientContext context;
-    v1::GetUserResponse response;
-    grpc::Status status;
-    absl::Notification done;
-  };
+  using Reply = AsyncReply<v1::GetUserResponse>;
 
   void SetUp() override {
     AsyncUnaryServerOptions options;
@@ -992,17 +1037,10 @@ class GetUserBatchingTest : public ::testing::Test {
   }
 
   // Starts a GetUser without waiting for it.
-  Reply* Send(v1::GetUserRequest request) {
-    replies_.push_back(std::make_unique<Reply>());
-    Reply* reply = replies_.back().get();
-    reply->context.set_deadline(std::chrono::system_clock::now() +
-                                std::chrono::seconds(20));
-    stub_->async()->GetUser(&reply->context, &request, &reply->response,
-                            [reply](grpc::Status status) {
-                              reply->status = std::move(status);
-                              reply->done.Notify();
-                            });
-    return reply;
+  Reply* Send(const v1::GetUserRequest& request) {
+    return SendAsync(replies_, request, [this](auto... args) {
+      stub_->async()->GetUser(args...);
+    });
   }
 
   static v1::GetUserRequest ById(uint64_t id, v1::Consistency consistency =
@@ -1018,23 +1056,9 @@ class GetUserBatchingTest : public ::testing::Test {
   std::vector<Reply*> SendWhileHeld(GatedReader& reader,
                                     v1::Consistency held_consistency,
                                     std::vector<v1::GetUserRequest> requests) {
-    v1::GetUserRequest held = ById(5, held_consistency);
-    Reply* first = Send(held);
-    reader.WaitUntilHeld();
-    std::vector<Reply*> replies;
-    for (v1::GetUserRequest& request : requests) {
-      replies.push_back(Send(std::move(request)));
-    }
-    // The calls must be queued before the thread is let go; in-process
-    // delivery takes microseconds, this allows for a loaded machine.
-    absl::SleepFor(absl::Milliseconds(300));
-    reader.Release();
-    EXPECT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
-    EXPECT_TRUE(first->status.ok()) << first->status.error_message();
-    for (Reply* reply : replies) {
-      EXPECT_TRUE(reply->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
-    }
-    return replies;
+    return userservice::SendWhileHeld<v1::GetUserResponse>(
+        reader, [this](const v1::GetUserRequest& r) { return Send(r); },
+        ById(5, held_consistency), requests);
   }
 
   FakeUserWriter writer_;
@@ -1241,12 +1265,7 @@ class UniqueUsersWriter : public UserWriter {
 
 class CreateUserBatchingTest : public ::testing::Test {
  protected:
-  struct Reply {
-    grpc::ClientContext context;
-    v1::CreateUserResponse response;
-    grpc::Status status;
-    absl::Notification done;
-  };
+  using Reply = AsyncReply<v1::CreateUserResponse>;
 
   void SetUp() override {
     ServiceOptions options;
@@ -1272,40 +1291,19 @@ class CreateUserBatchingTest : public ::testing::Test {
   }
 
   Reply* Send(const v1::CreateUserRequest& request) {
-    replies_.push_back(std::make_unique<Reply>());
-    Reply* reply = replies_.back().get();
-    reply->context.set_deadline(std::chrono::system_clock::now() +
-                                std::chrono::seconds(20));
-    service_.stub()->async()->CreateUser(
-        &reply->context, &request, &reply->response,
-        [reply](grpc::Status status) {
-          reply->status = std::move(status);
-          reply->done.Notify();
-        });
-    return reply;
+    return SendAsync(replies_, request, [this](auto... args) {
+      service_.stub()->async()->CreateUser(args...);
+    });
   }
 
-  // Holds the only CreateUser thread with one create, sends `requests`
+  // Holds the only write worker with one create, sends `requests`
   // meanwhile, then lets everything go and waits for all.
   std::vector<Reply*> SendWhileHeld(
       const std::vector<v1::CreateUserRequest>& requests) {
     writer_.HoldNextCreate();
-    Reply* first = Send(NewUserRequest("held"));
-    writer_.WaitUntilHeld();
-    std::vector<Reply*> replies;
-    for (const v1::CreateUserRequest& request : requests) {
-      replies.push_back(Send(request));
-    }
-    // The calls must be queued before the thread is let go; in-process
-    // delivery takes microseconds, this allows for a loaded machine.
-    absl::SleepFor(absl::Milliseconds(300));
-    writer_.Release();
-    EXPECT_TRUE(first->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
-    EXPECT_TRUE(first->status.ok()) << first->status.error_message();
-    for (Reply* reply : replies) {
-      EXPECT_TRUE(reply->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
-    }
-    return replies;
+    return userservice::SendWhileHeld<v1::CreateUserResponse>(
+        writer_, [this](const v1::CreateUserRequest& r) { return Send(r); },
+        NewUserRequest("held"), requests);
   }
 
   UniqueUsersWriter writer_;
