@@ -11,7 +11,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "server/common/log_capture.h"
+#include "server/testing/log_capture.h"
 
 namespace userservice::log {
 namespace {

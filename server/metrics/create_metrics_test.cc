@@ -4,7 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "server/metrics/metric_test_util.h"
+#include "server/testing/metric_test_util.h"
 
 namespace userservice::metrics {
 namespace {

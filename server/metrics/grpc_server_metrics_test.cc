@@ -8,7 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "server/metrics/metric_test_util.h"
+#include "server/testing/metric_test_util.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace userservice::metrics {

@@ -5,7 +5,7 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "prometheus/registry.h"
-#include "server/metrics/metric_test_util.h"
+#include "server/testing/metric_test_util.h"
 
 namespace userservice::metrics {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "server/metrics/metric_test_util.h"
+#include "server/testing/metric_test_util.h"
 
 namespace userservice::metrics {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "server/metrics/metric_test_util.h"
+#include "server/testing/metric_test_util.h"
 
 namespace userservice::metrics {
 namespace {

@@ -12,7 +12,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include "server/common/log_capture.h"
+#include "server/testing/log_capture.h"
 #include "server/observability/request_id.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 

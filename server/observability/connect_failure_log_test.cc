@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/common/log_capture.h"
+#include "server/testing/log_capture.h"
 
 namespace userservice::observability {
 namespace {

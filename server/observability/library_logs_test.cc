@@ -8,7 +8,7 @@
 #include "grpc/grpc.h"
 #include "grpc/support/log.h"
 #include "gtest/gtest.h"
-#include "server/common/log_capture.h"
+#include "server/testing/log_capture.h"
 
 namespace userservice::observability {
 namespace {

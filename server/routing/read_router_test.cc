@@ -15,7 +15,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/routing/fake_user_reader.h"
+#include "server/testing/fake_user_reader.h"
 
 namespace userservice {
 namespace {

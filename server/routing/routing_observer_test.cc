@@ -14,7 +14,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/routing/fake_user_reader.h"
+#include "server/testing/fake_user_reader.h"
 #include "server/routing/read_router.h"
 
 namespace userservice {

@@ -1,5 +1,5 @@
-#ifndef USERSERVICE_SERVER_ROUTING_FAKE_USER_READER_H_
-#define USERSERVICE_SERVER_ROUTING_FAKE_USER_READER_H_
+#ifndef USERSERVICE_SERVER_TESTING_FAKE_USER_READER_H_
+#define USERSERVICE_SERVER_TESTING_FAKE_USER_READER_H_
 
 // Test-only in-memory UserReader for the router and service tests.
 
@@ -180,4 +180,4 @@ class FakeUserReader : public UserReader {
 
 }  // namespace userservice
 
-#endif  // USERSERVICE_SERVER_ROUTING_FAKE_USER_READER_H_
+#endif  // USERSERVICE_SERVER_TESTING_FAKE_USER_READER_H_

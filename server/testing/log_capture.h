@@ -1,5 +1,5 @@
-#ifndef USERSERVICE_SERVER_COMMON_LOG_CAPTURE_H_
-#define USERSERVICE_SERVER_COMMON_LOG_CAPTURE_H_
+#ifndef USERSERVICE_SERVER_TESTING_LOG_CAPTURE_H_
+#define USERSERVICE_SERVER_TESTING_LOG_CAPTURE_H_
 
 #include <stdlib.h>
 #include <unistd.h>
@@ -51,4 +51,4 @@ class LogCapture {
 
 }  // namespace userservice::log
 
-#endif  // USERSERVICE_SERVER_COMMON_LOG_CAPTURE_H_
+#endif  // USERSERVICE_SERVER_TESTING_LOG_CAPTURE_H_

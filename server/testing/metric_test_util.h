@@ -1,5 +1,5 @@
-#ifndef USERSERVICE_SERVER_METRICS_METRIC_TEST_UTIL_H_
-#define USERSERVICE_SERVER_METRICS_METRIC_TEST_UTIL_H_
+#ifndef USERSERVICE_SERVER_TESTING_METRIC_TEST_UTIL_H_
+#define USERSERVICE_SERVER_TESTING_METRIC_TEST_UTIL_H_
 
 // Test-only lookups in collected samples.
 
@@ -57,4 +57,4 @@ inline std::optional<uint64_t> HistogramCount(
 
 }  // namespace userservice::metrics
 
-#endif  // USERSERVICE_SERVER_METRICS_METRIC_TEST_UTIL_H_
+#endif  // USERSERVICE_SERVER_TESTING_METRIC_TEST_UTIL_H_
