@@ -41,8 +41,8 @@ struct DatabaseTls {
 
 // How every connection is opened, shared by all endpoints.
 struct ConnectionSettings {
-  std::string database;
-  std::string user;
+  std::string database = "userservice";
+  std::string user = "userservice";
   // Called on every connect, so a rotated password file or secret is
   // picked up by the next connection without a restart.
   std::function<absl::StatusOr<std::string>()> password;

@@ -22,7 +22,7 @@ struct CallLogOptions {
   // are all logged, they are the ones someone will look for, up to this
   // many per second for each method and code (0: no limit); the next line
   // written says how many were left out ("similar_left_out").
-  int sample_ok_every = 1;
+  int sample_ok_every = 100;
   int failure_lines_per_second = 20;
   // Response initial metadata naming the database endpoint that served a
   // read; logged as "endpoint" when present.

@@ -77,6 +77,13 @@ std::string ResponseRequestId(const grpc::ClientContext& context) {
 
 class CallLogInterceptorTest : public ::testing::Test {
  protected:
+  // The defaults, but with every successful call logged, not one in 100.
+  static CallLogOptions EveryCall() {
+    CallLogOptions options;
+    options.sample_ok_every = 1;
+    return options;
+  }
+
   void StartServer(CallLogOptions options) {
     grpc::ServerBuilder builder;
     int port = 0;
@@ -126,7 +133,7 @@ class CallLogInterceptorTest : public ::testing::Test {
 };
 
 TEST_F(CallLogInterceptorTest, SyncHandlerKeepsTheCallersIdAndLogsTheCall) {
-  StartServer(CallLogOptions());
+  StartServer(EveryCall());
   auto context = Context("client-id-1");
   v1::CreateUserResponse response;
   ASSERT_TRUE(
@@ -151,7 +158,7 @@ TEST_F(CallLogInterceptorTest, SyncHandlerKeepsTheCallersIdAndLogsTheCall) {
 }
 
 TEST_F(CallLogInterceptorTest, CallbackHandlerGetsAGeneratedIdAndEndpoint) {
-  StartServer(CallLogOptions());
+  StartServer(EveryCall());
   auto context = Context();
   v1::GetUserResponse response;
   ASSERT_TRUE(
@@ -170,7 +177,7 @@ TEST_F(CallLogInterceptorTest, CallbackHandlerGetsAGeneratedIdAndEndpoint) {
 }
 
 TEST_F(CallLogInterceptorTest, AnInvalidIdIsReplacedAndNeverLogged) {
-  StartServer(CallLogOptions());
+  StartServer(EveryCall());
   auto context = Context("alice@example.com");
   v1::CreateUserResponse response;
   ASSERT_TRUE(
@@ -186,7 +193,7 @@ TEST_F(CallLogInterceptorTest, AnInvalidIdIsReplacedAndNeverLogged) {
 }
 
 TEST_F(CallLogInterceptorTest, FailedCallsCarryTheIdButNotTheMessage) {
-  StartServer(CallLogOptions());
+  StartServer(EveryCall());
   auto context = Context("failing-call");
   v1::ListUsersResponse response;
   const grpc::Status status =

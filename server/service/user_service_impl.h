@@ -28,8 +28,8 @@ struct ServiceOptions {
   absl::Duration default_deadline = absl::Seconds(30);
   // Longest a call may run on the server whatever deadline the client set:
   // the work of a call with a later deadline stops at this cap and it
-  // returns DEADLINE_EXCEEDED. (user_server sets it from --max-deadline.)
-  absl::Duration max_deadline = absl::Hours(24);
+  // returns DEADLINE_EXCEEDED.
+  absl::Duration max_deadline = absl::Minutes(5);
   // Threads inserting the creates that arrive (see AnswerCreateUsers), and
   // the most creates one insert takes.
   int write_workers = 2;

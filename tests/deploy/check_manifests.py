@@ -7,7 +7,7 @@ deploy/prometheus) against the server they deploy.
    schemas (validate_k8s.mjs: kubernetes-models; Prometheus Operator CRDs
    with their own schemas). An object of a kind without a schema fails.
 3. Project checks: probes on the container's real gRPC port and the health
-   service name server/app/main.cc registers; images pinned (not :latest);
+   service name `user_server --help` names; images pinned (not :latest);
    every container with requests, limits, non-root, read-only root
    filesystem, no capabilities, RuntimeDefault seccomp; every ConfigMap key
    and USER_SERVICE_* variable is a flag of `user_server --help`; database
@@ -67,22 +67,26 @@ def parse_duration(text):
     return sum(float(n) * units[u] for n, u in parts)
 
 
-def server_flags(user_server):
-    """{env var: default} from `user_server --help` (flag_sources.cc format)."""
+def server_help(user_server):
     out = run([user_server, "--help"])
-    text = out.stdout + out.stderr
-    flags = dict(re.findall(r'env (USER_SERVICE_[A-Z0-9_]+), default "(.*)"', text))
+    return out.stdout + out.stderr
+
+
+def server_flags(help_text, user_server):
+    """{env var: default} from `user_server --help` (command_line.cc format)."""
+    flags = dict(re.findall(r'env (USER_SERVICE_[A-Z0-9_]+), default "(.*)"', help_text))
     if len(flags) < 10:
         raise SystemExit(f"check_manifests: `{user_server} --help` listed only "
-                         f"{len(flags)} flags:\n{text}")
+                         f"{len(flags)} flags:\n{help_text}")
     return flags
 
 
-def health_service_name(repo):
-    with open(os.path.join(repo, "server/app/main.cc"), encoding="utf-8") as f:
-        m = re.search(r'constexpr char kServiceName\[\] = "([^"]+)";', f.read())
+def health_service_name(help_text, user_server):
+    """The readiness health service, as `user_server --help` names it."""
+    m = re.search(r'readiness as service "([^"]+)"', help_text)
     if not m:
-        raise SystemExit("check_manifests: kServiceName not found in server/app/main.cc")
+        raise SystemExit(f"check_manifests: `{user_server} --help` names no "
+                         f"readiness health service:\n{help_text}")
     return m.group(1)
 
 
@@ -212,7 +216,7 @@ def check_server(overlay, objs, flags, health_name, c):
                 f"{where}: {kind} port {probe.get('port')} != gRPC port {listen_port}")
         c.check(probe.get("service", "") == service,
                 f"{where}: {kind} checks health service {probe.get('service', '')!r}, "
-                f"want {service!r} (server/app/main.cc registers {health_name!r} and \"\")")
+                f"want {service!r} (user_server --help: readiness {health_name!r}, liveness \"\")")
     startup = k["startupProbe"]
     window = startup.get("periodSeconds", 10) * startup.get("failureThreshold", 3)
     migrate = parse_duration(effective("USER_SERVICE_MIGRATE_TIMEOUT"))
@@ -401,8 +405,9 @@ def main():
     if not args.user_server or not args.validator:
         ap.error("--user-server and --validator are required")
     c = Checker()
-    flags = server_flags(args.user_server)
-    health_name = health_service_name(args.repo)
+    help_text = server_help(args.user_server)
+    flags = server_flags(help_text, args.user_server)
+    health_name = health_service_name(help_text, args.user_server)
     rendered = {o: render(args.repo, o, c) for o in OVERLAYS}
     for overlay, objs in rendered.items():
         print(f"check_manifests: {overlay}: rendered {len(objs)} objects")

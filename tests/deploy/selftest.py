@@ -73,8 +73,6 @@ def main():
     repo, user_server, userctl, validator = (os.path.abspath(a) for a in sys.argv[1:])
     with tempfile.TemporaryDirectory(prefix="deploy-selftest-") as tmp:
         shutil.copytree(os.path.join(repo, "deploy"), os.path.join(tmp, "deploy"))
-        os.makedirs(os.path.join(tmp, "server/app"))
-        shutil.copy(os.path.join(repo, "server/app/main.cc"), os.path.join(tmp, "server/app"))
         mutate(tmp)
         runs = [
             [sys.executable, os.path.join(HERE, "check_manifests.py"), "--repo", tmp,

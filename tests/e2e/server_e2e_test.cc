@@ -539,11 +539,18 @@ TEST_F(ServerProcessTest, BadConfigurationFailsAtStartWithAClearMessage) {
             "--default-consistency"},
            {{"--primary=" + cluster.primary(),
              "--db-password-file=/nonexistent/password"},
-            "--db-password-file"}}) {
+            "--db-password-file"},
+           {{"--primary=" + cluster.primary(), "--pool-sise=4"},
+            "unknown flag --pool-sise"},
+           {{"--primary=" + cluster.primary(), "--pool-size=four"},
+            "want an integer"},
+           {{"--primary=" + cluster.primary(), "stray"},
+            "unexpected argument"}}) {
     std::vector<std::string> argv = {UserServerPath()};
     argv.insert(argv.end(), c.args.begin(), c.args.end());
     CommandResult result = RunCommand(argv, absl::Seconds(30));
-    EXPECT_NE(result.exit_code, 0) << c.message;
+    // 2: a usage or configuration error, whatever its kind.
+    EXPECT_EQ(result.exit_code, 2) << c.message << ": " << result.err;
     EXPECT_THAT(result.err, HasSubstr(c.message));
   }
 }

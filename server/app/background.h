@@ -1,0 +1,38 @@
+#ifndef USERSERVICE_SERVER_APP_BACKGROUND_H_
+#define USERSERVICE_SERVER_APP_BACKGROUND_H_
+
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "server/app/endpoint_set.h"
+
+namespace userservice {
+
+// The server's housekeeping thread: every second the pools retire idle and
+// aged connections (even when no call comes by), and once a minute the
+// primary forgets idempotency keys older than the retention.
+class Background {
+ public:
+  // `endpoints` must outlive this object. A zero retention keeps keys
+  // forever.
+  Background(EndpointSet* endpoints, absl::Duration request_id_retention);
+  // Stops and joins the thread.
+  ~Background();
+
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+
+ private:
+  void Loop();
+  void PurgeExpiredRequestIds();
+
+  EndpointSet* const endpoints_;
+  const absl::Duration request_id_retention_;
+  absl::Notification stop_;
+  std::thread thread_;  // last: starts once everything above exists
+};
+
+}  // namespace userservice
+
+#endif  // USERSERVICE_SERVER_APP_BACKGROUND_H_
