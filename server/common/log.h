@@ -12,7 +12,8 @@
 // One JSON object per line on stderr, the format Kubernetes log collectors
 // expect: {"time":..., "level":..., "message":..., then the fields}.
 //
-// Written by hand rather than with spdlog or glog (README, "Logs"): the JSON
+// Written by hand rather than with spdlog or glog (server/decisions/, "no
+// logging library"; deploy/OPERATIONS.md, "Logs"): the JSON
 // escaping is the part a library would not do for us, and stderr is the only
 // sink a container needs. What it must get right, it does: every string is
 // escaped (control characters, and invalid UTF-8 becomes U+FFFD, so a line
