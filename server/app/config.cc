@@ -272,9 +272,9 @@ absl::Status CheckPositiveDurations(ServerConfig& config) {
 
 absl::StatusOr<ReadConsistency> ParseConsistency(absl::string_view text) {
   const std::string lower = absl::AsciiStrToLower(text);
-  for (ReadConsistency c : {ReadConsistency::kEventual,
-                            ReadConsistency::kSession,
-                            ReadConsistency::kStrong}) {
+  for (ReadConsistency c :
+       {ReadConsistency::kEventual, ReadConsistency::kSession,
+        ReadConsistency::kStrong}) {
     if (lower == ConsistencyName(c)) return c;
   }
   return Invalid(absl::StrCat(
@@ -301,10 +301,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   // Later steps may check what earlier ones read; the first mistake is the
   // one reported.
   using Step = absl::Status (*)(ServerConfig&);
-  static constexpr Step kSteps[] = {
-      ReadEndpoints, ReadConnection, ReadServerTls, ReadLimits,
-      ReadPool,      ReadHealth,     ReadRouting,   ReadThreads,
-      ReadLifecycle, CheckPositiveDurations,        ReadLogging};
+  static constexpr Step kSteps[] = {ReadEndpoints, ReadConnection,
+                                    ReadServerTls, ReadLimits,
+                                    ReadPool,      ReadHealth,
+                                    ReadRouting,   ReadThreads,
+                                    ReadLifecycle, CheckPositiveDurations,
+                                    ReadLogging};
   ServerConfig config;
   for (Step step : kSteps) {
     if (absl::Status status = step(config); !status.ok()) return status;

@@ -153,8 +153,8 @@ TEST_F(ConfigTest, HelpNamesTheReadinessServiceAndEveryFlag) {
   EXPECT_THAT(help, HasSubstr("readiness as service \"" +
                               std::string(kReadinessServiceName) + "\""));
   for (const absl::CommandLineFlag* flag : ServerCommandLine().flags) {
-    EXPECT_THAT(help, HasSubstr("--" + cli::DashedFlagName(flag->Name()) +
-                                "\n"));
+    EXPECT_THAT(help,
+                HasSubstr("--" + cli::DashedFlagName(flag->Name()) + "\n"));
   }
 }
 
@@ -186,10 +186,11 @@ TEST_F(ConfigTest, MistakesNameTheFlag) {
 }
 
 TEST_F(ConfigTest, ConsistencyNamesRoundTrip) {
-  for (ReadConsistency c : {ReadConsistency::kEventual,
-                            ReadConsistency::kSession,
-                            ReadConsistency::kStrong}) {
-    absl::StatusOr<ReadConsistency> parsed = ParseConsistency(ConsistencyName(c));
+  for (ReadConsistency c :
+       {ReadConsistency::kEventual, ReadConsistency::kSession,
+        ReadConsistency::kStrong}) {
+    absl::StatusOr<ReadConsistency> parsed =
+        ParseConsistency(ConsistencyName(c));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, c);
   }

@@ -10,8 +10,8 @@ namespace userservice {
 EndpointSet::EndpointSet(const ServerConfig& config,
                          const std::string& writer_id,
                          metrics::ServerMetrics* metrics) {
-  primary_ = MakeEndpoint(config, config.primary,
-                          [this] { OnPrimaryReadOnly(); }, metrics);
+  primary_ = MakeEndpoint(
+      config, config.primary, [this] { OnPrimaryReadOnly(); }, metrics);
   for (const mysql::Endpoint& endpoint : config.replicas) {
     replicas_.push_back(MakeEndpoint(config, endpoint, nullptr, metrics));
     EndpointRuntime& replica = *replicas_.back();
@@ -34,7 +34,8 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
   runtime->endpoint = endpoint;
   PoolOptions options = config.pool;
   options.name = endpoint.name;
-  if (metrics != nullptr) options.observer = metrics->pool_observer(endpoint.name);
+  if (metrics != nullptr)
+    options.observer = metrics->pool_observer(endpoint.name);
   auto connect_log =
       std::make_shared<observability::ConnectFailureLog>(endpoint.name);
   runtime->pool = std::make_unique<mysql::MysqlPool>(

@@ -6,6 +6,7 @@
 #include "server/app/flags.h"
 
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
@@ -202,7 +203,8 @@ ABSL_FLAG(absl::Duration, max_connection_age_grace,
 ABSL_FLAG(absl::Duration, max_deadline, Default().service.max_deadline,
           "Longest a call may run on the server; a later client deadline is "
           "cut to this (the call then ends with DEADLINE_EXCEEDED).");
-ABSL_FLAG(std::string, log_level, userservice::log::LevelName(Default().log_level),
+ABSL_FLAG(std::string, log_level,
+          userservice::log::LevelName(Default().log_level),
           "Least severe log level written: debug, info, warning or error.");
 ABSL_FLAG(std::string, access_log_level,
           userservice::AccessLogLevelName(Default().call_log),
@@ -220,77 +222,95 @@ ABSL_FLAG(int, failure_log_limit, Default().call_log.failure_lines_per_second,
           "limit.");
 
 namespace userservice {
+namespace {
+
+using Flags = std::vector<const absl::CommandLineFlag*>;
+using cli::Flag;
+
+Flags DatabaseFlags() {
+  return {Flag(FLAGS_primary),
+          Flag(FLAGS_replicas),
+          Flag(FLAGS_db_name),
+          Flag(FLAGS_db_user),
+          Flag(FLAGS_db_password_file),
+          Flag(FLAGS_connect_timeout),
+          Flag(FLAGS_db_socket_timeout),
+          Flag(FLAGS_db_tls_ca),
+          Flag(FLAGS_db_tls_cert),
+          Flag(FLAGS_db_tls_key),
+          Flag(FLAGS_db_tls_verify_server_identity)};
+}
+
+Flags PoolAndHealthFlags() {
+  return {Flag(FLAGS_pool_size),
+          Flag(FLAGS_pool_acquire_timeout),
+          Flag(FLAGS_pool_max_lifetime),
+          Flag(FLAGS_pool_idle_timeout),
+          Flag(FLAGS_pool_validate_after),
+          Flag(FLAGS_pool_max_opening),
+          Flag(FLAGS_health_check_interval),
+          Flag(FLAGS_health_check_timeout),
+          Flag(FLAGS_heartbeat_interval),
+          Flag(FLAGS_eject_after),
+          Flag(FLAGS_readmit_after),
+          Flag(FLAGS_max_eventual_lag)};
+}
+
+Flags ServiceFlags() {
+  return {Flag(FLAGS_default_consistency),  Flag(FLAGS_session_wait),
+          Flag(FLAGS_max_fallback_reads),   Flag(FLAGS_default_deadline),
+          Flag(FLAGS_max_deadline),         Flag(FLAGS_read_workers),
+          Flag(FLAGS_read_batch_max),       Flag(FLAGS_write_workers),
+          Flag(FLAGS_write_batch_max),      Flag(FLAGS_lookup_workers),
+          Flag(FLAGS_request_id_retention), Flag(FLAGS_rpc_pollers),
+          Flag(FLAGS_admin_service)};
+}
+
+Flags TransportFlags() {
+  return {Flag(FLAGS_listen),
+          Flag(FLAGS_tls_cert),
+          Flag(FLAGS_tls_key),
+          Flag(FLAGS_tls_client_ca),
+          Flag(FLAGS_tls_refresh_interval),
+          Flag(FLAGS_max_receive_message_size),
+          Flag(FLAGS_max_concurrent_streams),
+          Flag(FLAGS_keepalive_min_ping_interval),
+          Flag(FLAGS_keepalive_max_ping_strikes),
+          Flag(FLAGS_keepalive_time),
+          Flag(FLAGS_keepalive_timeout),
+          Flag(FLAGS_max_connection_age),
+          Flag(FLAGS_max_connection_age_grace)};
+}
+
+Flags LifecycleAndLoggingFlags() {
+  return {Flag(FLAGS_shutdown_grace),   Flag(FLAGS_migrate),
+          Flag(FLAGS_migrate_only),     Flag(FLAGS_migrate_timeout),
+          Flag(FLAGS_metrics_listen),   Flag(FLAGS_log_level),
+          Flag(FLAGS_access_log_level), Flag(FLAGS_access_log_sample),
+          Flag(FLAGS_failure_log_limit)};
+}
+
+}  // namespace
 
 const cli::CommandLineSpec& ServerCommandLine() {
-  using cli::Flag;
-  static const cli::CommandLineSpec* const spec = new cli::CommandLineSpec{
-      "user_server",
-      absl::StrCat(
-          "Usage: user_server [--flag=value ...]\n\n"
-          "gRPC UserService over a MariaDB primary (writes) and round-robin "
-          "replicas (reads).\n"
-          "Health (grpc.health.v1.Health): liveness as service \"\", "
-          "readiness as service \"",
-          kReadinessServiceName, "\".\n"),
-      "USER_SERVICE_",
-      {Flag(FLAGS_listen),
-       Flag(FLAGS_primary),
-       Flag(FLAGS_replicas),
-       Flag(FLAGS_db_name),
-       Flag(FLAGS_db_user),
-       Flag(FLAGS_db_password_file),
-       Flag(FLAGS_pool_size),
-       Flag(FLAGS_pool_acquire_timeout),
-       Flag(FLAGS_connect_timeout),
-       Flag(FLAGS_db_socket_timeout),
-       Flag(FLAGS_default_consistency),
-       Flag(FLAGS_session_wait),
-       Flag(FLAGS_default_deadline),
-       Flag(FLAGS_shutdown_grace),
-       Flag(FLAGS_migrate),
-       Flag(FLAGS_migrate_only),
-       Flag(FLAGS_migrate_timeout),
-       Flag(FLAGS_pool_max_lifetime),
-       Flag(FLAGS_pool_idle_timeout),
-       Flag(FLAGS_pool_validate_after),
-       Flag(FLAGS_pool_max_opening),
-       Flag(FLAGS_health_check_interval),
-       Flag(FLAGS_health_check_timeout),
-       Flag(FLAGS_heartbeat_interval),
-       Flag(FLAGS_eject_after),
-       Flag(FLAGS_readmit_after),
-       Flag(FLAGS_max_eventual_lag),
-       Flag(FLAGS_max_fallback_reads),
-       Flag(FLAGS_read_workers),
-       Flag(FLAGS_read_batch_max),
-       Flag(FLAGS_write_workers),
-       Flag(FLAGS_write_batch_max),
-       Flag(FLAGS_lookup_workers),
-       Flag(FLAGS_request_id_retention),
-       Flag(FLAGS_rpc_pollers),
-       Flag(FLAGS_admin_service),
-       Flag(FLAGS_metrics_listen),
-       Flag(FLAGS_tls_cert),
-       Flag(FLAGS_tls_key),
-       Flag(FLAGS_tls_client_ca),
-       Flag(FLAGS_tls_refresh_interval),
-       Flag(FLAGS_db_tls_ca),
-       Flag(FLAGS_db_tls_cert),
-       Flag(FLAGS_db_tls_key),
-       Flag(FLAGS_db_tls_verify_server_identity),
-       Flag(FLAGS_max_receive_message_size),
-       Flag(FLAGS_max_concurrent_streams),
-       Flag(FLAGS_keepalive_min_ping_interval),
-       Flag(FLAGS_keepalive_max_ping_strikes),
-       Flag(FLAGS_keepalive_time),
-       Flag(FLAGS_keepalive_timeout),
-       Flag(FLAGS_max_connection_age),
-       Flag(FLAGS_max_connection_age_grace),
-       Flag(FLAGS_max_deadline),
-       Flag(FLAGS_log_level),
-       Flag(FLAGS_access_log_level),
-       Flag(FLAGS_access_log_sample),
-       Flag(FLAGS_failure_log_limit)}};
+  static const cli::CommandLineSpec* const spec = [] {
+    auto* spec = new cli::CommandLineSpec();
+    spec->program = "user_server";
+    spec->usage = absl::StrCat(
+        "Usage: user_server [--flag=value ...]\n\n"
+        "gRPC UserService over a MariaDB primary (writes) and round-robin "
+        "replicas (reads).\n"
+        "Health (grpc.health.v1.Health): liveness as service \"\", "
+        "readiness as service \"",
+        kReadinessServiceName, "\".\n");
+    spec->env_prefix = "USER_SERVICE_";
+    for (const Flags& group :
+         {DatabaseFlags(), PoolAndHealthFlags(), ServiceFlags(),
+          TransportFlags(), LifecycleAndLoggingFlags()}) {
+      spec->flags.insert(spec->flags.end(), group.begin(), group.end());
+    }
+    return spec;
+  }();
   return *spec;
 }
 

@@ -34,10 +34,9 @@ int Serve(const ServerConfig& config) {
   {
     UserServer server(config);
     if (!server.Start().ok()) return 1;
-    ShutdownSignals signals([&server] { server.RecheckTls(); },
-                            [&server](const std::string& signal) {
-                              server.Shutdown(signal);
-                            });
+    ShutdownSignals signals(
+        [&server] { server.RecheckTls(); },
+        [&server](const std::string& signal) { server.Shutdown(signal); });
     server.Wait();
   }
   log::Info("stopped");

@@ -37,11 +37,10 @@ std::unique_ptr<metrics::ServerMetrics> MakeMetrics(
   }
   return std::make_unique<metrics::ServerMetrics>(
       config.primary.name, replica_names,
-      metrics::MethodsOfServices(
-          {v1::UserService::service_full_name(),
-           admin::v1::AdminService::service_full_name(),
-           "grpc.health.v1.Health",
-           "grpc.reflection.v1alpha.ServerReflection"}));
+      metrics::MethodsOfServices({v1::UserService::service_full_name(),
+                                  admin::v1::AdminService::service_full_name(),
+                                  "grpc.health.v1.Health",
+                                  "grpc.reflection.v1alpha.ServerReflection"}));
 }
 
 RouterOptions RouterOptionsOf(const ServerConfig& config,
@@ -100,20 +99,18 @@ UserServer::UserServer(const ServerConfig& config)
               RouterOptionsOf(config_, metrics_.get())),
       user_service_(endpoints_.primary().store.get(), &router_,
                     ServiceOptionsOf(config_, metrics_.get())),
-      readiness_(kReadinessServiceName, &primary_health_,
-                 endpoints_.ReplicaHealths(),
-                 [this](bool ready) {
-                   health_service_.SetServingStatus(kReadinessServiceName,
-                                                    ready);
-                 }),
+      readiness_(
+          kReadinessServiceName, &primary_health_, endpoints_.ReplicaHealths(),
+          [this](bool ready) {
+            health_service_.SetServingStatus(kReadinessServiceName, ready);
+          }),
       admin_service_([this] { return Snapshot(); }),
       heartbeat_(config_.primary, config_.connection, writer_id_,
                  config_.check_timeout,
                  [this] { endpoints_.OnPrimaryReadOnly(); }),
       batched_methods_(&user_service_, config_.async_methods),
       checker_(config_.checker, &heartbeat_, &primary_health_, &ledger_,
-               endpoints_.CheckedReplicas(), [this] { readiness_.Update(); }) {
-}
+               endpoints_.CheckedReplicas(), [this] { readiness_.Update(); }) {}
 
 UserServer::~UserServer() = default;
 
@@ -131,8 +128,8 @@ absl::Status UserServer::Start() {
   }
   batched_methods_.Start();
   checker_.Start();
-  background_ = std::make_unique<Background>(&endpoints_,
-                                             config_.request_id_retention);
+  background_ =
+      std::make_unique<Background>(&endpoints_, config_.request_id_retention);
   LogServing(port);
   return absl::OkStatus();
 }
@@ -166,10 +163,11 @@ std::unique_ptr<grpc::Server> UserServer::BuildGrpcServer(int* port) {
   batched_methods_.AddTo(builder);
   // gRPC's defaults (1 to 2 pollers) make the sync server start and end a
   // thread for nearly every call under load.
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
-                              config_.rpc_pollers);
-  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
-                              4 * config_.rpc_pollers);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, config_.rpc_pollers);
+  builder.SetSyncServerOption(
+      grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+      4 * config_.rpc_pollers);
   // Interceptors see sync and async handlers alike. The call log's comes
   // first: it settles the request id the others may log.
   std::vector<
@@ -178,7 +176,8 @@ std::unique_ptr<grpc::Server> UserServer::BuildGrpcServer(int* port) {
   interceptors.push_back(
       std::make_unique<observability::CallLogInterceptorFactory>(
           config_.call_log));
-  if (metrics_ != nullptr) interceptors.push_back(metrics_->InterceptorFactory());
+  if (metrics_ != nullptr)
+    interceptors.push_back(metrics_->InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   return builder.BuildAndStart();
 }
@@ -207,23 +206,24 @@ ServerSnapshot UserServer::Snapshot() const {
 void UserServer::LogServing(int port) const {
   std::string replicas;
   for (const mysql::Endpoint& r : config_.replicas) {
-    absl::StrAppend(&replicas, replicas.empty() ? "" : ",", r.name, "=",
-                    r.host, ":", r.port);
+    absl::StrAppend(&replicas, replicas.empty() ? "" : ",", r.name, "=", r.host,
+                    ":", r.port);
   }
   const ServerTlsFiles& tls = config_.tls;
-  log::Info(
-      "serving",
-      {{"listen", config_.listen},
-       {"port", absl::StrCat(port)},
-       {"primary", absl::StrCat(config_.primary.host, ":", config_.primary.port)},
-       {"replicas", replicas},
-       {"heartbeat_writer", writer_id_},
-       {"transport", !tls.enabled() ? "plaintext"
-                     : tls.mutual() ? "mutual-tls"
-                                    : "tls"},
-       {"certificate_serial", config_.tls_certificate.serial},
-       {"certificate_not_after", config_.tls_certificate.not_after},
-       {"database_tls", config_.connection.tls.enabled() ? "required" : "off"}});
+  log::Info("serving",
+            {{"listen", config_.listen},
+             {"port", absl::StrCat(port)},
+             {"primary",
+              absl::StrCat(config_.primary.host, ":", config_.primary.port)},
+             {"replicas", replicas},
+             {"heartbeat_writer", writer_id_},
+             {"transport", !tls.enabled() ? "plaintext"
+                           : tls.mutual() ? "mutual-tls"
+                                          : "tls"},
+             {"certificate_serial", config_.tls_certificate.serial},
+             {"certificate_not_after", config_.tls_certificate.not_after},
+             {"database_tls",
+              config_.connection.tls.enabled() ? "required" : "off"}});
   // Info lines are batched; this one is what operators and scripts wait
   // for, so it goes out now.
   log::Flush();

@@ -93,11 +93,12 @@ absl::Status ApplyFlag(const CommandLineSpec& spec,
   if (flag == nullptr) {
     // --noname is Abseil's "false" for a boolean --name.
     absl::string_view positive = name;
-    const absl::CommandLineFlag* negated =
-        absl::ConsumePrefix(&positive, "no") ? FindFlag(spec, positive)
-                                             : nullptr;
+    const absl::CommandLineFlag* negated = absl::ConsumePrefix(&positive, "no")
+                                               ? FindFlag(spec, positive)
+                                               : nullptr;
     if (negated == nullptr || !negated->IsOfType<bool>()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", dashed));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown flag --", dashed));
     }
     if (value.has_value()) {
       return absl::InvalidArgumentError(
@@ -164,8 +165,8 @@ std::string HelpText(const CommandLineSpec& spec) {
                     absl::StrReplaceAll(flag->Help(), {{"\n", "\n      "}}),
                     "\n      ");
     if (!spec.env_prefix.empty()) {
-      absl::StrAppend(&text, "env ", EnvVarForFlag(spec.env_prefix, flag->Name()),
-                      ", ");
+      absl::StrAppend(&text, "env ",
+                      EnvVarForFlag(spec.env_prefix, flag->Name()), ", ");
     }
     absl::StrAppend(&text, "default \"", flag->DefaultValue(), "\"\n");
   }

@@ -49,9 +49,8 @@ class CommandLineTest : public ::testing::Test {
 };
 
 TEST_F(CommandLineTest, AcceptsDashedAndUnderscoredNames) {
-  ASSERT_TRUE(ParseCommandLine(Spec(), {"--cl-test-name=ann",
-                                        "--cl_test_count", "7",
-                                        "-cl-test-verbose"})
+  ASSERT_TRUE(ParseCommandLine(Spec(), {"--cl-test-name=ann", "--cl_test_count",
+                                        "7", "-cl-test-verbose"})
                   .ok());
   EXPECT_EQ(absl::GetFlag(FLAGS_cl_test_name), "ann");
   EXPECT_EQ(absl::GetFlag(FLAGS_cl_test_count), 7);
@@ -133,7 +132,8 @@ TEST_F(CommandLineTest, HelpWinsOverEverythingElse) {
 
 TEST_F(CommandLineTest, HelpListsExactlyTheSpecsFlags) {
   const std::string help = HelpText(Spec());
-  EXPECT_THAT(help, HasSubstr("Usage: prog [flags]\n\nDoes things.\n\nFlags:\n"));
+  EXPECT_THAT(help,
+              HasSubstr("Usage: prog [flags]\n\nDoes things.\n\nFlags:\n"));
   EXPECT_THAT(help, HasSubstr("  --cl-test-count\n      A count.\n      env "
                               "CL_TEST_CL_TEST_COUNT, default \"3\"\n"));
   EXPECT_THAT(help, Not(HasSubstr("cl-test-unlisted")));
