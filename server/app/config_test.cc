@@ -36,8 +36,9 @@ class ConfigTest : public ::testing::Test {
 };
 
 // The binary's defaults and the options structs' (which unit tests use)
-// are one and the same.
-TEST_F(ConfigTest, FlagDefaultsAreTheOptionsStructDefaults) {
+// are one and the same: the flags take theirs from a default ServerConfig.
+
+TEST_F(ConfigTest, DefaultsOfEndpointsConnectionsAndPoolsAreTheFlagDefaults) {
   const ServerConfig config = Load({"--primary=db:3306"});
   const ServerConfig want;
   EXPECT_EQ(config.listen, want.listen);
@@ -54,6 +55,11 @@ TEST_F(ConfigTest, FlagDefaultsAreTheOptionsStructDefaults) {
   EXPECT_EQ(config.pool.idle_timeout, want.pool.idle_timeout);
   EXPECT_EQ(config.pool.validate_after_idle, want.pool.validate_after_idle);
   EXPECT_EQ(config.pool.max_opening, want.pool.max_opening);
+}
+
+TEST_F(ConfigTest, DefaultsOfHealthAndRoutingAreTheFlagDefaults) {
+  const ServerConfig config = Load({"--primary=db:3306"});
+  const ServerConfig want;
   EXPECT_EQ(config.checker.check_interval, want.checker.check_interval);
   EXPECT_EQ(config.checker.heartbeat_interval, want.checker.heartbeat_interval);
   EXPECT_EQ(config.check_timeout, want.check_timeout);
@@ -66,6 +72,11 @@ TEST_F(ConfigTest, FlagDefaultsAreTheOptionsStructDefaults) {
   EXPECT_EQ(config.health.heartbeat_interval, want.health.heartbeat_interval);
   EXPECT_EQ(config.router.session_wait, want.router.session_wait);
   EXPECT_EQ(config.router.max_fallback_reads, want.router.max_fallback_reads);
+}
+
+TEST_F(ConfigTest, DefaultsOfServiceAndThreadsAreTheFlagDefaults) {
+  const ServerConfig config = Load({"--primary=db:3306"});
+  const ServerConfig want;
   EXPECT_EQ(config.service.default_consistency,
             want.service.default_consistency);
   EXPECT_EQ(config.service.default_deadline, want.service.default_deadline);
@@ -79,6 +90,11 @@ TEST_F(ConfigTest, FlagDefaultsAreTheOptionsStructDefaults) {
   EXPECT_EQ(config.async_methods.max_batch, want.async_methods.max_batch);
   EXPECT_EQ(config.rpc_pollers, want.rpc_pollers);
   EXPECT_EQ(config.admin_service, want.admin_service);
+}
+
+TEST_F(ConfigTest, DefaultsOfLoggingAndLifecycleAreTheFlagDefaults) {
+  const ServerConfig config = Load({"--primary=db:3306"});
+  const ServerConfig want;
   EXPECT_EQ(config.log_level, want.log_level);
   EXPECT_EQ(config.call_log.enabled, want.call_log.enabled);
   EXPECT_EQ(config.call_log.level, want.call_log.level);
@@ -92,6 +108,11 @@ TEST_F(ConfigTest, FlagDefaultsAreTheOptionsStructDefaults) {
   EXPECT_EQ(config.migration.migrate, want.migration.migrate);
   EXPECT_EQ(config.migration.only, want.migration.only);
   EXPECT_EQ(config.migration.timeout, want.migration.timeout);
+}
+
+TEST_F(ConfigTest, DefaultsOfTransportAreTheFlagDefaults) {
+  const ServerConfig config = Load({"--primary=db:3306"});
+  const ServerConfig want;
   EXPECT_EQ(config.tls.refresh_interval, want.tls.refresh_interval);
   EXPECT_EQ(config.limits.max_receive_message_bytes,
             want.limits.max_receive_message_bytes);
