@@ -48,7 +48,7 @@
 #include "server/observability/library_logs.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
-#include "server/service/batched_user_methods.h"
+#include "server/service/call_dispatcher.h"
 #include "server/service/health_service.h"
 #include "server/service/user_service_impl.h"
 
@@ -251,7 +251,7 @@ struct ServerConfig {
   bool admin_service;
   ServiceOptions service;
   RouterOptions router;
-  AsyncUnaryServerOptions async_methods;
+  DispatcherOptions async_methods;
   int rpc_pollers;
   observability::CallLogOptions call_log;
   absl::Duration shutdown_grace;
@@ -417,14 +417,16 @@ absl::StatusOr<ServerConfig> LoadConfig() {
         "--max-fallback-reads: must not be negative");
   }
   config.async_methods.threads = absl::GetFlag(FLAGS_read_workers);
-  config.async_methods.max_batch = absl::GetFlag(FLAGS_read_batch_max);
-  config.service.write_workers = absl::GetFlag(FLAGS_write_workers);
-  config.service.write_batch_max = absl::GetFlag(FLAGS_write_batch_max);
-  config.service.lookup_workers = absl::GetFlag(FLAGS_lookup_workers);
+  config.async_methods.max_calls_per_wake = absl::GetFlag(FLAGS_read_batch_max);
+  config.service.creates.write_workers = absl::GetFlag(FLAGS_write_workers);
+  config.service.creates.write_batch_max = absl::GetFlag(FLAGS_write_batch_max);
+  config.service.reads.lookup_workers = absl::GetFlag(FLAGS_lookup_workers);
   config.rpc_pollers = absl::GetFlag(FLAGS_rpc_pollers);
-  if (config.async_methods.threads < 1 || config.async_methods.max_batch < 1 ||
-      config.service.write_workers < 1 || config.service.write_batch_max < 1 ||
-      config.service.lookup_workers < 1 || config.rpc_pollers < 1) {
+  if (config.async_methods.threads < 1 ||
+      config.async_methods.max_calls_per_wake < 1 ||
+      config.service.creates.write_workers < 1 ||
+      config.service.creates.write_batch_max < 1 ||
+      config.service.reads.lookup_workers < 1 || config.rpc_pollers < 1) {
     return absl::InvalidArgumentError(
         "--read-workers, --read-batch-max, --write-workers, "
         "--write-batch-max, --lookup-workers and --rpc-pollers must be >= 1");
@@ -668,10 +670,11 @@ int Run(const ServerConfig& config) {
                     std::move(readers), router_options);
   ServiceOptions service_options = config.service;
   if (server_metrics != nullptr) {
-    service_options.create_observer = server_metrics->creates();
+    service_options.creates.observer = server_metrics->creates();
   }
   UserServiceImpl service(primary->store.get(), &router, service_options);
-  BatchedUserMethods batched_methods(&service, config.async_methods);
+  CompletionQueueDispatcher dispatcher(config.async_methods);
+  service.AddAsyncMethodsTo(dispatcher);
 
   // Readiness: the service is useful while writes can succeed or at least
   // one replica can serve reads.
@@ -762,7 +765,7 @@ int Run(const ServerConfig& config) {
   ApplyServerLimits(config.limits, builder);
   builder.RegisterService(&service);
   builder.RegisterService(&health);
-  batched_methods.AddTo(builder);
+  dispatcher.AddTo(builder);
   // gRPC's defaults (1 to 2 pollers) make the sync server start and end a
   // thread for nearly every call under load.
   builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
@@ -787,7 +790,7 @@ int Run(const ServerConfig& config) {
     log::Error("cannot listen", {{"listen", config.listen}});
     return 1;
   }
-  batched_methods.Start();
+  dispatcher.Start();
   checker.Start();
 
   // Pools retire idle and aged connections even when no call comes by, and
@@ -853,7 +856,7 @@ int Run(const ServerConfig& config) {
   });
   server->Wait();
   signal_thread.join();
-  batched_methods.Shutdown();
+  dispatcher.Shutdown();
   checker.Stop();
   stop_maintenance.Notify();
   maintenance.join();
