@@ -180,16 +180,17 @@ absl::Status ReadRouting(ServerConfig& config) {
 }
 
 absl::Status ReadThreads(ServerConfig& config) {
-  config.async_methods.threads = GetFlag(FLAGS_read_workers);
-  config.async_methods.max_batch = GetFlag(FLAGS_read_batch_max);
-  config.service.write_workers = GetFlag(FLAGS_write_workers);
-  config.service.write_batch_max = GetFlag(FLAGS_write_batch_max);
-  config.service.lookup_workers = GetFlag(FLAGS_lookup_workers);
+  config.dispatcher.threads = GetFlag(FLAGS_read_workers);
+  config.dispatcher.max_calls_per_wake = GetFlag(FLAGS_read_batch_max);
+  config.service.creates.write_workers = GetFlag(FLAGS_write_workers);
+  config.service.creates.write_batch_max = GetFlag(FLAGS_write_batch_max);
+  config.service.reads.lookup_workers = GetFlag(FLAGS_lookup_workers);
   config.rpc_pollers = GetFlag(FLAGS_rpc_pollers);
   for (int value :
-       {config.async_methods.threads, config.async_methods.max_batch,
-        config.service.write_workers, config.service.write_batch_max,
-        config.service.lookup_workers, config.rpc_pollers}) {
+       {config.dispatcher.threads, config.dispatcher.max_calls_per_wake,
+        config.service.creates.write_workers,
+        config.service.creates.write_batch_max,
+        config.service.reads.lookup_workers, config.rpc_pollers}) {
     if (value < 1) {
       return Invalid(
           "--read-workers, --read-batch-max, --write-workers, "

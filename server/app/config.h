@@ -15,7 +15,7 @@
 #include "server/observability/call_log_interceptor.h"
 #include "server/pool/connection_pool.h"
 #include "server/routing/read_router.h"
-#include "server/service/async_unary_server.h"
+#include "server/service/call_dispatcher.h"
 #include "server/service/user_service_impl.h"
 
 namespace userservice {
@@ -49,7 +49,7 @@ struct ServerConfig {
   absl::Duration check_timeout = absl::Seconds(1);
   RouterOptions router;
   ServiceOptions service;
-  AsyncUnaryServerOptions async_methods;
+  DispatcherOptions dispatcher;
   // Threads kept ready for the sync methods (gRPC adds up to 4x under load).
   int rpc_pollers = 16;
   bool admin_service = true;

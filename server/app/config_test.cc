@@ -81,13 +81,17 @@ TEST_F(ConfigTest, DefaultsOfServiceAndThreadsAreTheFlagDefaults) {
             want.service.default_consistency);
   EXPECT_EQ(config.service.default_deadline, want.service.default_deadline);
   EXPECT_EQ(config.service.max_deadline, want.service.max_deadline);
-  EXPECT_EQ(config.service.write_workers, want.service.write_workers);
-  EXPECT_EQ(config.service.write_batch_max, want.service.write_batch_max);
-  EXPECT_EQ(config.service.lookup_workers, want.service.lookup_workers);
+  EXPECT_EQ(config.service.creates.write_workers,
+            want.service.creates.write_workers);
+  EXPECT_EQ(config.service.creates.write_batch_max,
+            want.service.creates.write_batch_max);
+  EXPECT_EQ(config.service.reads.lookup_workers,
+            want.service.reads.lookup_workers);
   EXPECT_EQ(config.service.failure_warnings_per_second,
             want.service.failure_warnings_per_second);
-  EXPECT_EQ(config.async_methods.threads, want.async_methods.threads);
-  EXPECT_EQ(config.async_methods.max_batch, want.async_methods.max_batch);
+  EXPECT_EQ(config.dispatcher.threads, want.dispatcher.threads);
+  EXPECT_EQ(config.dispatcher.max_calls_per_wake,
+            want.dispatcher.max_calls_per_wake);
   EXPECT_EQ(config.rpc_pollers, want.rpc_pollers);
   EXPECT_EQ(config.admin_service, want.admin_service);
 }

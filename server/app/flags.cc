@@ -117,23 +117,23 @@ ABSL_FLAG(int, max_fallback_reads, Default().router.max_fallback_reads,
           "the primary at once when no replica can take them (GetUsers "
           "that arrive together share one); beyond it they fail with "
           "UNAVAILABLE. STRONG and SESSION reads are never refused.");
-ABSL_FLAG(int, read_workers, Default().async_methods.threads,
+ABSL_FLAG(int, read_workers, Default().dispatcher.threads,
           "Threads taking GetUser and CreateUser calls off gRPC's "
           "completion queue. Each takes every call that has arrived: reads "
           "by id with the same consistency share one `WHERE id IN (...)` "
           "statement, run at once; creates go to the write workers, lookups "
           "to the lookup workers. Each of these threads also polls the "
           "network, so a few are enough.");
-ABSL_FLAG(int, read_batch_max, Default().async_methods.max_batch,
+ABSL_FLAG(int, read_batch_max, Default().dispatcher.max_calls_per_wake,
           "Most GetUser calls one read statement answers.");
-ABSL_FLAG(int, write_workers, Default().service.write_workers,
+ABSL_FLAG(int, write_workers, Default().service.creates.write_workers,
           "Threads inserting new users. Each takes every create queued "
           "meanwhile: those without a request_id share one multi-row "
           "INSERT and one commit (a batch with a duplicate is retried in "
           "halves, so each caller gets its own answer).");
-ABSL_FLAG(int, write_batch_max, Default().service.write_batch_max,
+ABSL_FLAG(int, write_batch_max, Default().service.creates.write_batch_max,
           "Most CreateUser calls one insert answers.");
-ABSL_FLAG(int, lookup_workers, Default().service.lookup_workers,
+ABSL_FLAG(int, lookup_workers, Default().service.reads.lookup_workers,
           "Threads for GetUser calls that cannot share a statement: by "
           "username or email, and session reads that may wait up to "
           "--session-wait for a replica.");

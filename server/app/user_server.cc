@@ -53,7 +53,7 @@ RouterOptions RouterOptionsOf(const ServerConfig& config,
 ServiceOptions ServiceOptionsOf(const ServerConfig& config,
                                 metrics::ServerMetrics* metrics) {
   ServiceOptions options = config.service;
-  if (metrics != nullptr) options.create_observer = metrics->creates();
+  if (metrics != nullptr) options.creates.observer = metrics->creates();
   return options;
 }
 
@@ -108,9 +108,11 @@ UserServer::UserServer(const ServerConfig& config)
       heartbeat_(config_.primary, config_.connection, writer_id_,
                  config_.check_timeout,
                  [this] { endpoints_.OnPrimaryReadOnly(); }),
-      batched_methods_(&user_service_, config_.async_methods),
+      dispatcher_(config_.dispatcher),
       checker_(config_.checker, &heartbeat_, &primary_health_, &ledger_,
-               endpoints_.CheckedReplicas(), [this] { readiness_.Update(); }) {}
+               endpoints_.CheckedReplicas(), [this] { readiness_.Update(); }) {
+  user_service_.AddAsyncMethodsTo(dispatcher_);
+}
 
 UserServer::~UserServer() = default;
 
@@ -126,7 +128,7 @@ absl::Status UserServer::Start() {
     log::Error("cannot listen", {{"listen", config_.listen}});
     return absl::UnavailableError("cannot listen");
   }
-  batched_methods_.Start();
+  dispatcher_.Start();
   checker_.Start();
   background_ =
       std::make_unique<Background>(&endpoints_, config_.request_id_retention);
@@ -160,7 +162,7 @@ std::unique_ptr<grpc::Server> UserServer::BuildGrpcServer(int* port) {
   builder.RegisterService(&user_service_);
   builder.RegisterService(&health_service_);
   if (config_.admin_service) builder.RegisterService(&admin_service_);
-  batched_methods_.AddTo(builder);
+  dispatcher_.AddTo(builder);
   // gRPC's defaults (1 to 2 pollers) make the sync server start and end a
   // thread for nearly every call under load.
   builder.SetSyncServerOption(

@@ -17,7 +17,7 @@
 #include "server/mysql/mysql_heartbeat.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
-#include "server/service/batched_user_methods.h"
+#include "server/service/call_dispatcher.h"
 #include "server/service/health_service.h"
 #include "server/service/user_service_impl.h"
 
@@ -77,7 +77,7 @@ class UserServer {
   LagLedger ledger_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::unique_ptr<grpc::Server> grpc_server_;
-  BatchedUserMethods batched_methods_;
+  CompletionQueueDispatcher dispatcher_;
   HealthChecker checker_;
   std::unique_ptr<Background> background_;
 };

@@ -47,8 +47,8 @@ absl::StatusOr<NewUser> FromProto(const v1::CreateUserRequest& request) {
 absl::StatusOr<UserKey> FromProto(const v1::GetUserRequest& request) {
   switch (request.key_case()) {
     case v1::GetUserRequest::kId:
-      if (request.id() == 0) {
-        return absl::InvalidArgumentError("id: must be a non-zero user id");
+      if (absl::Status s = ValidateUserId("id", request.id()); !s.ok()) {
+        return s;
       }
       return UserKey::Id(request.id());
     case v1::GetUserRequest::kUsername:
@@ -74,12 +74,14 @@ absl::StatusOr<UserUpdate> FromProto(const v1::UpdateUserRequest& request) {
     return absl::InvalidArgumentError(
         "user: is required (user.id selects the user to update)");
   }
-  if (request.user().id() == 0) {
-    return absl::InvalidArgumentError("user.id: must be a non-zero user id");
+  if (absl::Status s = ValidateUserId("user.id", request.user().id());
+      !s.ok()) {
+    return s;
   }
-  if (request.expected_version() < 0) {
-    return absl::InvalidArgumentError(
-        "expected_version: must be 0 (unconditional) or a version");
+  if (absl::Status s = ValidateExpectedVersion("expected_version",
+                                               request.expected_version());
+      !s.ok()) {
+    return s;
   }
   bool username = request.update_mask().paths_size() == 0;
   bool email = username;

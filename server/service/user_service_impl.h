@@ -1,89 +1,62 @@
 #ifndef USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 #define USERSERVICE_SERVER_SERVICE_USER_SERVICE_IMPL_H_
 
-#include <memory>
-#include <vector>
-
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
-#include "server/service/create_observer.h"
-#include "server/service/unary_call.h"
+#include "server/service/create_batcher.h"
+#include "server/service/failure_warnings.h"
+#include "server/service/read_batcher.h"
+#include "server/service/served_by.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace userservice {
 
-template <typename T>
-class BatchQueue;
-namespace observability {
-class LineLimiter;
-}  // namespace observability
+class CompletionQueueDispatcher;
 
+// Each default is the user_server flag's default.
 struct ServiceOptions {
-  // Stands in for CONSISTENCY_UNSPECIFIED.
+  // Stands in for CONSISTENCY_UNSPECIFIED (--default-consistency).
   ReadConsistency default_consistency = ReadConsistency::kEventual;
-  // Deadline given to calls that arrive without one, so that no call can
-  // hold a connection or a thread forever.
+  // Deadline given to calls that arrive without one (--default-deadline),
+  // so that no call can hold a connection or a thread forever.
   absl::Duration default_deadline = absl::Seconds(30);
-  // Longest a call may run on the server whatever deadline the client set:
-  // the work of a call with a later deadline stops at this cap and it
-  // returns DEADLINE_EXCEEDED.
+  // Longest a call may run on the server whatever deadline the client set
+  // (--max-deadline): the work of a call with a later deadline stops at
+  // this cap and it returns DEADLINE_EXCEEDED.
   absl::Duration max_deadline = absl::Minutes(5);
-  // Threads inserting the creates that arrive (see AnswerCreateUsers), and
-  // the most creates one insert takes.
-  int write_workers = 2;
-  int write_batch_max = 64;
-  // Threads for GetUser calls that cannot share a statement: lookups by
-  // username or email, and session reads that may wait for a replica.
-  int lookup_workers = 4;
-  // Most "call failed" warnings per second for each method and code; the
-  // next one written counts those left out. 0: no limit.
+  // Most "call failed" warnings per second for each method and code
+  // (--failure-log-limit); see FailureWarnings. 0: no limit.
   int failure_warnings_per_second = 20;
-  // Told how creates were written (metrics); may be null.
-  CreateObserver* create_observer = nullptr;
+  ReadBatcherOptions reads;
+  CreateBatcherOptions creates;
 };
 
-using GetUserCall = UnaryCall<v1::GetUserRequest, v1::GetUserResponse>;
-using CreateUserCall =
-    UnaryCall<v1::CreateUserRequest, v1::CreateUserResponse>;
-
-// The gRPC surface: validates requests, converts proto <-> domain, sends
-// writes to the primary's writer and reads through the router, and maps
-// errors to gRPC statuses.
+// The gRPC surface of userservice.v1.UserService. Every method reads as:
+// validate and map the request (user_mapper.h, validation.h), call the
+// writer, the router or a batcher, reply (FailureWarnings::ToReply).
 //
-// GetUser and CreateUser, the hot paths, are async methods:
-// BatchedUserMethods' threads take the calls that have arrived from a
-// completion queue and hand them to AnswerGetUsers / AnswerCreateUsers
-// together. Those answer at once what costs one short statement and pass
-// the rest (commits, lookups, waits for a replica) to the service's own
-// threads, so the few threads that read the network never block for
-// long. The other methods are ordinary sync handlers.
-class UserServiceImpl final
-    : public v1::UserService::WithAsyncMethod_GetUser<
-          v1::UserService::WithAsyncMethod_CreateUser<
-              v1::UserService::Service>> {
+// GetUser and CreateUser, the hot paths, are async methods: the threads of
+// a CompletionQueueDispatcher (call_dispatcher.h) take the calls that have
+// arrived and hand them over as one batch (see AddAsyncMethodsTo). Reads
+// go to the ReadBatcher, which answers reads by id at once, on that thread,
+// and hands lookups to its workers; creates go to the CreateBatcher's
+// write workers. So the few threads that read the network never block for
+// long. ListUsers, UpdateUser and DeleteUser are ordinary sync handlers.
+class UserServiceImpl final : public v1::UserService::WithAsyncMethod_GetUser<
+                                  v1::UserService::WithAsyncMethod_CreateUser<
+                                      v1::UserService::Service>> {
  public:
-  // `writer` and `router` must outlive the service.
+  // `writer` and `router` must outlive the service. Destroying it answers
+  // what the batchers' workers still hold, then stops them.
   UserServiceImpl(UserWriter* writer, ReadRouter* router,
                   ServiceOptions options);
-  // Answers what its threads still hold, then stops them.
-  ~UserServiceImpl() override;
 
-  // Answers CreateUser calls: invalid ones at once, the rest on the write
-  // workers. A write worker takes every create queued meanwhile; those
-  // without a request_id share one multi-row INSERT and one commit, all or
-  // nothing, and a batch that clashes is retried in halves, so every caller
-  // gets the answer it would have had alone. Creates with a request_id
-  // (idempotent, a transaction of their own) go one by one.
-  void AnswerCreateUsers(absl::Span<CreateUserCall* const> calls);
-  // Answers GetUser calls that arrived together. Reads by id with the same
-  // consistency requirement share one `WHERE id IN (...)` statement, run on
-  // the calling thread; the router chooses its endpoint exactly as for a
-  // single read, and it starts after every call in it arrived, so no read
-  // is weakened. The rest (by username or email, session reads that may
-  // wait for a replica) go to the lookup workers one by one.
-  void AnswerGetUsers(absl::Span<GetUserCall* const> calls);
+  // Has `dispatcher` serve GetUser and CreateUser. Call before
+  // dispatcher.AddTo(builder); the service must outlive the dispatcher.
+  void AddAsyncMethodsTo(CompletionQueueDispatcher& dispatcher);
+
   grpc::Status ListUsers(grpc::ServerContext* context,
                          const v1::ListUsersRequest* request,
                          v1::ListUsersResponse* response) override;
@@ -95,35 +68,23 @@ class UserServiceImpl final
                           v1::DeleteUserResponse* response) override;
 
  private:
-  struct ParsedGetUser;
+  // The GetUser and CreateUser calls one dispatcher thread took, on that
+  // thread.
+  void AnswerGetUsers(absl::Span<GetUserCall* const> calls);
+  void AnswerCreateUsers(absl::Span<CreateUserCall* const> calls);
 
-  RequestContext MakeContext(grpc::ServerContextBase& context) const;
-  // The one place a call's absl::Status becomes its grpc::Status; logs
-  // server-side failures.
-  grpc::Status Finish(const grpc::ServerContextBase& context,
-                      absl::string_view method,
-                      const absl::Status& status) const;
   absl::Time DeadlineOf(const grpc::ServerContextBase& context) const;
-  struct ParsedCreateUser;
-
-  void AnswerOne(ParsedGetUser& call);
-  void AnswerGroup(absl::Span<ParsedGetUser* const> group);
-  // Runs on a write worker.
-  void CreateBatch(std::vector<ParsedCreateUser>& batch);
-  void CreateTogether(absl::Span<ParsedCreateUser* const> group);
-  void CreateOne(ParsedCreateUser& create);
+  RequestContext MakeContext(grpc::ServerContextBase& context) const;
 
   UserWriter* const writer_;
   ReadRouter* const router_;
   const ServiceOptions options_;
-  const std::unique_ptr<observability::LineLimiter> failure_warnings_;
-  // Last, so that their threads stop before anything they use goes.
-  std::unique_ptr<BatchQueue<ParsedGetUser>> lookups_;
-  std::unique_ptr<BatchQueue<ParsedCreateUser>> creates_;
+  const FailureWarnings failure_warnings_;
+  // Last, so that their workers stop (creates first) before anything they
+  // use goes.
+  ReadBatcher read_batcher_;
+  CreateBatcher create_batcher_;
 };
-
-// Initial-metadata key naming the endpoint that served a read.
-inline constexpr char kServedByMetadataKey[] = "x-served-by";
 
 }  // namespace userservice
 

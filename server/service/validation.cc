@@ -142,4 +142,17 @@ absl::Status ValidateRequestId(absl::string_view field,
   return absl::OkStatus();
 }
 
+absl::Status ValidateUserId(absl::string_view field, uint64_t id) {
+  if (id == 0) return Invalid(field, "must be a non-zero user id");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExpectedVersion(absl::string_view field,
+                                     int64_t expected_version) {
+  if (expected_version < 0) {
+    return Invalid(field, "must be 0 (unconditional) or a version");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace userservice

@@ -1,6 +1,8 @@
 #ifndef USERSERVICE_SERVER_SERVICE_VALIDATION_H_
 #define USERSERVICE_SERVER_SERVICE_VALIDATION_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -25,6 +27,13 @@ absl::Status ValidateEmail(absl::string_view field, absl::string_view email);
 // Empty, or at most 128 printable ASCII characters without spaces.
 absl::Status ValidateRequestId(absl::string_view field,
                                absl::string_view request_id);
+
+// A user id: anything but 0, which proto3 sends for "not set".
+absl::Status ValidateUserId(absl::string_view field, uint64_t id);
+
+// 0 (unconditional) or a version a write must find.
+absl::Status ValidateExpectedVersion(absl::string_view field,
+                                     int64_t expected_version);
 
 }  // namespace userservice
 

@@ -266,5 +266,24 @@ TEST(ValidateRequestIdTest, RejectsSpacesControlAndNonAscii) {
   }
 }
 
+// --- Ids and versions -----------------------------------------------------
+
+TEST(ValidateUserIdTest, RejectsZeroOnly) {
+  EXPECT_TRUE(ValidateUserId("id", 1).ok());
+  EXPECT_TRUE(ValidateUserId("id", UINT64_MAX).ok());
+  absl::Status status = ValidateUserId("user.id", 0);
+  ExpectInvalid(status, "user.id");
+  EXPECT_EQ(status.message(), "user.id: must be a non-zero user id");
+}
+
+TEST(ValidateExpectedVersionTest, AcceptsZeroAndVersionsRejectsNegatives) {
+  EXPECT_TRUE(ValidateExpectedVersion("expected_version", 0).ok());
+  EXPECT_TRUE(ValidateExpectedVersion("expected_version", 7).ok());
+  absl::Status status = ValidateExpectedVersion("expected_version", -1);
+  ExpectInvalid(status, "expected_version");
+  EXPECT_EQ(status.message(),
+            "expected_version: must be 0 (unconditional) or a version");
+}
+
 }  // namespace
 }  // namespace userservice

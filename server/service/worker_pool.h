@@ -1,5 +1,5 @@
-#ifndef USERSERVICE_SERVER_COMMON_BATCH_QUEUE_H_
-#define USERSERVICE_SERVER_COMMON_BATCH_QUEUE_H_
+#ifndef USERSERVICE_SERVER_SERVICE_WORKER_POOL_H_
+#define USERSERVICE_SERVER_SERVICE_WORKER_POOL_H_
 
 #include <algorithm>
 #include <cstddef>
@@ -14,18 +14,19 @@
 
 namespace userservice {
 
-// Work items handed to a few threads, each of which takes everything queued
-// (up to a limit) in one go. Items that pile up while the threads are busy
-// are then handled together: that is what lets concurrent creates share a
-// commit. The threads wait on a condition, not on gRPC's pollers, so they
-// never compete with the threads that read the network.
+// A few threads fed through one queue; each takes everything queued (up
+// to `max_batch` items) as one batch, so items that pile up while the
+// threads are busy form one batch: that is what lets concurrent creates
+// share a commit. The threads wait on a condition, not on gRPC's pollers,
+// so they never compete with the threads that read the network.
 template <typename T>
-class BatchQueue {
+class WorkerPool {
  public:
   using Process = std::function<void(std::vector<T>& batch)>;
 
-  // `process` runs on the queue's threads; it must not throw.
-  BatchQueue(int threads, size_t max_batch, Process process)
+  // `process` runs on the pool's threads, one batch at a time per thread;
+  // it must not throw.
+  WorkerPool(int threads, size_t max_batch, Process process)
       : max_batch_(std::max<size_t>(1, max_batch)),
         process_(std::move(process)) {
     for (int i = 0; i < std::max(1, threads); ++i) {
@@ -33,14 +34,15 @@ class BatchQueue {
     }
   }
   // Drains the queue, then stops the threads.
-  ~BatchQueue() { Shutdown(); }
+  ~WorkerPool() { Shutdown(); }
 
-  BatchQueue(const BatchQueue&) = delete;
-  BatchQueue& operator=(const BatchQueue&) = delete;
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
 
   // Items pushed after Shutdown are processed by the calling thread, so
-  // nothing is ever dropped.
-  void Push(T item) {
+  // nothing is ever dropped. Takes an rvalue so that an item is moved once,
+  // into the queue.
+  void Push(T&& item) {
     {
       absl::MutexLock lock(&mu_);
       if (!stopping_) {
@@ -71,7 +73,7 @@ class BatchQueue {
     while (true) {
       {
         absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(this, &BatchQueue::HasWorkOrStopping));
+        mu_.Await(absl::Condition(this, &WorkerPool::HasWorkOrStopping));
         if (items_.empty()) return;  // stopping, and nothing left
         while (!items_.empty() && batch.size() < max_batch_) {
           batch.push_back(std::move(items_.front()));
@@ -97,4 +99,4 @@ class BatchQueue {
 
 }  // namespace userservice
 
-#endif  // USERSERVICE_SERVER_COMMON_BATCH_QUEUE_H_
+#endif  // USERSERVICE_SERVER_SERVICE_WORKER_POOL_H_

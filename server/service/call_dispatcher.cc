@@ -1,4 +1,4 @@
-#include "server/service/async_unary_server.h"
+#include "server/service/call_dispatcher.h"
 
 #include <algorithm>
 
@@ -10,42 +10,43 @@
 
 namespace userservice {
 
-AsyncUnaryServer::PendingCallBase::PendingCallBase(AsyncUnaryServer* server,
-                                                   size_t method)
-    : server_(server), method_(method) {}
+CompletionQueueDispatcher::PendingCallBase::PendingCallBase(
+    CompletionQueueDispatcher* dispatcher, size_t method)
+    : dispatcher_(dispatcher), method_(method) {}
 
-AsyncUnaryServer::PendingCallBase::~PendingCallBase() {
-  server_->live_calls_.fetch_sub(1);
+CompletionQueueDispatcher::PendingCallBase::~PendingCallBase() {
+  dispatcher_->live_calls_.fetch_sub(1);
 }
 
-bool AsyncUnaryServer::PendingCallBase::Over() {
+bool CompletionQueueDispatcher::PendingCallBase::Over() {
   // Safe only now that the over tag has been delivered.
   cancelled_.store(context_.IsCancelled());
   return ++finished_events_ == 2;
 }
 
-AsyncUnaryServer::AsyncUnaryServer(AsyncUnaryServerOptions options)
+CompletionQueueDispatcher::CompletionQueueDispatcher(DispatcherOptions options)
     : options_(options) {}
 
-AsyncUnaryServer::~AsyncUnaryServer() { Shutdown(); }
+CompletionQueueDispatcher::~CompletionQueueDispatcher() { Shutdown(); }
 
-void AsyncUnaryServer::AddTo(grpc::ServerBuilder& builder) {
+void CompletionQueueDispatcher::AddTo(grpc::ServerBuilder& builder) {
   cq_ = builder.AddCompletionQueue();
 }
 
-void AsyncUnaryServer::Start() {
+void CompletionQueueDispatcher::Start() {
   const int threads = std::max(1, options_.threads);
   // Enough calls of every method requested ahead that arrivals never wait
   // for a thread to ask for the next one.
   for (size_t method = 0; method < methods_.size(); ++method) {
-    for (int i = 0; i < threads * std::max(8, options_.max_batch); ++i) {
+    for (int i = 0; i < threads * std::max(8, options_.max_calls_per_wake);
+         ++i) {
       RequestCall(method);
     }
   }
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
 
-void AsyncUnaryServer::Shutdown() {
+void CompletionQueueDispatcher::Shutdown() {
   if (cq_ == nullptr || shutting_down_.exchange(true)) return;
   // Calls answered on other threads reply later, and their events need the
   // queue open. Each is bounded by its own deadline, which Server::Shutdown
@@ -64,22 +65,22 @@ void AsyncUnaryServer::Shutdown() {
   threads_.clear();
 }
 
-void AsyncUnaryServer::RequestCall(size_t method) {
+void CompletionQueueDispatcher::RequestCall(size_t method) {
   if (shutting_down_.load()) return;
   live_calls_.fetch_add(1);
   methods_[method]->NewCall(*this);
 }
 
-void AsyncUnaryServer::Work() {
+void CompletionQueueDispatcher::Work() {
   std::vector<std::vector<PendingCallBase*>> arrived(methods_.size());
-  for (auto& calls : arrived) calls.reserve(options_.max_batch);
+  for (auto& calls : arrived) calls.reserve(options_.max_calls_per_wake);
   size_t arrived_count = 0;
   void* tag = nullptr;
   bool ok = false;
   while (cq_->Next(&tag, &ok)) {
     Handle(tag, ok, arrived, arrived_count);
-    // Everything else that is already here goes in the same batch.
-    while (arrived_count < static_cast<size_t>(options_.max_batch) &&
+    // Everything else that is already here is answered in the same batch.
+    while (arrived_count < static_cast<size_t>(options_.max_calls_per_wake) &&
            cq_->AsyncNext(&tag, &ok, gpr_time_0(GPR_CLOCK_MONOTONIC)) ==
                grpc::CompletionQueue::GOT_EVENT) {
       Handle(tag, ok, arrived, arrived_count);
@@ -94,7 +95,7 @@ void AsyncUnaryServer::Work() {
   }
 }
 
-void AsyncUnaryServer::Handle(
+void CompletionQueueDispatcher::Handle(
     void* tag, bool ok, std::vector<std::vector<PendingCallBase*>>& arrived,
     size_t& arrived_count) {
   auto* event = static_cast<PendingCallBase::Tag*>(tag);

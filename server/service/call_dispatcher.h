@@ -1,5 +1,5 @@
-#ifndef USERSERVICE_SERVER_SERVICE_ASYNC_UNARY_SERVER_H_
-#define USERSERVICE_SERVER_SERVICE_ASYNC_UNARY_SERVER_H_
+#ifndef USERSERVICE_SERVER_SERVICE_CALL_DISPATCHER_H_
+#define USERSERVICE_SERVER_SERVICE_CALL_DISPATCHER_H_
 
 #include <atomic>
 #include <cstddef>
@@ -18,43 +18,45 @@
 
 namespace userservice {
 
-struct AsyncUnaryServerOptions {
-  // Threads taking calls off the completion queue. Every thread waiting
-  // there also polls gRPC's sockets, and on virtual machines each one more
-  // costs throughput (measured: 2 beat 4, 4 beat 8), so keep it small and
-  // hand slow work to threads that wait elsewhere.
+struct DispatcherOptions {
+  // Threads taking calls off the completion queue (--read-workers). Every
+  // thread waiting there also polls gRPC's sockets, and each one more costs
+  // throughput on virtual machines, so keep it small and hand slow work to
+  // threads that wait elsewhere.
   int threads = 2;
-  // Most calls one thread takes before it answers them.
-  int max_batch = 128;
+  // Most calls one thread takes in one wake before it answers them
+  // (--read-batch-max); it bounds the calls one read statement answers.
+  int max_calls_per_wake = 128;
 };
 
-// Serves unary methods through one completion queue: a thread that wakes
-// for one call also takes every other call that has arrived meanwhile and
-// hands each method's calls to that method's answer function together.
-// Calls that arrive together can so share a database round trip, and no
-// call is handed from thread to thread unless its answer function chooses
-// to (for work that would hold the thread). A call is answered with
-// UnaryCall::Reply, from any thread.
+// Serves unary methods through one gRPC completion queue: a thread that
+// wakes for one call also takes every other call that has arrived
+// meanwhile and hands each method's calls to that method's answer function
+// as one batch. The calls of one batch can so share a database round
+// trip, and no call is handed from thread to thread unless its answer
+// function chooses to (for work that would hold the thread). A call is
+// answered with UnaryCall::Reply, from any thread.
 //
 // Order: construct, AddMethod..., AddTo(builder), BuildAndStart, Start();
 // on the way out Server::Shutdown, then Shutdown() (or the destructor),
 // while whatever answers calls on other threads still runs.
-class AsyncUnaryServer {
+class CompletionQueueDispatcher {
  public:
   template <typename Request, typename Response>
-  using RequestFn = std::function<void(
-      grpc::ServerContext*, Request*,
-      grpc::ServerAsyncResponseWriter<Response>*,
-      grpc::ServerCompletionQueue*, void* tag)>;
+  using RequestFn =
+      std::function<void(grpc::ServerContext*, Request*,
+                         grpc::ServerAsyncResponseWriter<Response>*,
+                         grpc::ServerCompletionQueue*, void* tag)>;
   template <typename Request, typename Response>
   using AnswerFn =
       std::function<void(absl::Span<UnaryCall<Request, Response>* const>)>;
 
-  explicit AsyncUnaryServer(AsyncUnaryServerOptions options);
-  ~AsyncUnaryServer();
+  explicit CompletionQueueDispatcher(DispatcherOptions options);
+  ~CompletionQueueDispatcher();
 
-  AsyncUnaryServer(const AsyncUnaryServer&) = delete;
-  AsyncUnaryServer& operator=(const AsyncUnaryServer&) = delete;
+  CompletionQueueDispatcher(const CompletionQueueDispatcher&) = delete;
+  CompletionQueueDispatcher& operator=(const CompletionQueueDispatcher&) =
+      delete;
 
   // `request` asks gRPC for the method's next call (the generated
   // `RequestFoo(context, request, responder, cq, cq, tag)`); the service
@@ -85,7 +87,7 @@ class AsyncUnaryServer {
       Event event;
     };
 
-    PendingCallBase(AsyncUnaryServer* server, size_t method);
+    PendingCallBase(CompletionQueueDispatcher* dispatcher, size_t method);
     virtual ~PendingCallBase();
 
     size_t method() const { return method_; }
@@ -102,7 +104,7 @@ class AsyncUnaryServer {
     Tag over_tag_{this, Event::kOver};
 
    private:
-    AsyncUnaryServer* const server_;
+    CompletionQueueDispatcher* const dispatcher_;
     const size_t method_;
     std::atomic<int> finished_events_{0};
   };
@@ -111,8 +113,8 @@ class AsyncUnaryServer {
   class PendingCall final : public PendingCallBase,
                             public UnaryCall<Request, Response> {
    public:
-    PendingCall(AsyncUnaryServer* server, size_t method)
-        : PendingCallBase(server, method), responder_(&context_) {}
+    PendingCall(CompletionQueueDispatcher* dispatcher, size_t method)
+        : PendingCallBase(dispatcher, method), responder_(&context_) {}
 
     void Ask(const RequestFn<Request, Response>& request,
              grpc::ServerCompletionQueue* cq) {
@@ -137,9 +139,9 @@ class AsyncUnaryServer {
   class MethodBase {
    public:
     virtual ~MethodBase() = default;
-    // Asks gRPC for the method's next call (through the server's
+    // Asks gRPC for the method's next call (through the dispatcher's
     // RequestCall, which counts it).
-    virtual void NewCall(AsyncUnaryServer& server) = 0;
+    virtual void NewCall(CompletionQueueDispatcher& dispatcher) = 0;
     virtual void Answer(std::vector<PendingCallBase*>& arrived) = 0;
   };
 
@@ -152,9 +154,9 @@ class AsyncUnaryServer {
           answer_(std::move(answer)),
           index_(index) {}
 
-    void NewCall(AsyncUnaryServer& server) override {
-      auto* call = new PendingCall<Request, Response>(&server, index_);
-      call->Ask(request_, server.cq_.get());
+    void NewCall(CompletionQueueDispatcher& dispatcher) override {
+      auto* call = new PendingCall<Request, Response>(&dispatcher, index_);
+      call->Ask(request_, dispatcher.cq_.get());
     }
 
     void Answer(std::vector<PendingCallBase*>& arrived) override {
@@ -180,7 +182,7 @@ class AsyncUnaryServer {
               std::vector<std::vector<PendingCallBase*>>& arrived,
               size_t& arrived_count);
 
-  const AsyncUnaryServerOptions options_;
+  const DispatcherOptions options_;
   std::vector<std::unique_ptr<MethodBase>> methods_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::atomic<bool> shutting_down_{false};
@@ -191,4 +193,4 @@ class AsyncUnaryServer {
 
 }  // namespace userservice
 
-#endif  // USERSERVICE_SERVER_SERVICE_ASYNC_UNARY_SERVER_H_
+#endif  // USERSERVICE_SERVER_SERVICE_CALL_DISPATCHER_H_

@@ -1,4 +1,4 @@
-#include "server/common/batch_queue.h"
+#include "server/service/worker_pool.h"
 
 #include <vector>
 
@@ -43,29 +43,31 @@ class Recorder {
   absl::Notification gate_;
 };
 
-TEST(BatchQueueTest, ItemsQueuedWhileTheThreadIsBusyAreTakenTogether) {
+TEST(WorkerPoolTest, ItemsQueuedWhileTheThreadIsBusyAreTakenTogether) {
   Recorder recorder;
   {
-    BatchQueue<int> queue(1, 3, [&](std::vector<int>& b) { recorder.Process(b); });
-    queue.Push(1);
+    WorkerPool<int> pool(1, 3,
+                         [&](std::vector<int>& b) { recorder.Process(b); });
+    pool.Push(1);
     recorder.WaitUntilHeld();
-    for (int i = 2; i <= 6; ++i) queue.Push(i);
+    for (int i = 2; i <= 6; ++i) pool.Push(int{i});
     recorder.Release();
-  }  // the destructor drains the queue
-  EXPECT_THAT(recorder.batches(),
-              ElementsAre(ElementsAre(1), ElementsAre(2, 3, 4),
-                          ElementsAre(5, 6)));
+  }  // the destructor drains the pool
+  EXPECT_THAT(
+      recorder.batches(),
+      ElementsAre(ElementsAre(1), ElementsAre(2, 3, 4), ElementsAre(5, 6)));
 }
 
-TEST(BatchQueueTest, ShutdownProcessesWhatIsQueuedAndLaterPushesInline) {
+TEST(WorkerPoolTest, ShutdownProcessesWhatIsQueuedAndLaterPushesInline) {
   Recorder recorder;
-  BatchQueue<int> queue(2, 10, [&](std::vector<int>& b) { recorder.Process(b); });
-  queue.Push(1);
+  WorkerPool<int> pool(2, 10,
+                       [&](std::vector<int>& b) { recorder.Process(b); });
+  pool.Push(1);
   recorder.WaitUntilHeld();
-  queue.Push(2);
+  pool.Push(2);
   recorder.Release();
-  queue.Shutdown();
-  queue.Push(3);
+  pool.Shutdown();
+  pool.Push(3);
   std::vector<int> seen;
   for (const std::vector<int>& batch : recorder.batches()) {
     seen.insert(seen.end(), batch.begin(), batch.end());
