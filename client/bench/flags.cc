@@ -67,24 +67,37 @@ ABSL_FLAG(std::string, db_name, "userservice", "Direct mode: database.");
 namespace userbench {
 
 const userservice::cli::CommandLineSpec& BenchCommandLine() {
-  using userservice::cli::Flag;
-  static const userservice::cli::CommandLineSpec* const spec =
-      new userservice::cli::CommandLineSpec{
-          "user_bench",
-          UsageIntro(),
-          /*env_prefix=*/"",
-          {Flag(FLAGS_addr), Flag(FLAGS_client_threads), Flag(FLAGS_channels),
-           Flag(FLAGS_concurrency), Flag(FLAGS_duration), Flag(FLAGS_warmup),
-           Flag(FLAGS_timeout), Flag(FLAGS_workload), Flag(FLAGS_consistency),
-           Flag(FLAGS_rate), Flag(FLAGS_dataset), Flag(FLAGS_prefix),
-           Flag(FLAGS_seed), Flag(FLAGS_json), Flag(FLAGS_sample_pid),
-           Flag(FLAGS_prepare_only), Flag(FLAGS_direct),
-           Flag(FLAGS_db_primary), Flag(FLAGS_db_replicas),
-           Flag(FLAGS_db_user), Flag(FLAGS_db_password_file),
-           Flag(FLAGS_db_name)},
-          /*positional_allowed=*/false,
-          /*help_command=*/"",
-          UsageEpilogue()};
+  namespace cli = userservice::cli;
+  using cli::Flag;
+  static const cli::CommandLineSpec* const spec =
+      new cli::CommandLineSpec{"user_bench",
+                               UsageIntro(),
+                               /*env_prefix=*/"",
+                               {Flag(FLAGS_addr),
+                                Flag(FLAGS_client_threads),
+                                Flag(FLAGS_channels),
+                                Flag(FLAGS_concurrency),
+                                Flag(FLAGS_duration),
+                                Flag(FLAGS_warmup),
+                                Flag(FLAGS_timeout),
+                                Flag(FLAGS_workload),
+                                Flag(FLAGS_consistency),
+                                Flag(FLAGS_rate),
+                                Flag(FLAGS_dataset),
+                                Flag(FLAGS_prefix),
+                                Flag(FLAGS_seed),
+                                Flag(FLAGS_json),
+                                Flag(FLAGS_sample_pid),
+                                Flag(FLAGS_prepare_only),
+                                Flag(FLAGS_direct),
+                                Flag(FLAGS_db_primary),
+                                Flag(FLAGS_db_replicas),
+                                Flag(FLAGS_db_user),
+                                Flag(FLAGS_db_password_file),
+                                Flag(FLAGS_db_name)},
+                               /*positional_allowed=*/false,
+                               /*help_command=*/"",
+                               UsageEpilogue()};
   return *spec;
 }
 

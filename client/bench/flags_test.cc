@@ -34,9 +34,9 @@ TEST_F(BenchCommandLineTest, DefaultsAreValid) {
 }
 
 TEST_F(BenchCommandLineTest, AcceptsKnownFlags) {
-  EXPECT_TRUE(Check({"--concurrency=8", "--duration", "1s", "--direct",
-                     "--nodirect"})
-                  .ok());
+  EXPECT_TRUE(
+      Check({"--concurrency=8", "--duration", "1s", "--direct", "--nodirect"})
+          .ok());
 }
 
 TEST_F(BenchCommandLineTest, AcceptsDashedAndUnderscoredNames) {

@@ -2,7 +2,9 @@
 // code and stderr of a usage error, and --help.
 
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -32,16 +34,20 @@ std::string ReadFile(const std::string& path) {
 
 // `args` is pasted into a shell command: keep it free of quoting.
 RunResult RunUserBench(const std::string& args) {
-  const std::string dir = ::testing::TempDir();
-  const std::string out = absl::StrCat(dir, "/user_bench.out");
-  const std::string err = absl::StrCat(dir, "/user_bench.err");
-  const int status = std::system(absl::StrCat(USER_BENCH_BINARY, " ", args,
-                                              " >", out, " 2>", err)
-                                     .c_str());
+  // ctest runs the tests of this file as parallel processes.
+  const std::string base =
+      absl::StrCat(::testing::TempDir(), "/user_bench_main_test.", getpid());
+  const std::string out = base + ".out";
+  const std::string err = base + ".err";
+  const int status = std::system(
+      absl::StrCat(USER_BENCH_BINARY, " ", args, " >", out, " 2>", err)
+          .c_str());
   RunResult result;
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   result.out = ReadFile(out);
   result.err = ReadFile(err);
+  std::remove(out.c_str());
+  std::remove(err.c_str());
   return result;
 }
 
@@ -55,9 +61,8 @@ TEST(UserBenchMainTest, UnknownFlagExitsTwo) {
 }
 
 TEST(UserBenchMainTest, EveryUsageErrorExitsTwo) {
-  for (const char* args :
-       {"extra", "--duration", "--concurrency=many", "--workload=sideways",
-        "--direct", "--version"}) {
+  for (const char* args : {"extra", "--duration", "--concurrency=many",
+                           "--workload=sideways", "--direct", "--version"}) {
     const RunResult result = RunUserBench(args);
     EXPECT_EQ(result.exit_code, 2) << args;
     EXPECT_THAT(result.out, IsEmpty()) << args;

@@ -65,23 +65,22 @@ ABSL_FLAG(std::optional<int64_t>, expected_version, std::nullopt,
 namespace userctl {
 
 const userservice::cli::CommandLineSpec& UserctlCommandLine() {
-  using userservice::cli::Flag;
-  static const userservice::cli::CommandLineSpec* const spec =
-      new userservice::cli::CommandLineSpec{
-          "userctl",
-          UsageIntro(),
-          /*env_prefix=*/"",
-          {Flag(FLAGS_addr), Flag(FLAGS_timeout), Flag(FLAGS_format),
-           Flag(FLAGS_consistency), Flag(FLAGS_token),
-           Flag(FLAGS_max_staleness), Flag(FLAGS_verbose),
-           Flag(FLAGS_x_request_id), Flag(FLAGS_tls_ca), Flag(FLAGS_tls_cert),
-           Flag(FLAGS_tls_key), Flag(FLAGS_tls_server_name),
-           Flag(FLAGS_username), Flag(FLAGS_email), Flag(FLAGS_request_id),
-           Flag(FLAGS_page_size), Flag(FLAGS_page_token), Flag(FLAGS_all),
-           Flag(FLAGS_expected_version)},
-          /*positional_allowed=*/true,
-          /*help_command=*/"userctl help",
-          UsageEpilogue()};
+  namespace cli = userservice::cli;
+  using cli::Flag;
+  static const cli::CommandLineSpec* const spec = new cli::CommandLineSpec{
+      "userctl",
+      UsageIntro(),
+      /*env_prefix=*/"",
+      {Flag(FLAGS_addr), Flag(FLAGS_timeout), Flag(FLAGS_format),
+       Flag(FLAGS_consistency), Flag(FLAGS_token), Flag(FLAGS_max_staleness),
+       Flag(FLAGS_verbose), Flag(FLAGS_x_request_id), Flag(FLAGS_tls_ca),
+       Flag(FLAGS_tls_cert), Flag(FLAGS_tls_key), Flag(FLAGS_tls_server_name),
+       Flag(FLAGS_username), Flag(FLAGS_email), Flag(FLAGS_request_id),
+       Flag(FLAGS_page_size), Flag(FLAGS_page_token), Flag(FLAGS_all),
+       Flag(FLAGS_expected_version)},
+      /*positional_allowed=*/true,
+      /*help_command=*/"userctl help",
+      UsageEpilogue()};
   return *spec;
 }
 
