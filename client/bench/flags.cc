@@ -9,47 +9,97 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/bench/bench_config.h"
+#include "client/bench/usage.h"
+#include "server/common/command_line.h"
 
-// Help strings are short: usage.cc is the documentation. Defaults mirror
-// BenchConfig.
+// These help strings are the flags' part of --help: each line fits in 80
+// columns once HelpText indents it by 6. Defaults mirror BenchConfig.
 
-ABSL_FLAG(std::string, addr, "localhost:50051", "Server address HOST:PORT.");
+ABSL_FLAG(std::string, addr, "localhost:50051",
+          "Service mode: server address HOST:PORT.");
 ABSL_FLAG(int32_t, client_threads, 2,
-          "Threads taking the service's replies (service mode).");
+          "Service mode: threads taking replies, each with its own\n"
+          "completion queue.");
 ABSL_FLAG(int32_t, channels, 4,
-          "Separate gRPC channels (HTTP/2 connections) to the server.");
+          "Service mode: channels, each its own HTTP/2 connection.");
 ABSL_FLAG(int32_t, concurrency, 32,
-          "Calls in flight (closed loop); with --rate, the most in flight. "
+          "Calls in flight (closed loop); with --rate, the most in flight.\n"
           "Direct mode: worker threads, one connection each.");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10), "Measured time.");
 ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
-          "Load before measuring, not recorded.");
+          "Unmeasured load before the measured time.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each call.");
-ABSL_FLAG(std::string, workload, "read", "read, write or mixed:R (R% reads).");
+ABSL_FLAG(std::string, workload, "read",
+          "read|write|mixed:R: reads (GetUser by id, at random over the\n"
+          "dataset), writes (CreateUser with unique names), or R% reads.");
 ABSL_FLAG(std::string, consistency, "eventual",
-          "Reads: eventual, session, strong or bounded:<duration>.");
+          "Read consistency: eventual|session|strong|bounded:<duration>;\n"
+          "session reads carry the token of the latest write of the run.");
 ABSL_FLAG(double, rate, 0,
-          "Calls per second on a fixed schedule (open loop); 0: closed loop.");
-ABSL_FLAG(int64_t, dataset, 1000, "Rows read at random, made before the run.");
+          "Calls/s on a fixed schedule (open loop): latency counts from each\n"
+          "call's scheduled time; --concurrency caps the calls in flight and\n"
+          "calls sent > 1 ms after their time count as late. 0: closed loop.");
+ABSL_FLAG(int64_t, dataset, 1000,
+          "Rows read at random, created before the run; rows of an earlier\n"
+          "run with the same --prefix are reused.");
 ABSL_FLAG(std::string, prefix, "bench",
-          "Username prefix of every user the benchmark creates.");
-ABSL_FLAG(uint64_t, seed, 1, "Seed of the choice of reads, writes and rows.");
-ABSL_FLAG(std::string, json, "", "Also write the results as JSON here.");
+          "Username prefix of everything created (1-8 of [a-z0-9]).");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the sequence of calls.");
+ABSL_FLAG(std::string, json, "",
+          "Also write the results as JSON to this file.");
 ABSL_FLAG(int32_t, sample_pid, 0,
-          "Report this process's CPU time per call and peak RSS.");
+          "Report this process's CPU time per call and peak RSS over the\n"
+          "measured window.");
 ABSL_FLAG(bool, prepare_only, false,
-          "Make the dataset, then exit without a run.");
+          "Make the dataset, then exit (scripts do it once before many runs).");
 ABSL_FLAG(bool, direct, false,
           "Run the service's SQL against the databases, not the service.");
-ABSL_FLAG(std::string, db_primary, "", "Direct mode: primary HOST:PORT.");
+ABSL_FLAG(std::string, db_primary, "",
+          "Direct mode: primary HOST:PORT (writes, strong reads, session\n"
+          "fallback).");
 ABSL_FLAG(std::string, db_replicas, "",
-          "Direct mode: replicas, comma-separated HOST:PORT.");
+          "Direct mode: replicas H:P,... (reads, round-robin per worker).");
 ABSL_FLAG(std::string, db_user, "userservice", "Direct mode: database user.");
 ABSL_FLAG(std::string, db_password_file, "",
           "Direct mode: password file (else $USER_BENCH_DB_PASSWORD).");
 ABSL_FLAG(std::string, db_name, "userservice", "Direct mode: database.");
 
 namespace userbench {
+
+const userservice::cli::CommandLineSpec& BenchCommandLine() {
+  namespace cli = userservice::cli;
+  using cli::Flag;
+  static const cli::CommandLineSpec* const spec =
+      new cli::CommandLineSpec{"user_bench",
+                               UsageIntro(),
+                               /*env_prefix=*/"",
+                               {Flag(FLAGS_addr),
+                                Flag(FLAGS_client_threads),
+                                Flag(FLAGS_channels),
+                                Flag(FLAGS_concurrency),
+                                Flag(FLAGS_duration),
+                                Flag(FLAGS_warmup),
+                                Flag(FLAGS_timeout),
+                                Flag(FLAGS_workload),
+                                Flag(FLAGS_consistency),
+                                Flag(FLAGS_rate),
+                                Flag(FLAGS_dataset),
+                                Flag(FLAGS_prefix),
+                                Flag(FLAGS_seed),
+                                Flag(FLAGS_json),
+                                Flag(FLAGS_sample_pid),
+                                Flag(FLAGS_prepare_only),
+                                Flag(FLAGS_direct),
+                                Flag(FLAGS_db_primary),
+                                Flag(FLAGS_db_replicas),
+                                Flag(FLAGS_db_user),
+                                Flag(FLAGS_db_password_file),
+                                Flag(FLAGS_db_name)},
+                               /*positional_allowed=*/false,
+                               /*help_command=*/"",
+                               UsageEpilogue()};
+  return *spec;
+}
 
 absl::StatusOr<BenchConfig> ConfigFromFlags() {
   BenchConfig config;

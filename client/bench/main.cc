@@ -6,27 +6,24 @@
 #include <string>
 #include <vector>
 
-#include "absl/flags/parse.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "client/bench/bench_config.h"
-#include "client/bench/command_line.h"
-#include "server/common/flag_names.h"
 #include "client/bench/flags.h"
 #include "client/bench/report.h"
 #include "client/bench/run_bench.h"
-#include "client/bench/usage.h"
+#include "server/common/command_line.h"
 
 namespace {
 
 constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
+// Worded as ParseMainCommandLine words a flag's mistake.
 int UsageError(const absl::Status& status) {
   std::cerr << "user_bench: " << status.message() << "\n"
             << "Run 'user_bench --help' for usage.\n";
-  return kExitUsage;
+  return userservice::cli::kExitUsage;
 }
 
 }  // namespace
@@ -35,20 +32,10 @@ int main(int argc, char* argv[]) {
   // Debian's Abseil checks every absl::Mutex acquisition for lock-order
   // cycles (GraphCycles), a few percent of a load generator's CPU.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::vector<std::string> args = userservice::NormalizeFlagNames(argc, argv);
-  const std::vector<std::string> flags(args.begin() + 1, args.end());
-  if (userservice::WantsHelp(flags)) {
-    std::cout << userbench::UsageText();
-    return 0;
-  }
-  // Before absl::ParseCommandLine, which exits with 1 on bad flags.
-  if (absl::Status s = userbench::CheckFlagSyntax(flags); !s.ok()) {
-    return UsageError(s);
-  }
-  std::vector<char*> normalized;
-  for (std::string& arg : args) normalized.push_back(arg.data());
-  absl::ParseCommandLine(static_cast<int>(normalized.size()),
-                         normalized.data());
+  const userservice::cli::MainCommandLine command_line =
+      userservice::cli::ParseMainCommandLine(userbench::BenchCommandLine(),
+                                             argc, argv);
+  if (command_line.exit_code.has_value()) return *command_line.exit_code;
   absl::StatusOr<userbench::BenchConfig> config = userbench::ConfigFromFlags();
   if (!config.ok()) return UsageError(config.status());
 

@@ -5,8 +5,12 @@
 
 namespace userbench {
 
-// user_bench's --help text: what it does, every flag, output, exit codes.
-std::string UsageText();
+// What user_bench's --help prints before the flags: usage line and what
+// the program does.
+std::string UsageIntro();
+
+// What --help prints after the flags: exit codes.
+std::string UsageEpilogue();
 
 }  // namespace userbench
 

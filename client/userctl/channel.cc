@@ -35,14 +35,14 @@ BuildChannelCredentials(const ChannelOptions& options) {
   if (!options.tls()) return grpc::InsecureChannelCredentials();
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return absl::InvalidArgumentError(
-        "--tls_cert and --tls_key: give both (mutual TLS) or neither");
+        "--tls-cert and --tls-key: give both (mutual TLS) or neither");
   }
   grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> ca = ReadPem("tls_ca", options.tls_ca);
+  absl::StatusOr<std::string> ca = ReadPem("tls-ca", options.tls_ca);
   if (!ca.ok()) return ca.status();
-  absl::StatusOr<std::string> cert = ReadPem("tls_cert", options.tls_cert);
+  absl::StatusOr<std::string> cert = ReadPem("tls-cert", options.tls_cert);
   if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem("tls_key", options.tls_key);
+  absl::StatusOr<std::string> key = ReadPem("tls-key", options.tls_key);
   if (!key.ok()) return key.status();
   ssl.pem_root_certs = *ca;
   ssl.pem_cert_chain = *cert;

@@ -34,7 +34,7 @@ absl::Status CommandError(absl::string_view command,
 }
 
 // Command flags are global absl flags, so nothing stops `get 5
-// --page_size 3`; reject what a command does not use instead of silently
+// --page-size 3`; reject what a command does not use instead of silently
 // ignoring it. (--all is not checked: it is on by default.)
 absl::Status CheckCommandFlags(absl::string_view command,
                                const FlagValues& flags,
@@ -42,10 +42,10 @@ absl::Status CheckCommandFlags(absl::string_view command,
   const std::pair<absl::string_view, bool> given[] = {
       {"username", flags.username.has_value()},
       {"email", flags.email.has_value()},
-      {"request_id", flags.request_id.has_value()},
-      {"page_size", flags.page_size.has_value()},
-      {"page_token", flags.page_token.has_value()},
-      {"expected_version", flags.expected_version.has_value()},
+      {"request-id", flags.request_id.has_value()},
+      {"page-size", flags.page_size.has_value()},
+      {"page-token", flags.page_token.has_value()},
+      {"expected-version", flags.expected_version.has_value()},
   };
   for (const auto& [name, is_given] : given) {
     if (!is_given) continue;
@@ -111,7 +111,7 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(
   options.x_request_id = flags.x_request_id;
   if (flags.tls_cert.empty() != flags.tls_key.empty()) {
     return absl::InvalidArgumentError(
-        "--tls_cert and --tls_key: give both (mutual TLS) or neither");
+        "--tls-cert and --tls-key: give both (mutual TLS) or neither");
   }
   options.tls_ca = flags.tls_ca;
   options.tls_cert = flags.tls_cert;
@@ -136,7 +136,7 @@ absl::StatusOr<std::optional<userservice::v1::ReadOptions>> ParseReadOptions(
     if (staleness < absl::ZeroDuration() ||
         staleness == absl::InfiniteDuration()) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "invalid --max_staleness \"", absl::FormatDuration(staleness),
+          "invalid --max-staleness \"", absl::FormatDuration(staleness),
           "\": want a non-negative duration such as 10s"));
     }
     const int64_t seconds = absl::ToInt64Seconds(staleness);
@@ -152,7 +152,7 @@ absl::StatusOr<Command> ParseCreate(absl::Span<const std::string> args,
                                     const FlagValues& flags) {
   constexpr absl::string_view kName = "create";
   if (absl::Status status =
-          CheckCommandFlags(kName, flags, {"username", "email", "request_id"});
+          CheckCommandFlags(kName, flags, {"username", "email", "request-id"});
       !status.ok()) {
     return status;
   }
@@ -208,7 +208,7 @@ absl::StatusOr<Command> ParseList(
     const std::optional<userservice::v1::ReadOptions>& read_options) {
   constexpr absl::string_view kName = "list";
   if (absl::Status status =
-          CheckCommandFlags(kName, flags, {"page_size", "page_token"});
+          CheckCommandFlags(kName, flags, {"page-size", "page-token"});
       !status.ok()) {
     return status;
   }
@@ -231,7 +231,7 @@ absl::StatusOr<Command> ParseUpdate(absl::Span<const std::string> args,
                                     const FlagValues& flags) {
   constexpr absl::string_view kName = "update";
   if (absl::Status status = CheckCommandFlags(
-          kName, flags, {"username", "email", "expected_version"});
+          kName, flags, {"username", "email", "expected-version"});
       !status.ok()) {
     return status;
   }
@@ -248,7 +248,7 @@ absl::StatusOr<Command> ParseDelete(absl::Span<const std::string> args,
                                     const FlagValues& flags) {
   constexpr absl::string_view kName = "delete";
   if (absl::Status status =
-          CheckCommandFlags(kName, flags, {"expected_version"});
+          CheckCommandFlags(kName, flags, {"expected-version"});
       !status.ok()) {
     return status;
   }

@@ -63,7 +63,7 @@ TEST(GlobalOptionsTest, TlsFlagsArePassedOnAndCertNeedsKey) {
   absl::StatusOr<Invocation> no_key = Parse({"list"}, flags);
   EXPECT_TRUE(absl::IsInvalidArgument(no_key.status()));
   EXPECT_THAT(std::string(no_key.status().message()),
-              ::testing::HasSubstr("--tls_key"));
+              ::testing::HasSubstr("--tls-key"));
 }
 
 TEST(GlobalOptionsTest, AddrFlagBeatsEnvironmentBeatsDefault) {
@@ -116,7 +116,7 @@ TEST(CreateTest, RequiresUsernameAndEmail) {
   flags.username.emplace("alice");
   EXPECT_EQ(Error({"create"}, flags),
             "create: missing --email (usage: userctl create --username U "
-            "--email E [--request_id R])");
+            "--email E [--request-id R])");
   flags.username.reset();
   flags.email.emplace("a@b");
   EXPECT_THAT(Error({"create"}, flags), HasSubstr("missing --username"));
@@ -186,18 +186,18 @@ TEST(GetTest, RejectsBadReadFlags) {
   EXPECT_THAT(Error({"get", "1"}, flags), HasSubstr("invalid --consistency"));
   flags.consistency = "bounded";
   flags.max_staleness = absl::Seconds(-1);
-  EXPECT_THAT(Error({"get", "1"}, flags), HasSubstr("invalid --max_staleness"));
+  EXPECT_THAT(Error({"get", "1"}, flags), HasSubstr("invalid --max-staleness"));
 }
 
 TEST(GetTest, RejectsFlagsOfOtherCommands) {
   FlagValues flags;
   flags.page_size = 3;
   EXPECT_THAT(Error({"get", "1"}, flags),
-              HasSubstr("get: flag --page_size does not apply"));
+              HasSubstr("get: flag --page-size does not apply"));
   flags = FlagValues();
   flags.expected_version = 3;
   EXPECT_THAT(Error({"get", "1"}, flags),
-              HasSubstr("flag --expected_version does not apply"));
+              HasSubstr("flag --expected-version does not apply"));
 }
 
 TEST(ListTest, AllPagesByDefault) {
@@ -252,7 +252,7 @@ TEST(UpdateTest, Errors) {
   EXPECT_EQ(Error({"update", "9"}, flags),
             "update: nothing to update: give --username and/or --email "
             "(usage: userctl update ID [--username U] [--email E] "
-            "[--expected_version V])");
+            "[--expected-version V])");
   flags.username.emplace("bob");
   EXPECT_THAT(Error({"update"}, flags), HasSubstr("update: missing user ID"));
   EXPECT_THAT(Error({"update", "x"}, flags), HasSubstr("invalid user ID"));
@@ -260,7 +260,7 @@ TEST(UpdateTest, Errors) {
               HasSubstr("unexpected argument"));
   flags.request_id.emplace("r");
   EXPECT_THAT(Error({"update", "1"}, flags),
-              HasSubstr("flag --request_id does not apply"));
+              HasSubstr("flag --request-id does not apply"));
 }
 
 TEST(DeleteTest, BuildsRequest) {
@@ -278,7 +278,7 @@ TEST(DeleteTest, BuildsRequest) {
 TEST(DeleteTest, Errors) {
   EXPECT_EQ(Error({"delete"}),
             "delete: missing user ID (usage: userctl delete ID "
-            "[--expected_version V])");
+            "[--expected-version V])");
   FlagValues flags;
   flags.email.emplace("a@b");
   EXPECT_THAT(Error({"delete", "3"}, flags),

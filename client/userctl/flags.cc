@@ -6,35 +6,46 @@
 
 #include "absl/flags/flag.h"
 #include "absl/time/time.h"
+#include "client/userctl/usage.h"
+#include "server/common/command_line.h"
 
-// Help strings are short: the usage text in usage.cc is the documentation.
-// Command flags default to "not given" (see flag_values.h).
+// These help strings are the flags' part of `userctl help`: each line fits
+// in 80 columns once HelpText indents it by 6. Command flags default to
+// "not given" (see flag_values.h).
 
 ABSL_FLAG(std::optional<std::string>, addr, std::nullopt,
-          "Server address host:port (default: $USERCTL_ADDR, else "
+          "Server address HOST:PORT (default: $USERCTL_ADDR if set, else\n"
           "localhost:50051).");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each RPC.");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5),
+          "Deadline of each RPC, e.g. 500ms, 10s.");
 ABSL_FLAG(std::string, format, "json", "Output format: json or table.");
 ABSL_FLAG(std::string, consistency, "unspecified",
-          "Read consistency: unspecified, eventual, bounded_staleness "
-          "(bounded), session or strong.");
+          "For reads: unspecified (the server's default), eventual,\n"
+          "bounded_staleness (or bounded), session, strong; CONSISTENCY_*\n"
+          "names work too; any case.");
 ABSL_FLAG(std::string, token, "",
-          "consistency_token of an earlier write, for session reads.");
+          "For reads: the consistency_token of an earlier write, used with\n"
+          "--consistency=session.");
 ABSL_FLAG(std::optional<absl::Duration>, max_staleness, std::nullopt,
-          "Maximum data age for bounded_staleness reads.");
+          "For reads: maximum data age with --consistency=bounded_staleness\n"
+          "(sent only when given).");
 ABSL_FLAG(bool, verbose, false,
-          "Print request-id, served-by and call duration of each RPC to "
-          "stderr.");
+          "Print \"request-id: ID\" (the server's id for the call, in its\n"
+          "log), \"served-by: ENDPOINT\" (reads) and \"duration: D\" of each\n"
+          "RPC to stderr.");
 ABSL_FLAG(std::string, x_request_id, "",
-          "Sent as the x-request-id metadata of each RPC, so the calls can "
-          "be found in the server's log; empty: the server makes one.");
+          "Sent as the x-request-id of each RPC, to find the calls in the\n"
+          "server's log (empty: the server makes one; --verbose prints it).");
 ABSL_FLAG(std::string, tls_ca, "",
-          "PEM CA bundle to verify the server; turns TLS on.");
+          "TLS: verify the server with this PEM CA bundle (any --tls-* flag\n"
+          "turns TLS on; without --tls-ca the system's roots are used).");
 ABSL_FLAG(std::string, tls_cert, "",
-          "PEM client certificate for mutual TLS (with --tls_key).");
-ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+          "Mutual TLS: PEM client certificate (with --tls-key).");
+ABSL_FLAG(std::string, tls_key, "",
+          "Mutual TLS: PEM private key of --tls-cert.");
 ABSL_FLAG(std::string, tls_server_name, "",
-          "Name to expect in the server certificate; turns TLS on.");
+          "Name the server certificate must carry, when it is not the host\n"
+          "in --addr; turns TLS on.");
 
 ABSL_FLAG(std::optional<std::string>, username, std::nullopt,
           "Username (create, get, update).");
@@ -48,9 +59,30 @@ ABSL_FLAG(std::optional<std::string>, page_token, std::nullopt,
           "Fetch only the page starting at this token (list).");
 ABSL_FLAG(bool, all, true, "Fetch every page (list).");
 ABSL_FLAG(std::optional<int64_t>, expected_version, std::nullopt,
-          "Only change the user if its version matches (update, delete).");
+          "Only change the user if its version matches; 0 means no check\n"
+          "(update, delete).");
 
 namespace userctl {
+
+const userservice::cli::CommandLineSpec& UserctlCommandLine() {
+  namespace cli = userservice::cli;
+  using cli::Flag;
+  static const cli::CommandLineSpec* const spec = new cli::CommandLineSpec{
+      "userctl",
+      UsageIntro(),
+      /*env_prefix=*/"",
+      {Flag(FLAGS_addr), Flag(FLAGS_timeout), Flag(FLAGS_format),
+       Flag(FLAGS_consistency), Flag(FLAGS_token), Flag(FLAGS_max_staleness),
+       Flag(FLAGS_verbose), Flag(FLAGS_x_request_id), Flag(FLAGS_tls_ca),
+       Flag(FLAGS_tls_cert), Flag(FLAGS_tls_key), Flag(FLAGS_tls_server_name),
+       Flag(FLAGS_username), Flag(FLAGS_email), Flag(FLAGS_request_id),
+       Flag(FLAGS_page_size), Flag(FLAGS_page_token), Flag(FLAGS_all),
+       Flag(FLAGS_expected_version)},
+      /*positional_allowed=*/true,
+      /*help_command=*/"userctl help",
+      UsageEpilogue()};
+  return *spec;
+}
 
 FlagValues ReadFlagValues() {
   FlagValues values;

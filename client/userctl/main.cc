@@ -1,33 +1,31 @@
 // userctl: command-line client for userservice.v1.UserService. See
 // UsageText() in usage.cc for the interface, output and exit codes.
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "client/userctl/channel.h"
 #include "client/userctl/command_parser.h"
 #include "client/userctl/exit_codes.h"
-#include "client/userctl/flag_syntax.h"
-#include "server/common/flag_names.h"
 #include "client/userctl/flags.h"
 #include "client/userctl/invocation.h"
 #include "client/userctl/run_command.h"
 #include "client/userctl/usage.h"
+#include "server/common/command_line.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace {
 
 int UsageError(const absl::Status& status) {
   std::cerr << "error: " << status.message() << "\n"
-            << "Run 'userctl help' for usage.\n";
+            << "Run '" << userctl::UserctlCommandLine().help_command
+            << "' for usage.\n";
   return userctl::kExitUsage;
 }
 
@@ -40,22 +38,19 @@ std::optional<std::string> EnvAddr() {
 }  // namespace
 
 int main(int argc, char* argv[]) {
-  absl::SetProgramUsageMessage(userctl::UsageText());
-  absl::FlagsUsageConfig usage_config;
-  usage_config.version_string = [] { return std::string("userctl\n"); };
-  absl::SetFlagsUsageConfig(usage_config);
-
-  const std::vector<std::string> raw_args(argv + 1, argv + argc);
-  if (userservice::WantsHelp(raw_args)) {
+  // Not ParseMainCommandLine: every usage error of userctl, of flags or of
+  // the command, reads "error: ..." (see UsageError).
+  const std::vector<std::string> raw_args(argv + std::min(argc, 1),
+                                          argv + argc);
+  absl::StatusOr<userservice::cli::ParsedCommandLine> command_line =
+      userservice::cli::ParseCommandLine(userctl::UserctlCommandLine(),
+                                         raw_args);
+  if (!command_line.ok()) return UsageError(command_line.status());
+  if (command_line->help) {
     std::cout << userctl::UsageText();
     return userctl::kExitSuccess;
   }
-  // Before absl::ParseCommandLine, which exits with 1 on bad flags.
-  if (absl::Status status = userctl::CheckFlagSyntax(raw_args); !status.ok()) {
-    return UsageError(status);
-  }
-  const std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
-  const std::vector<std::string> args(positional.begin() + 1, positional.end());
+  const std::vector<std::string>& args = command_line->positional;
   if (args.empty()) {
     std::cerr << userctl::UsageText();
     return userctl::kExitUsage;

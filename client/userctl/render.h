@@ -23,7 +23,7 @@ absl::StatusOr<std::string> RenderUpdateUser(
 absl::StatusOr<std::string> RenderDeleteUser(
     const userservice::v1::DeleteUserResponse& response, OutputFormat format);
 
-// One page of `list --page_token` / `list --all=false`.
+// One page of `list --page-token` / `list --all=false`.
 absl::StatusOr<std::string> RenderUserPage(
     const userservice::v1::ListUsersResponse& response, OutputFormat format);
 

@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "client/userctl/flags.h"
+#include "server/common/command_line.h"
 
 namespace userctl {
 namespace {
@@ -15,19 +17,19 @@ struct CommandDoc {
 };
 
 constexpr CommandDoc kCommands[] = {
-    {"create", "create --username U --email E [--request_id R]",
-     "      Create a user. With --request_id a retry returns the user created\n"
+    {"create", "create --username U --email E [--request-id R]",
+     "      Create a user. With --request-id a retry returns the user created\n"
      "      by the first call instead of failing with ALREADY_EXISTS.\n"},
     {"get", "get ID | get --username U | get --email E",
      "      Read one user by exactly one key (username and email match\n"
      "      case-insensitively).\n"},
-    {"list", "list [--page_size N] [--page_token T] [--all=false]",
+    {"list", "list [--page-size N] [--page-token T] [--all=false]",
      "      List users by ascending ID. Fetches every page, each with its own\n"
-     "      --timeout, unless --page_token is given or --all=false: then it\n"
+     "      --timeout, unless --page-token is given or --all=false: then it\n"
      "      fetches one page and shows its next_page_token.\n"},
-    {"update", "update ID [--username U] [--email E] [--expected_version V]",
+    {"update", "update ID [--username U] [--email E] [--expected-version V]",
      "      Change the given fields (at least one) of user ID.\n"},
-    {"delete", "delete ID [--expected_version V]", "      Delete user ID.\n"},
+    {"delete", "delete ID [--expected-version V]", "      Delete user ID.\n"},
     {"help", "help", "      Print this text (also -h, --help).\n"},
 };
 
@@ -37,45 +39,19 @@ constexpr absl::string_view kIntro =
 
 Usage: userctl [flags] COMMAND [args] [flags]
 Flags may come before or after the command; "--" ends the flags.
+Flags are spelled with dashes; underscores work too (--page_size).
 
 Commands:
 )txt";
 
 constexpr absl::string_view kDetails =
     R"txt(
-ID is a positive integer. With --expected_version V (update, delete) the
+ID is a positive integer. With --expected-version V (update, delete) the
 write fails with ABORTED unless the stored version is V; 0 means no check.
+)txt";
 
-Global flags:
-  --addr=HOST:PORT     server address (default: $USERCTL_ADDR if set,
-                       else localhost:50051)
-  --timeout=DURATION   deadline of each RPC, e.g. 500ms, 10s (default 5s)
-  --format=json|table  output format (default json)
-  --consistency=LEVEL  for reads: unspecified (the server's default),
-                       eventual, bounded_staleness (or bounded), session,
-                       strong; CONSISTENCY_* names work too; any case
-  --token=TOKEN        for reads: the consistency_token of an earlier
-                       write, used with --consistency=session
-  --max_staleness=DURATION
-                       for reads: maximum data age with
-                       --consistency=bounded_staleness (sent only when
-                       given)
-  --x_request_id=ID    sent as the x-request-id of each RPC, to find the
-                       calls in the server's log (default: the server
-                       makes one; --verbose prints it)
-  --verbose            print "request-id: ID" (the server's id for the
-                       call, in its log), "served-by: ENDPOINT" (reads)
-                       and "duration: D" of each RPC to stderr
-  --tls_ca=FILE        TLS: verify the server with this PEM CA bundle
-                       (any --tls_* flag turns TLS on; without --tls_ca
-                       the system's roots are used)
-  --tls_cert=FILE, --tls_key=FILE
-                       mutual TLS: client certificate and key (PEM)
-  --tls_server_name=NAME
-                       name the server certificate must carry, when it
-                       is not the host in --addr
-
-Output on stdout:
+constexpr absl::string_view kEpilogue =
+    R"txt(Output on stdout (--format=json|table):
   json   One JSON document indented by 2 spaces: the RPC response, i.e.
            create, update  {"user": {...}, "consistency_token": "..."}
            get             {"user": {...}}
@@ -106,7 +82,7 @@ Examples:
   userctl --format=table list
   userctl create --username alice --email alice@example.com
   userctl get --email alice@example.com --consistency=strong
-  userctl update 42 --email alice@example.org --expected_version 1
+  userctl update 42 --email alice@example.org --expected-version 1
 )txt";
 
 }  // namespace
@@ -118,13 +94,19 @@ absl::string_view CommandSynopsis(absl::string_view command) {
   return "";
 }
 
-std::string UsageText() {
+std::string UsageIntro() {
   std::string text(kIntro);
   for (const CommandDoc& doc : kCommands) {
     absl::StrAppend(&text, "  ", doc.synopsis, "\n", doc.description);
   }
   absl::StrAppend(&text, kDetails);
   return text;
+}
+
+std::string UsageEpilogue() { return std::string(kEpilogue); }
+
+std::string UsageText() {
+  return userservice::cli::HelpText(UserctlCommandLine());
 }
 
 }  // namespace userctl

@@ -12,6 +12,7 @@ namespace userctl {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 TEST(UsageTest, ListsEveryCommandWithTheSynopsisErrorsQuote) {
   const std::string text = UsageText();
@@ -28,12 +29,32 @@ TEST(UsageTest, DocumentsFlagsAndExitCodes) {
   const std::string text = UsageText();
   for (const char* needle :
        {"--addr", "USERCTL_ADDR", "--timeout", "--format=json|table",
-        "--consistency", "--token", "--max_staleness", "--verbose",
-        "--x_request_id", "--request_id", "--page_size", "--page_token",
-        "--all", "--expected_version", "Exit codes:", "10+CODE",
+        "--consistency", "--token", "--max-staleness", "--verbose",
+        "--x-request-id", "--request-id", "--page-size", "--page-token",
+        "--all", "--expected-version", "Exit codes:", "10+CODE",
         "24 UNAVAILABLE"}) {
     EXPECT_THAT(text, HasSubstr(needle));
   }
+}
+
+// The flags come from UserctlCommandLine(), between the commands and the
+// output formats, each exactly once.
+TEST(UsageTest, ListsTheGeneratedFlagsBetweenCommandsAndOutput) {
+  const std::string text = UsageText();
+  const size_t flags = text.find("\nFlags:\n");
+  ASSERT_NE(flags, std::string::npos);
+  EXPECT_LT(text.find("\nCommands:\n"), flags);
+  EXPECT_GT(text.find("\nOutput on stdout"), flags);
+  for (const char* flag :
+       {"addr", "timeout", "format", "consistency", "token", "max-staleness",
+        "verbose", "x-request-id", "tls-ca", "tls-cert", "tls-key",
+        "tls-server-name", "username", "email", "request-id", "page-size",
+        "page-token", "all", "expected-version"}) {
+    const std::string entry = absl::StrCat("\n  --", flag, "\n");
+    EXPECT_NE(text.find(entry), std::string::npos) << flag;
+    EXPECT_EQ(text.find(entry), text.rfind(entry)) << flag;
+  }
+  EXPECT_THAT(text, Not(HasSubstr("--max_staleness")));
 }
 
 TEST(UsageTest, FitsInEightyColumns) {

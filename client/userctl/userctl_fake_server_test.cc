@@ -300,7 +300,7 @@ class UserctlTest : public ::testing::Test {
 
 TEST_F(UserctlTest, CreatePrintsTheResponseAsJson) {
   const RunResult result = Run({"create", "--username", "alice", "--email",
-                                "alice@example.com", "--request_id=r-1"});
+                                "alice@example.com", "--request-id=r-1"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.err, IsEmpty());
   EXPECT_EQ(result.out,
@@ -357,7 +357,7 @@ TEST_F(UserctlTest, GetSendsReadOptionsAndVerboseReportsServedBy) {
   CreateUsers(1);
   const RunResult result =
       Run({"get", "1", "--consistency=SESSION", "--token=tok-1",
-           "--max_staleness=2s", "--verbose"});
+           "--max-staleness=2s", "--verbose"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const v1::ReadOptions read_options = service_.last_read_options();
   EXPECT_EQ(read_options.consistency(), v1::CONSISTENCY_SESSION);
@@ -381,7 +381,7 @@ TEST_F(UserctlTest, GetMissingUserExitsFifteen) {
 
 TEST_F(UserctlTest, ListFetchesAllPages) {
   CreateUsers(5);
-  const RunResult result = Run({"list", "--page_size=2", "--verbose"});
+  const RunResult result = Run({"list", "--page-size=2", "--verbose"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(service_.list_calls(), 3);
   EXPECT_THAT(result.out, StartsWith("{\n  \"users\": [\n    {\n"));
@@ -404,7 +404,7 @@ TEST_F(UserctlTest, ListFetchesAllPages) {
 TEST_F(UserctlTest, ListTableOfAllUsers) {
   CreateUsers(3);
   const RunResult result =
-      Run({"list", "--page_size=2", "--format=table", "--consistency=strong"});
+      Run({"list", "--page-size=2", "--format=table", "--consistency=strong"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(service_.last_read_options().consistency(), v1::CONSISTENCY_STRONG);
   EXPECT_EQ(result.out,
@@ -430,14 +430,14 @@ TEST_F(UserctlTest, EmptyList) {
 
 TEST_F(UserctlTest, ListOnePage) {
   CreateUsers(3);
-  RunResult result = Run({"list", "--page_size=2", "--all=false"});
+  RunResult result = Run({"list", "--page-size=2", "--all=false"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(service_.list_calls(), 1);
   auto page = ParseJson<v1::ListUsersResponse>(result.out);
   EXPECT_EQ(page.users_size(), 2);
   EXPECT_EQ(page.next_page_token(), "2");
 
-  result = Run({"list", "--page_size", "2", "--page_token", "2"});
+  result = Run({"list", "--page-size", "2", "--page-token", "2"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(service_.list_calls(), 2);
   page = ParseJson<v1::ListUsersResponse>(result.out);
@@ -445,13 +445,24 @@ TEST_F(UserctlTest, ListOnePage) {
   EXPECT_EQ(page.users(0).id(), 3u);
   EXPECT_THAT(result.out, HasSubstr("\"next_page_token\": \"\""));
 
-  result = Run({"list", "--page_size=1", "--noall", "--format=table"});
+  result = Run({"list", "--page-size=1", "--noall", "--format=table"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_THAT(result.out, HasSubstr("\nnext_page_token: 1\n"));
 }
 
+// Scripts written for Abseil's underscore names keep working.
+TEST_F(UserctlTest, UnderscoredFlagNamesStillWork) {
+  CreateUsers(3);
+  const RunResult result =
+      Run({"list", "--page_size=2", "--page_token", "1", "--max_staleness=1s"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const auto page = ParseJson<v1::ListUsersResponse>(result.out);
+  ASSERT_EQ(page.users_size(), 2);
+  EXPECT_EQ(page.users(0).id(), 2u);
+}
+
 TEST_F(UserctlTest, ServerInvalidArgumentExitsThirteen) {
-  const RunResult result = Run({"list", "--page_size=5000"});
+  const RunResult result = Run({"list", "--page-size=5000"});
   EXPECT_EQ(result.exit_code, 13);
   EXPECT_EQ(result.err,
             "error: INVALID_ARGUMENT: page_size must be at most 1000\n");
@@ -460,7 +471,7 @@ TEST_F(UserctlTest, ServerInvalidArgumentExitsThirteen) {
 TEST_F(UserctlTest, UpdateSendsOnlyTheGivenFields) {
   CreateUsers(1);
   const RunResult result =
-      Run({"update", "1", "--email=new@example.com", "--expected_version=1"});
+      Run({"update", "1", "--email=new@example.com", "--expected-version=1"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   const v1::UpdateUserRequest request = service_.last_update();
   EXPECT_THAT(request.update_mask().paths(), ElementsAre("email"));
@@ -475,7 +486,7 @@ TEST_F(UserctlTest, UpdateSendsOnlyTheGivenFields) {
 TEST_F(UserctlTest, UpdateWithStaleVersionExitsTwenty) {
   CreateUsers(1);
   const RunResult result =
-      Run({"update", "1", "--username=x1", "--expected_version=7"});
+      Run({"update", "1", "--username=x1", "--expected-version=7"});
   EXPECT_EQ(result.exit_code, 20);
   EXPECT_EQ(result.err, "error: ABORTED: version mismatch\n");
 }
@@ -533,6 +544,8 @@ TEST(UserctlUsageTest, UsageErrorsExitTwoWithAMessage) {
       {"get"},
       {"get", "1", "--username=a"},
       {"--bogus", "list"},
+      {"list", "--page-sise=2"},
+      {"list", "--page-size"},
       {"list", "--timeout=soon"},
       {"list", "--consistency=linearizable"},
       {"list", "--format=yaml"},
@@ -549,6 +562,15 @@ TEST(UserctlUsageTest, UsageErrorsExitTwoWithAMessage) {
   }
 }
 
+TEST(UserctlUsageTest, UnknownFlagIsNamedDashedAndExitsTwo) {
+  const RunResult result = RunUserctl({"list", "--bogus_flag=1"});
+  EXPECT_EQ(result.exit_code, 2);
+  EXPECT_THAT(result.out, IsEmpty());
+  EXPECT_EQ(result.err,
+            "error: unknown flag --bogus-flag\n"
+            "Run 'userctl help' for usage.\n");
+}
+
 TEST(UserctlUsageTest, NoCommandPrintsUsageToStderrAndExitsTwo) {
   const RunResult result = RunUserctl({});
   EXPECT_EQ(result.exit_code, 2);
@@ -562,6 +584,7 @@ TEST(UserctlUsageTest, HelpPrintsUsageAndExitsZero) {
     EXPECT_EQ(result.exit_code, 0) << help;
     EXPECT_THAT(result.out, HasSubstr("Usage: userctl [flags] COMMAND"));
     EXPECT_THAT(result.out, HasSubstr("10+CODE"));
+    EXPECT_THAT(result.out, HasSubstr("\n  --max-staleness\n"));
     EXPECT_THAT(result.err, IsEmpty());
   }
 }

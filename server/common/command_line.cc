@@ -170,6 +170,7 @@ std::string HelpText(const CommandLineSpec& spec) {
     }
     absl::StrAppend(&text, "default \"", flag->DefaultValue(), "\"\n");
   }
+  if (!spec.epilogue.empty()) absl::StrAppend(&text, "\n", spec.epilogue);
   return text;
 }
 

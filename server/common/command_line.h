@@ -46,7 +46,10 @@ struct CommandLineSpec {
   bool positional_allowed = false;
   // How a user asks for help, named after a usage error. Empty:
   // "PROGRAM --help".
-  std::string help_command;
+  std::string help_command{};
+  // What --help prints after the flags (output, exit codes, examples), after
+  // a blank line. Empty: nothing.
+  std::string epilogue{};
 };
 
 // The reflection handle of FLAGS_name, for CommandLineSpec::flags.
@@ -71,7 +74,8 @@ absl::StatusOr<ParsedCommandLine> ParseCommandLine(
     const CommandLineSpec& spec, absl::Span<const std::string> args);
 
 // The --help text: the spec's usage, then every flag sorted by name,
-// spelled with dashes, with its help, environment variable and default.
+// spelled with dashes, with its help, environment variable and default, then
+// the spec's epilogue.
 std::string HelpText(const CommandLineSpec& spec);
 
 // ParseCommandLine for main(): prints help (to stdout) or the usage error

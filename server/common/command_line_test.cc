@@ -24,6 +24,7 @@ namespace userservice::cli {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -139,6 +140,15 @@ TEST_F(CommandLineTest, HelpListsExactlyTheSpecsFlags) {
   EXPECT_THAT(help, Not(HasSubstr("cl-test-unlisted")));
   // Sorted by name.
   EXPECT_LT(help.find("--cl-test-count"), help.find("--cl-test-name"));
+}
+
+TEST_F(CommandLineTest, HelpEndsWithTheEpilogue) {
+  CommandLineSpec spec = Spec();
+  spec.epilogue = "Exit codes: 0 done, 2 usage error.\n";
+  const std::string help = HelpText(spec);
+  EXPECT_THAT(help, EndsWith("default \"1s\"\n\nExit codes: 0 done, 2 usage "
+                             "error.\n"));
+  EXPECT_THAT(HelpText(Spec()), EndsWith("default \"1s\"\n"));
 }
 
 TEST_F(CommandLineTest, DashedFlagName) {

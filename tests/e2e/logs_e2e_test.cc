@@ -334,7 +334,7 @@ TEST_F(LogsE2eTest, UserctlSendsAndPrintsTheRequestId) {
   const std::string name = UniqueUsername("ctlid_");
   CommandResult created =
       RunCommand({UserctlPath(), "--addr=" + server_->process().address(),
-                  "--x_request_id=ctl-trace-1", "--verbose", "create",
+                  "--x-request-id=ctl-trace-1", "--verbose", "create",
                   "--username=" + name, "--email=" + name + "@example.com"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_THAT(created.err, HasSubstr("request-id: ctl-trace-1\n"));

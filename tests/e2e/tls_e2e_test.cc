@@ -300,11 +300,11 @@ TEST_F(TlsE2eTest, UserctlSpeaksTlsAndMutualTls) {
   const std::string name = UniqueUsername("ctl_tls");
   const std::vector<std::string> base = {
       UserctlPath(), "--addr=" + server_->process().address(),
-      "--tls_ca=" + Cert("ca.pem")};
+      "--tls-ca=" + Cert("ca.pem")};
   std::vector<std::string> create = base;
   create.insert(create.end(),
-                {"--tls_cert=" + Cert("client.pem"),
-                 "--tls_key=" + Cert("client.key"), "create",
+                {"--tls-cert=" + Cert("client.pem"),
+                 "--tls-key=" + Cert("client.key"), "create",
                  "--username=" + name, "--email=" + name + "@example.com"});
   CommandResult created = RunCommand(create);
   EXPECT_EQ(created.exit_code, 0) << created.err;
@@ -313,9 +313,9 @@ TEST_F(TlsE2eTest, UserctlSpeaksTlsAndMutualTls) {
   // Connecting by IP to a certificate checked under another name.
   std::vector<std::string> get = base;
   get.insert(get.end(),
-             {"--tls_cert=" + Cert("client.pem"),
-              "--tls_key=" + Cert("client.key"),
-              "--tls_server_name=localhost", "--consistency=strong", "get",
+             {"--tls-cert=" + Cert("client.pem"),
+              "--tls-key=" + Cert("client.key"),
+              "--tls-server-name=localhost", "--consistency=strong", "get",
               "--username=" + name});
   CommandResult got = RunCommand(get);
   EXPECT_EQ(got.exit_code, 0) << got.err;
@@ -327,7 +327,7 @@ TEST_F(TlsE2eTest, UserctlSpeaksTlsAndMutualTls) {
   EXPECT_EQ(RunCommand(refused).exit_code, 24);
   std::vector<std::string> half = base;
   half.insert(half.end(),
-              {"--tls_cert=" + Cert("client.pem"), "get", "--username=x"});
+              {"--tls-cert=" + Cert("client.pem"), "get", "--username=x"});
   EXPECT_EQ(RunCommand(half).exit_code, 2);
 }
 

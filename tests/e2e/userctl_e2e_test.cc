@@ -90,14 +90,14 @@ TEST_F(UserctlE2eTest, UpdateAndDeleteThenGetFailsWithNotFoundExitCode) {
 
   CommandResult updated =
       Userctl({"update", id, "--email=" + name + "@new.example",
-               "--expected_version=1"});
+               "--expected-version=1"});
   ASSERT_EQ(updated.exit_code, 0) << updated.err;
   EXPECT_THAT(updated.out, HasSubstr(name + "@new.example"));
   EXPECT_THAT(updated.out, AnyOf(HasSubstr("\"version\": \"2\""),
                                  HasSubstr("\"version\": 2")));
 
   CommandResult stale = Userctl(
-      {"update", id, "--email=" + name + "@x.example", "--expected_version=1"});
+      {"update", id, "--email=" + name + "@x.example", "--expected-version=1"});
   EXPECT_EQ(stale.exit_code, 10 + static_cast<int>(grpc::StatusCode::ABORTED))
       << stale.err;
   EXPECT_THAT(stale.err, HasSubstr("ABORTED"));
