@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/testing/fake_clock.h"
 
 namespace userservice {
 namespace {
@@ -154,35 +155,10 @@ PoolOptions Options(int max_size,
 
 absl::Time Later() { return absl::Now() + absl::Seconds(30); }
 
-// Time for the pool's lifetime and idle bookkeeping, moved only by the test.
-class FakeClock {
- public:
-  absl::Time Now() {
-    absl::MutexLock lock(&mu_);
-    return now_;
-  }
-  void Advance(absl::Duration by) {
-    absl::MutexLock lock(&mu_);
-    now_ += by;
-  }
-  void Set(absl::Time now) {
-    absl::MutexLock lock(&mu_);
-    now_ = now;
-  }
-  std::function<absl::Time()> AsClock() {
-    return [this]() { return Now(); };
-  }
-
- private:
-  absl::Mutex mu_;
-  absl::Time now_ ABSL_GUARDED_BY(mu_) = absl::FromUnixSeconds(1700000000);
-};
-
-// Options on a fake clock with lifetime, idle timeout and validation all off,
-// for tests to turn on what they exercise.
-PoolOptions ClockedOptions(int max_size, FakeClock* clock) {
+// Options with lifetime, idle timeout and validation all off, for tests to
+// turn on what they exercise (on the fake clock).
+PoolOptions BareOptions(int max_size) {
   PoolOptions options = Options(max_size);
-  options.clock = clock->AsClock();
   options.max_lifetime = absl::InfiniteDuration();
   options.idle_timeout = absl::InfiniteDuration();
   options.validate_after_idle = absl::InfiniteDuration();
@@ -794,15 +770,27 @@ TEST_F(ConnectionPoolTest, DefaultOptions) {
   EXPECT_EQ(options.idle_timeout, absl::Minutes(5));
   EXPECT_EQ(options.validate_after_idle, absl::Seconds(1));
   EXPECT_EQ(options.max_opening, 4);
-  EXPECT_FALSE(options.clock);
+}
+
+TEST_F(ConnectionPoolTest, WithoutAClockLifetimesRunOnRealTime) {
+  PoolOptions options = Options(1);
+  options.max_lifetime = absl::Seconds(100);
+  options.lifetime_jitter = 0;
+  Pool pool(options, factory_.AsFactory());
+  const absl::Time before = absl::Now();
+  absl::StatusOr<Lease> lease = pool.Acquire(Later());
+  const absl::Time after = absl::Now();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_GE(lease->expires_at(), before + absl::Seconds(100));
+  EXPECT_LE(lease->expires_at(), after + absl::Seconds(100));
 }
 
 TEST_F(ConnectionPoolTest, LifetimesAreJitteredAndIdleConnectionsExpireOnTime) {
   constexpr int kConns = 40;
-  PoolOptions options = ClockedOptions(kConns, &clock_);
+  PoolOptions options = BareOptions(kConns);
   options.max_lifetime = absl::Seconds(100);
   options.lifetime_jitter = 0.2;
-  Pool pool(options, factory_.AsFactory());
+  Pool pool(options, factory_.AsFactory(), nullptr, clock_.AsClock());
   const absl::Time t0 = clock_.Now();
 
   std::map<int, absl::Time> expires;  // by connection id
@@ -858,10 +846,10 @@ TEST_F(ConnectionPoolTest, LifetimesAreJitteredAndIdleConnectionsExpireOnTime) {
 TEST_F(ConnectionPoolTest,
        ExpiredConnectionsCloseOnReleaseAndTheRestAreReused) {
   constexpr int kConns = 40;
-  PoolOptions options = ClockedOptions(kConns + 1, &clock_);
+  PoolOptions options = BareOptions(kConns + 1);
   options.max_lifetime = absl::Seconds(100);
   options.lifetime_jitter = 0.2;
-  Pool pool(options, factory_.AsFactory());
+  Pool pool(options, factory_.AsFactory(), nullptr, clock_.AsClock());
   const absl::Time t0 = clock_.Now();
 
   std::vector<Lease> leases;
@@ -917,10 +905,10 @@ TEST_F(ConnectionPoolTest,
 
 TEST_F(ConnectionPoolTest,
        WithoutJitterEveryConnectionLivesExactlyMaxLifetime) {
-  PoolOptions options = ClockedOptions(4, &clock_);
+  PoolOptions options = BareOptions(4);
   options.max_lifetime = absl::Seconds(100);
   options.lifetime_jitter = 0;
-  Pool pool(options, factory_.AsFactory());
+  Pool pool(options, factory_.AsFactory(), nullptr, clock_.AsClock());
   const absl::Time t0 = clock_.Now();
 
   std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
@@ -946,9 +934,9 @@ TEST_F(ConnectionPoolTest,
 }
 
 TEST_F(ConnectionPoolTest, InfiniteLifetimeNeverExpires) {
-  PoolOptions options = ClockedOptions(2, &clock_);
+  PoolOptions options = BareOptions(2);
   options.max_lifetime = absl::InfiniteDuration();
-  Pool pool(options, factory_.AsFactory());
+  Pool pool(options, factory_.AsFactory(), nullptr, clock_.AsClock());
   FakeConn* conn;
   {
     absl::StatusOr<Lease> lease = pool.Acquire(Later());
@@ -968,9 +956,9 @@ TEST_F(ConnectionPoolTest, InfiniteLifetimeNeverExpires) {
 // --- Idle timeout -----------------------------------------------------------
 
 TEST_F(ConnectionPoolTest, MaintainClosesConnectionsIdleLongerThanTheTimeout) {
-  PoolOptions options = ClockedOptions(4, &clock_);
+  PoolOptions options = BareOptions(4);
   options.idle_timeout = absl::Seconds(60);
-  Pool pool(options, factory_.AsFactory());
+  Pool pool(options, factory_.AsFactory(), nullptr, clock_.AsClock());
   const absl::Time t0 = clock_.Now();
 
   std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
@@ -1015,9 +1003,9 @@ TEST_F(ConnectionPoolTest, MaintainClosesConnectionsIdleLongerThanTheTimeout) {
 }
 
 TEST_F(ConnectionPoolTest, AcquireClosesConnectionsIdleLongerThanTheTimeout) {
-  PoolOptions options = ClockedOptions(4, &clock_);
+  PoolOptions options = BareOptions(4);
   options.idle_timeout = absl::Seconds(60);
-  Pool pool(options, factory_.AsFactory());
+  Pool pool(options, factory_.AsFactory(), nullptr, clock_.AsClock());
   const absl::Time t0 = clock_.Now();
 
   std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
@@ -1088,16 +1076,16 @@ class FakeValidator {
   absl::Time last_deadline_ ABSL_GUARDED_BY(mu_);
 };
 
-PoolOptions ValidatingOptions(int max_size, FakeClock* clock) {
-  PoolOptions options = ClockedOptions(max_size, clock);
+PoolOptions ValidatingOptions(int max_size) {
+  PoolOptions options = BareOptions(max_size);
   options.validate_after_idle = absl::Seconds(1);
   return options;
 }
 
 TEST_F(ConnectionPoolTest, ValidatesOnlyConnectionsIdleLongerThanThreshold) {
   FakeValidator validator;
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
-            validator.AsValidator());
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), validator.AsValidator(),
+            clock_.AsClock());
 
   // A new connection is not validated.
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
@@ -1124,7 +1112,8 @@ TEST_F(ConnectionPoolTest, ValidatesOnlyConnectionsIdleLongerThanThreshold) {
 }
 
 TEST_F(ConnectionPoolTest, NoValidatorMeansNoValidation) {
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory());
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), nullptr,
+            clock_.AsClock());
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
   clock_.Advance(absl::Hours(1));
   absl::StatusOr<Lease> lease = pool.Acquire(Later());
@@ -1134,8 +1123,8 @@ TEST_F(ConnectionPoolTest, NoValidatorMeansNoValidation) {
 
 TEST_F(ConnectionPoolTest, FailedValidationClosesItAndAcquireTakesTheNext) {
   FakeValidator validator;
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
-            validator.AsValidator());
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), validator.AsValidator(),
+            clock_.AsClock());
   {
     std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
     std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
@@ -1161,8 +1150,8 @@ TEST_F(ConnectionPoolTest, FailedValidationClosesItAndAcquireTakesTheNext) {
 
 TEST_F(ConnectionPoolTest, WhenEveryIdleConnectionFailsValidationOneIsOpened) {
   FakeValidator validator;
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
-            validator.AsValidator());
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), validator.AsValidator(),
+            clock_.AsClock());
   {
     std::optional<absl::StatusOr<Lease>> a(pool.Acquire(Later()));
     std::optional<absl::StatusOr<Lease>> b(pool.Acquire(Later()));
@@ -1187,8 +1176,8 @@ TEST_F(ConnectionPoolTest, WhenEveryIdleConnectionFailsValidationOneIsOpened) {
 
 TEST_F(ConnectionPoolTest, FailedValidationInAFullPoolOpensAReplacement) {
   FakeValidator validator;
-  Pool pool(ValidatingOptions(1, &clock_), factory_.AsFactory(),
-            validator.AsValidator());
+  Pool pool(ValidatingOptions(1), factory_.AsFactory(), validator.AsValidator(),
+            clock_.AsClock());
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
   clock_.Advance(absl::Seconds(2));
   validator.Fail(1);
@@ -1207,7 +1196,8 @@ TEST_F(ConnectionPoolTest, ValidatorRunsOutsideThePoolMutex) {
     seen.push_back(pool_ptr->Stats());
     return true;
   };
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(), validator);
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), validator,
+            clock_.AsClock());
   pool_ptr = &pool;
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
   clock_.Advance(absl::Seconds(2));
@@ -1221,8 +1211,8 @@ TEST_F(ConnectionPoolTest, ValidatorRunsOutsideThePoolMutex) {
 
 TEST_F(ConnectionPoolTest, NoValidationOnceTheDeadlineHasPassed) {
   FakeValidator validator;
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(),
-            validator.AsValidator());
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), validator.AsValidator(),
+            clock_.AsClock());
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
   clock_.Advance(absl::Seconds(2));
 
@@ -1246,7 +1236,8 @@ TEST_F(ConnectionPoolTest, AThrowingValidatorClosesTheConnection) {
   auto validator = [](FakeConn&, absl::Time) -> bool {
     throw std::runtime_error("validator blew up");
   };
-  Pool pool(ValidatingOptions(4, &clock_), factory_.AsFactory(), validator);
+  Pool pool(ValidatingOptions(4), factory_.AsFactory(), validator,
+            clock_.AsClock());
   { ASSERT_TRUE(pool.Acquire(Later()).ok()); }
   clock_.Advance(absl::Seconds(2));
   EXPECT_THROW(pool.Acquire(Later()).IgnoreError(), std::runtime_error);
@@ -1399,13 +1390,14 @@ void ExpectCounters(const PoolStats& got, const PoolStats& want) {
 }
 
 TEST_F(ConnectionPoolTest, CountersMoveExactlyAsExpected) {
-  PoolOptions options = ValidatingOptions(2, &clock_);
+  PoolOptions options = ValidatingOptions(2);
   options.acquire_timeout = absl::Milliseconds(15);
   options.max_lifetime = absl::Seconds(100);
   options.lifetime_jitter = 0;
   options.idle_timeout = absl::Seconds(60);
   FakeValidator validator;
-  Pool pool(options, factory_.AsFactory(), validator.AsValidator());
+  Pool pool(options, factory_.AsFactory(), validator.AsValidator(),
+            clock_.AsClock());
 
   PoolStats want;  // updated step by step: only what should move
   want.max_size = 2;
@@ -1572,12 +1564,11 @@ TEST_F(ConnectionPoolTest, StressNeverLeaksOrExceedsMaxSize) {
 
   PoolOptions options = Options(kMaxSize, absl::Milliseconds(500));
   options.max_opening = kMaxOpening;
-  options.clock = clock_.AsClock();
   options.max_lifetime = absl::Seconds(60);
   options.lifetime_jitter = 0.2;
   options.idle_timeout = absl::Seconds(10);
   options.validate_after_idle = absl::Seconds(1);
-  Pool pool(options, factory, validator);
+  Pool pool(options, factory, validator, clock_.AsClock());
   pool_ptr = &pool;
 
   std::thread monitor([&]() {
