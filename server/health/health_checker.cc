@@ -84,20 +84,13 @@ void HealthChecker::BeatOnce() {
 void HealthChecker::CheckOnce(size_t replica_index) {
   const Replica& replica = replicas_[replica_index];
   const absl::Time start = absl::Now();
-  ReplicaObservation seen = replica.probe->Observe();
+  ProbeResult result = replica.probe->Observe();
   const absl::Time end = absl::Now();
-  ProbeResult result;
-  result.reachable = seen.reachable;
-  result.error = seen.error;
-  result.replication_status_known = seen.replication_status_known;
-  result.io_running = seen.io_running;
-  result.sql_running = seen.sql_running;
-  result.seconds_behind_master = seen.seconds_behind_master;
-  if (seen.reachable) {
+  if (result.reachable) {
     // The row was read at some moment during the check: taking the
     // midpoint corrects for the check's own duration to within half of it.
     const absl::Time observed_at = start + (end - start) / 2;
-    result.lag = ledger_->LagAt(seen.applied_heartbeat, observed_at);
+    result.lag = ledger_->LagAt(result.applied_heartbeat, observed_at);
   }
   const ReplicaState before = replica.health->Snapshot(end).state;
   replica.health->RecordProbe(result, end);

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,25 +18,13 @@
 
 namespace userservice {
 
-// What a replica's check saw, before lag is worked out.
-struct ReplicaObservation {
-  bool reachable = false;
-  std::string error;  // loggable reason when unreachable
-  bool replication_status_known = false;
-  bool io_running = false;
-  bool sql_running = false;
-  std::optional<int64_t> seconds_behind_master;
-  // The stamp in this server's heartbeat row on the replica; nullopt when
-  // the row has not arrived there yet.
-  std::optional<absl::Time> applied_heartbeat;
-};
-
 // Checks one replica. Implemented over a dedicated database connection in
 // server/mysql; faked in tests.
 class ReplicaProbe {
  public:
   virtual ~ReplicaProbe() = default;
-  virtual ReplicaObservation Observe() = 0;
+  // Everything but `lag`, which is left unset.
+  virtual ProbeResult Observe() = 0;
 };
 
 // Writes this server's heartbeat row on the primary. Returns UNAVAILABLE

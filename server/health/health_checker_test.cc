@@ -38,12 +38,12 @@ class FakeSink : public HeartbeatSink {
 
 class FakeProbe : public ReplicaProbe {
  public:
-  ReplicaObservation Observe() override {
+  ProbeResult Observe() override {
     absl::MutexLock lock(&mu_);
     ++observations_;
     return next_;
   }
-  void Set(ReplicaObservation o) {
+  void Set(ProbeResult o) {
     absl::MutexLock lock(&mu_);
     next_ = std::move(o);
   }
@@ -54,7 +54,7 @@ class FakeProbe : public ReplicaProbe {
 
  private:
   absl::Mutex mu_;
-  ReplicaObservation next_ ABSL_GUARDED_BY(mu_);
+  ProbeResult next_ ABSL_GUARDED_BY(mu_);
   int observations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -89,7 +89,7 @@ TEST(HealthCheckerTest, HeartbeatsFeedTheLedgerAndPrimaryState) {
 TEST(HealthCheckerTest, ReplicaCaughtUpWithTheLatestBeatHasZeroLag) {
   Rig rig;
   rig.checker.BeatOnce();
-  ReplicaObservation seen;
+  ProbeResult seen;
   seen.reachable = true;
   seen.applied_heartbeat = rig.sink.last();
   rig.probe.Set(seen);
@@ -106,7 +106,7 @@ TEST(HealthCheckerTest, ReplicaMissingBeatsLagsByTheirAge) {
   absl::SleepFor(absl::Milliseconds(20));
   rig.checker.BeatOnce();
   const absl::Time missing = rig.sink.last();
-  ReplicaObservation seen;
+  ProbeResult seen;
   seen.reachable = true;
   seen.applied_heartbeat = applied;
   rig.probe.Set(seen);
@@ -120,7 +120,7 @@ TEST(HealthCheckerTest, ReplicaMissingBeatsLagsByTheirAge) {
 
 TEST(HealthCheckerTest, UnreachableChecksEjectAndReportAChange) {
   Rig rig;
-  ReplicaObservation down;
+  ProbeResult down;
   down.error = "connection refused (error 2003)";
   rig.probe.Set(down);
   for (int i = 0; i < 3; ++i) rig.checker.CheckOnce(0);
@@ -130,7 +130,7 @@ TEST(HealthCheckerTest, UnreachableChecksEjectAndReportAChange) {
 
 TEST(HealthCheckerTest, ThreadsRunUntilStopped) {
   Rig rig;
-  ReplicaObservation seen;
+  ProbeResult seen;
   seen.reachable = true;
   rig.probe.Set(seen);
   rig.checker.Start();

@@ -27,7 +27,8 @@ struct HealthPolicy {
   absl::Duration heartbeat_interval = absl::Milliseconds(100);
 };
 
-// What one health check of a replica found.
+// What one health check of a replica found. The probe fills in everything
+// but `lag`, which the HealthChecker works out from `applied_heartbeat`.
 struct ProbeResult {
   bool reachable = false;
   // Short, loggable reason when not reachable (no SQL, no credentials).
@@ -38,6 +39,9 @@ struct ProbeResult {
   bool sql_running = false;
   // Seconds_Behind_Master; nullopt when NULL (SQL thread stopped) or unknown.
   std::optional<int64_t> seconds_behind_master;
+  // The stamp in this server's heartbeat row on the replica; nullopt when
+  // the row has not arrived there yet.
+  std::optional<absl::Time> applied_heartbeat;
   // Heartbeat lag (see LagLedger); nullopt when unknown.
   std::optional<absl::Duration> lag;
 };

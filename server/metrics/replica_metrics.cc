@@ -3,13 +3,11 @@
 #include <limits>
 #include <utility>
 
-#include "absl/time/clock.h"
 #include "server/metrics/samples.h"
 
 namespace userservice::metrics {
 
-ReplicaCollector::ReplicaCollector(std::vector<Replica> replicas,
-                                   std::function<absl::Time()> clock)
+ReplicaCollector::ReplicaCollector(std::vector<Replica> replicas, Clock clock)
     : replicas_(std::move(replicas)), clock_(std::move(clock)) {}
 
 std::vector<prometheus::MetricFamily> ReplicaCollector::Collect() const {
@@ -27,7 +25,7 @@ std::vector<prometheus::MetricFamily> ReplicaCollector::Collect() const {
                               "Times the replica was taken out of the read "
                               "rotation after repeated failures.",
                               MetricType::Counter);
-  const absl::Time now = clock_ ? clock_() : absl::Now();
+  const absl::Time now = clock_();
   for (const Replica& replica : replicas_) {
     const ReplicaStatus status = replica.health->Snapshot(now);
     const std::string& e = replica.endpoint;

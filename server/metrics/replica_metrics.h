@@ -1,12 +1,12 @@
 #ifndef USERSERVICE_SERVER_METRICS_REPLICA_METRICS_H_
 #define USERSERVICE_SERVER_METRICS_REPLICA_METRICS_H_
 
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "prometheus/collectable.h"
+#include "server/common/clock.h"
 #include "server/health/replica_health.h"
 
 namespace userservice::metrics {
@@ -22,15 +22,14 @@ class ReplicaCollector : public prometheus::Collectable {
     const ReplicaHealth* health;  // must outlive the collector
   };
 
-  // `clock` is absl::Now unless a test gives another.
   explicit ReplicaCollector(std::vector<Replica> replicas,
-                            std::function<absl::Time()> clock = nullptr);
+                            Clock clock = absl::Now);
 
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
   const std::vector<Replica> replicas_;
-  const std::function<absl::Time()> clock_;
+  const Clock clock_;
 };
 
 }  // namespace userservice::metrics

@@ -40,9 +40,9 @@ MysqlReplicaProbe::MysqlReplicaProbe(Endpoint replica,
       timeout_(timeout),
       conn_(std::move(replica), std::move(settings), timeout) {}
 
-ReplicaObservation MysqlReplicaProbe::Observe() {
+ProbeResult MysqlReplicaProbe::Observe() {
   const absl::Time deadline = absl::Now() + timeout_;
-  ReplicaObservation seen;
+  ProbeResult seen;
   if (!ReadHeartbeat(deadline, &seen)) return seen;
   seen.reachable = true;
   if (!ReadReplicationStatus(deadline, &seen)) {
@@ -53,7 +53,7 @@ ReplicaObservation MysqlReplicaProbe::Observe() {
 }
 
 bool MysqlReplicaProbe::ReadHeartbeat(absl::Time deadline,
-                                      ReplicaObservation* seen) {
+                                      ProbeResult* seen) {
   absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
     sql::PreparedStatement& select = conn.Prepare(kSelectStamp);
     select.setString(1, writer_id_);
@@ -72,7 +72,7 @@ bool MysqlReplicaProbe::ReadHeartbeat(absl::Time deadline,
 }
 
 bool MysqlReplicaProbe::ReadReplicationStatus(absl::Time deadline,
-                                              ReplicaObservation* seen) {
+                                              ProbeResult* seen) {
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);

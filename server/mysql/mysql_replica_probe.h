@@ -30,15 +30,15 @@ class MysqlReplicaProbe final : public ReplicaProbe {
   // only every minute. The heartbeat row keeps whole microseconds;
   // applied_heartbeat is the last nanosecond of that microsecond, so it
   // matches the full-precision stamp the LagLedger recorded.
-  ReplicaObservation Observe() override;
+  ProbeResult Observe() override;
 
  private:
   // Fills the heartbeat field; false with `seen->error` set if the replica
   // could not be asked.
-  bool ReadHeartbeat(absl::Time deadline, ReplicaObservation* seen);
+  bool ReadHeartbeat(absl::Time deadline, ProbeResult* seen);
   // Fills the replication fields; false with `seen->error` set if the
   // session failed.
-  bool ReadReplicationStatus(absl::Time deadline, ReplicaObservation* seen);
+  bool ReadReplicationStatus(absl::Time deadline, ProbeResult* seen);
 
   const std::string writer_id_;
   const absl::Duration timeout_;

@@ -8,8 +8,7 @@
 namespace userservice::observability {
 
 ConnectFailureLog::ConnectFailureLog(std::string endpoint,
-                                     absl::Duration repeat_every,
-                                     std::function<absl::Time()> clock)
+                                     absl::Duration repeat_every, Clock clock)
     : endpoint_(std::move(endpoint)),
       repeat_every_(repeat_every),
       clock_(std::move(clock)) {}
@@ -18,7 +17,7 @@ void ConnectFailureLog::Record(const absl::Status& status) {
   if (absl::IsDeadlineExceeded(status) || absl::IsCancelled(status)) return;
   enum class Line { kNone, kFirst, kRepeat, kRecovered } line = Line::kNone;
   uint64_t count = 0;
-  const absl::Time now = Now();
+  const absl::Time now = clock_();
   {
     absl::MutexLock lock(&mu_);
     if (status.ok()) {

@@ -2,13 +2,13 @@
 #define USERSERVICE_SERVER_OBSERVABILITY_CONNECT_FAILURE_LOG_H_
 
 #include <cstdint>
-#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/common/clock.h"
 
 namespace userservice::observability {
 
@@ -21,7 +21,7 @@ class ConnectFailureLog {
  public:
   explicit ConnectFailureLog(std::string endpoint,
                              absl::Duration repeat_every = absl::Seconds(30),
-                             std::function<absl::Time()> clock = nullptr);
+                             Clock clock = absl::Now);
 
   // The outcome of one attempt to open a connection. A deadline or a
   // cancellation of the caller says nothing about the endpoint and is not
@@ -29,11 +29,9 @@ class ConnectFailureLog {
   void Record(const absl::Status& status);
 
  private:
-  absl::Time Now() const { return clock_ ? clock_() : absl::Now(); }
-
   const std::string endpoint_;
   const absl::Duration repeat_every_;
-  const std::function<absl::Time()> clock_;
+  const Clock clock_;
 
   absl::Mutex mu_;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;

@@ -7,6 +7,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/testing/fake_clock.h"
 #include "server/testing/log_capture.h"
 
 namespace userservice::observability {
@@ -17,9 +18,8 @@ using ::testing::SizeIs;
 
 class ConnectFailureLogTest : public ::testing::Test {
  protected:
-  absl::Time now_ = absl::FromUnixSeconds(1000);
-  ConnectFailureLog log_{"replica-1", absl::Seconds(30),
-                         [this] { return now_; }};
+  FakeClock clock_{absl::FromUnixSeconds(1000)};
+  ConnectFailureLog log_{"replica-1", absl::Seconds(30), clock_.AsClock()};
   log::LogCapture capture_;
 };
 
@@ -40,7 +40,7 @@ TEST_F(ConnectFailureLogTest, AnOutageIsAFewLinesNotOnePerAttempt) {
   EXPECT_THAT(lines[0], HasSubstr("\"endpoint\":\"replica-1\""));
   EXPECT_THAT(lines[0], HasSubstr("error 2003"));
 
-  now_ += absl::Seconds(31);
+  clock_.Advance(absl::Seconds(31));
   log_.Record(down);
   log_.Record(down);
   lines = capture_.Lines();

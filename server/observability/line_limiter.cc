@@ -4,12 +4,12 @@
 
 namespace userservice::observability {
 
-LineLimiter::LineLimiter(int per_second, std::function<absl::Time()> now)
-    : per_second_(per_second), now_(std::move(now)) {}
+LineLimiter::LineLimiter(int per_second, Clock clock)
+    : per_second_(per_second), clock_(std::move(clock)) {}
 
 std::optional<int64_t> LineLimiter::Admit(absl::string_view key) {
   if (per_second_ <= 0) return 0;
-  const absl::Time now = now_();
+  const absl::Time now = clock_();
   absl::MutexLock lock(&mu_);
   // Keys are method and status code pairs: a small, bounded set.
   Window& window = windows_[key];

@@ -2,7 +2,6 @@
 #define USERSERVICE_SERVER_OBSERVABILITY_LINE_LIMITER_H_
 
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,8 +10,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/common/clock.h"
 #include "server/common/log.h"
 
 namespace userservice::observability {
@@ -26,8 +25,7 @@ class LineLimiter {
  public:
   // At most `per_second` lines per key in each one-second window; 0 or less
   // means no limit.
-  explicit LineLimiter(int per_second,
-                       std::function<absl::Time()> now = absl::Now);
+  explicit LineLimiter(int per_second, Clock clock = absl::Now);
 
   // Whether a line for `key` may be written now: nullopt if not (it is
   // counted as left out), else how many lines of this key were left out
@@ -42,7 +40,7 @@ class LineLimiter {
   };
 
   const int per_second_;
-  const std::function<absl::Time()> now_;
+  const Clock clock_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, Window> windows_ ABSL_GUARDED_BY(mu_);
 };

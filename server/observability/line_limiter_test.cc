@@ -3,14 +3,15 @@
 #include <optional>
 
 #include "gtest/gtest.h"
+#include "server/testing/fake_clock.h"
 
 namespace userservice::observability {
 namespace {
 
 class LineLimiterTest : public ::testing::Test {
  protected:
-  absl::Time now_ = absl::FromUnixSeconds(1700000000);
-  LineLimiter limiter_{2, [this] { return now_; }};
+  FakeClock clock_;
+  LineLimiter limiter_{2, clock_.AsClock()};
 };
 
 TEST_F(LineLimiterTest, WritesUpToTheLimitPerSecondAndCountsTheRest) {
@@ -18,10 +19,10 @@ TEST_F(LineLimiterTest, WritesUpToTheLimitPerSecondAndCountsTheRest) {
   EXPECT_EQ(limiter_.Admit("GetUser UNAVAILABLE"), 0);
   EXPECT_EQ(limiter_.Admit("GetUser UNAVAILABLE"), std::nullopt);
   EXPECT_EQ(limiter_.Admit("GetUser UNAVAILABLE"), std::nullopt);
-  now_ += absl::Milliseconds(999);
+  clock_.Advance(absl::Milliseconds(999));
   EXPECT_EQ(limiter_.Admit("GetUser UNAVAILABLE"), std::nullopt);
   // A new second: the first line says how many were left out.
-  now_ += absl::Milliseconds(1);
+  clock_.Advance(absl::Milliseconds(1));
   EXPECT_EQ(limiter_.Admit("GetUser UNAVAILABLE"), 3);
   EXPECT_EQ(limiter_.Admit("GetUser UNAVAILABLE"), 0);
 }

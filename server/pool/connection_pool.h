@@ -17,6 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/common/clock.h"
 #include "server/pool/pool_observer.h"
 
 namespace userservice {
@@ -55,9 +56,6 @@ struct PoolOptions {
   // so a burst of callers against a cold or recovering database does not
   // become a burst of connects. Values below 1 mean no limit beyond max_size.
   int max_opening = 4;
-  // Source of time for lifetime and idle bookkeeping; empty means absl::Now.
-  // For tests. (Waits for a free connection always use real time.)
-  std::function<absl::Time()> clock;
   // Told how long each Acquire took (for metrics); may be null. Must outlive
   // the pool.
   PoolObserver* observer = nullptr;
@@ -180,11 +178,14 @@ class ConnectionPool {
     Disposal disposal_ = Disposal::kReturn;
   };
 
+  // `clock` times lifetimes and idleness; waits for a free connection
+  // always use real time.
   ConnectionPool(PoolOptions options, Factory factory,
-                 Validator validator = nullptr)
+                 Validator validator = nullptr, Clock clock = absl::Now)
       : options_(std::move(options)),
         factory_(std::move(factory)),
         validator_(std::move(validator)),
+        clock_(std::move(clock)),
         rng_(SeedRng()) {}
 
   // Every lease must have been released before the pool is destroyed.
@@ -210,7 +211,7 @@ class ConnectionPool {
   // called periodically, so that a pool nobody acquires from still shrinks.
   void Maintain() {
     std::vector<Idle> doomed;
-    const absl::Time now = Now();
+    const absl::Time now = clock_();
     absl::MutexLock lock(&mu_);
     RetireIdleLocked(now, &doomed);
   }  // `doomed` is destroyed after `lock` releases the mutex.
@@ -273,7 +274,7 @@ class ConnectionPool {
     std::vector<Idle> doomed;
     while (true) {
       doomed.clear();
-      const absl::Time now = Now();
+      const absl::Time now = clock_();
       mu_.Lock();
       if (closed_) {
         ++acquire_closed_;
@@ -337,10 +338,6 @@ class ConnectionPool {
     std::random_device device;
     return (static_cast<uint64_t>(device()) << 32) ^ device() ^
            static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
-  }
-
-  absl::Time Now() const {
-    return options_.clock ? options_.clock() : absl::Now();
   }
 
   int TotalLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -418,7 +415,7 @@ class ConnectionPool {
     if (conn.ok() && *conn == nullptr) {
       conn = absl::InternalError("connection factory returned null");
     }
-    const absl::Time opened_at = Now();
+    const absl::Time opened_at = clock_();
     guard.pool = nullptr;
 
     absl::MutexLock lock(&mu_);
@@ -462,7 +459,7 @@ class ConnectionPool {
 
   void Release(std::unique_ptr<Conn> conn, uint64_t generation,
                absl::Time expires_at, Disposal disposal) {
-    const absl::Time now = Now();
+    const absl::Time now = clock_();
     std::vector<Idle> doomed;
     absl::MutexLock lock(&mu_);
     --in_use_;
@@ -504,6 +501,7 @@ class ConnectionPool {
   const PoolOptions options_;
   const Factory factory_;
   const Validator validator_;
+  const Clock clock_;
 
   mutable absl::Mutex mu_;
   // Most recently released last: reusing it keeps the working set warm.

@@ -122,7 +122,7 @@ TEST_F(HealthTest, HeartbeatReachesReplicasAndProbeReportsItApplied) {
   for (int i = 0; i < static_cast<int>(TestCluster::Get().replicas().size());
        ++i) {
     MysqlReplicaProbe probe(Replica(i), *settings_, writer, kTimeout);
-    const ReplicaObservation seen = probe.Observe();
+    const ProbeResult seen = probe.Observe();
     EXPECT_TRUE(seen.reachable) << seen.error;
     EXPECT_EQ(seen.error, "");
     ASSERT_TRUE(seen.applied_heartbeat.has_value());
@@ -140,7 +140,7 @@ TEST_F(HealthTest, HeartbeatReachesReplicasAndProbeReportsItApplied) {
 
 TEST_F(HealthTest, ProbeOfAWriterWithNoRowYetHasNoAppliedHeartbeat) {
   MysqlReplicaProbe probe(Replica(0), *settings_, UniqueWriter(), kTimeout);
-  const ReplicaObservation seen = probe.Observe();
+  const ProbeResult seen = probe.Observe();
   EXPECT_TRUE(seen.reachable) << seen.error;
   EXPECT_FALSE(seen.applied_heartbeat.has_value());
 }
@@ -161,7 +161,7 @@ TEST_F(HealthTest, StoppedSqlThreadShowsAsLagAndRecovers) {
     Beat(*sink, ledger);
     absl::SleepFor(absl::Milliseconds(100));
   }
-  ReplicaObservation seen = probe.Observe();
+  ProbeResult seen = probe.Observe();
   ASSERT_TRUE(seen.reachable) << seen.error;
   const std::optional<absl::Duration> lag =
       ledger.LagAt(seen.applied_heartbeat, absl::Now());
@@ -189,7 +189,7 @@ TEST_F(HealthTest, ProbeOfAClosedPortIsUnreachableWithACleanError) {
   MysqlReplicaProbe probe(Endpoint{"replica-x", "127.0.0.1", 1}, *settings_,
                           UniqueWriter(), kTimeout);
   const absl::Time start = absl::Now();
-  const ReplicaObservation seen = probe.Observe();
+  const ProbeResult seen = probe.Observe();
   EXPECT_LT(absl::Now() - start, kTimeout + absl::Seconds(1));
   EXPECT_FALSE(seen.reachable);
   // 2002 or 2003, depending on how the client library saw the refusal.
@@ -204,7 +204,7 @@ TEST_F(HealthTest, ProbeOfAClosedPortIsUnreachableWithACleanError) {
 
 TEST_F(HealthTest, ProbeOfThePrimaryHasNoReplicationStatus) {
   MysqlReplicaProbe probe(Primary(), *settings_, UniqueWriter(), kTimeout);
-  const ReplicaObservation seen = probe.Observe();
+  const ProbeResult seen = probe.Observe();
   EXPECT_TRUE(seen.reachable) << seen.error;
   EXPECT_FALSE(seen.replication_status_known);
   EXPECT_FALSE(seen.seconds_behind_master.has_value());
@@ -219,7 +219,7 @@ TEST_F(HealthTest, ProbeWithoutSlaveMonitorKnowsNoStatusAndBacksOff) {
                         "GRANT SLAVE MONITOR ON *.* TO " + user);
     ASSERT_TRUE(revoked.status().ok()) << revoked.status();
     ASSERT_TRUE(TestCluster::Get().Sync().ok());
-    const ReplicaObservation seen = probe.Observe();
+    const ProbeResult seen = probe.Observe();
     EXPECT_TRUE(seen.reachable) << seen.error;
     EXPECT_FALSE(seen.replication_status_known);
     EXPECT_FALSE(seen.io_running);
@@ -228,7 +228,7 @@ TEST_F(HealthTest, ProbeWithoutSlaveMonitorKnowsNoStatusAndBacksOff) {
   }
   ASSERT_TRUE(TestCluster::Get().Sync().ok());
   // Granted again, but the probe does not ask again within the minute.
-  const ReplicaObservation again = probe.Observe();
+  const ProbeResult again = probe.Observe();
   EXPECT_TRUE(again.reachable) << again.error;
   EXPECT_FALSE(again.replication_status_known);
   // A new probe (a restarted server) sees the status at once.
@@ -321,7 +321,7 @@ TEST_F(HealthTest, LostDedicatedSessionsAreReplacedWithinTheSameCall) {
   KillAppSessions("replica-0");
   const absl::Status written = sink->Write(absl::Now());
   EXPECT_TRUE(written.ok()) << written;
-  const ReplicaObservation seen = probe.Observe();
+  const ProbeResult seen = probe.Observe();
   EXPECT_TRUE(seen.reachable) << seen.error;
   EXPECT_TRUE(seen.replication_status_known);
   auto other = Connect(Primary());
