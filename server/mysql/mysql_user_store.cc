@@ -219,13 +219,11 @@ absl::Status MysqlUserStore::WithConnection(
   if (!broken && conn.in_transaction()) {
     // The body failed half-way through a transaction; the connection goes
     // back to the pool clean or not at all.
-    absl::Status rollback = RunSql(
-        endpoint_name_, absl::InfiniteFuture(),
-        [&]() {
+    absl::Status rollback =
+        RunSql(endpoint_name_, absl::InfiniteFuture(), [&]() {
           conn.Rollback();
           return absl::OkStatus();
-        },
-        &broken);
+        });
     if (!rollback.ok()) broken = true;
   }
   if (broken) lease->MarkBroken();
