@@ -43,6 +43,8 @@ class MysqlUserStore final : public UserReader, public UserWriter {
                                        absl::Duration timeout,
                                        const RequestContext& ctx) override;
 
+  // Without a request_id, a batch of one (CreateUsers) whose clash is then
+  // named; with one, see create_requests.h.
   absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
                                            const RequestContext& ctx) override;
   absl::StatusOr<std::vector<Written<User>>> CreateUsers(
@@ -66,13 +68,10 @@ class MysqlUserStore final : public UserReader, public UserWriter {
       const RequestContext& ctx,
       absl::FunctionRef<absl::Status(MysqlConnection&)> body);
 
-  // The create path for a request that carries a request_id.
-  absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
-                                Written<User>* out);
-  // The user recorded for `request_id`, if any: NOT_FOUND when the key is
-  // unused.
-  absl::Status ReplayCreate(MysqlConnection& conn, const NewUser& user,
-                            Written<User>* out);
+  // The create path for a request that carries a request_id (see
+  // create_requests.h), including the race with a concurrent retry.
+  absl::StatusOr<Written<User>> CreateWithRequestId(const NewUser& user,
+                                                    const RequestContext& ctx);
   // Turns a bare duplicate-key failure into a message naming the field that
   // clashes (ignoring the user `own_id` itself); `original` if unknown.
   absl::Status DescribeConflict(const std::string& username,
