@@ -42,6 +42,7 @@
 #include "server/mysql/mysql_heartbeat.h"
 #include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/mysql_user_store.h"
+#include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
 #include "server/observability/call_log_interceptor.h"
 #include "server/observability/connect_failure_log.h"
@@ -549,6 +550,7 @@ struct EndpointRuntime {
   mysql::Endpoint endpoint;
   std::unique_ptr<mysql::MysqlPool> pool;
   std::unique_ptr<mysql::QueryKiller> killer;
+  std::unique_ptr<mysql::PrimaryDemotion> demotion;  // primary only
   std::unique_ptr<mysql::MysqlUserStore> store;
   std::unique_ptr<ReplicaHealth> health;            // replicas only
   std::unique_ptr<mysql::MysqlReplicaProbe> probe;  // replicas only
@@ -584,8 +586,7 @@ void PurgeExpiredRequestIds(mysql::MysqlUserStore& primary,
 
 std::unique_ptr<EndpointRuntime> MakeEndpoint(
     const ServerConfig& config, const mysql::Endpoint& endpoint,
-    std::function<void()> on_read_only,
-    metrics::ServerMetrics* server_metrics) {
+    bool is_primary, metrics::ServerMetrics* server_metrics) {
   auto runtime = std::make_unique<EndpointRuntime>();
   runtime->endpoint = endpoint;
   PoolOptions options = config.pool;
@@ -606,9 +607,13 @@ std::unique_ptr<EndpointRuntime> MakeEndpoint(
       [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
   runtime->killer =
       std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
+  if (is_primary) {
+    runtime->demotion =
+        std::make_unique<mysql::PrimaryDemotion>(runtime->pool.get());
+  }
   runtime->store = std::make_unique<mysql::MysqlUserStore>(
       endpoint.name, runtime->pool.get(),
-      mysql::StoreHooks{runtime->killer.get(), std::move(on_read_only)});
+      mysql::StoreHooks{runtime->killer.get(), runtime->demotion.get()});
   return runtime;
 }
 
@@ -639,20 +644,15 @@ int Run(const ServerConfig& config) {
              "grpc.reflection.v1alpha.ServerReflection"}));
   }
   PrimaryHealth primary_health;
-  std::unique_ptr<EndpointRuntime> primary;
-  // A primary that refuses writes was demoted: its pooled sessions all
-  // point at the wrong server, and new ones must resolve its name again.
-  auto on_primary_read_only = [&primary]() {
-    if (primary != nullptr) primary->pool->DiscardIdle();
-  };
-  primary = MakeEndpoint(config, config.primary, on_primary_read_only,
-                         server_metrics.get());
+  std::unique_ptr<EndpointRuntime> primary = MakeEndpoint(
+      config, config.primary, /*is_primary=*/true, server_metrics.get());
   std::vector<std::unique_ptr<EndpointRuntime>> replicas;
   std::vector<NamedReader> readers;
   std::vector<HealthChecker::Replica> checked;
   for (const mysql::Endpoint& endpoint : config.replicas) {
     replicas.push_back(
-        MakeEndpoint(config, endpoint, nullptr, server_metrics.get()));
+        MakeEndpoint(config, endpoint, /*is_primary=*/false,
+                     server_metrics.get()));
     EndpointRuntime& r = *replicas.back();
     r.health = std::make_unique<ReplicaHealth>(endpoint.name, config.health);
     r.probe = std::make_unique<mysql::MysqlReplicaProbe>(
@@ -696,7 +696,7 @@ int Run(const ServerConfig& config) {
 
   mysql::MysqlHeartbeatSink heartbeat(config.primary, config.connection,
                                       writer_id, config.check_timeout,
-                                      on_primary_read_only);
+                                      primary->demotion.get());
   LagLedger ledger;
   HealthChecker checker(config.checker, &heartbeat, &primary_health, &ledger,
                         std::move(checked), update_readiness);

@@ -102,11 +102,10 @@ absl::Status MysqlUserStore::WithConnection(
   }
   if (broken) lease->MarkBroken();
   if (outcome.error_code == kErrReadOnly) {
-    // A demoted primary: every pooled session points at it. New ones
-    // re-resolve the host name, following a DNS or Service switch.
+    // A demoted primary: this session points at it, like the idle ones
+    // the demotion handler discards.
     lease->MarkBroken();
-    pool_->DiscardIdle();
-    if (hooks_.on_read_only) hooks_.on_read_only();
+    if (hooks_.demotion != nullptr) hooks_.demotion->WriteRefused();
   }
   if (!status.ok() && ctx.Cancelled()) {
     return absl::CancelledError("the call was cancelled by the client");

@@ -1,28 +1,26 @@
 #ifndef USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
 #define USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
 
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/functional/function_ref.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
 
 namespace userservice::mysql {
 
-using MysqlPool = ConnectionPool<MysqlConnection>;
-
 // Optional collaborators of a store.
 struct StoreHooks {
   // Kills a statement on the server when its call is cancelled, or when the
   // client stopped waiting for it (a socket timeout leaves it running).
   QueryKiller* killer = nullptr;
-  // Called when the endpoint refuses a write because it is read-only (a
-  // demoted primary), after the store has flushed its pool.
-  std::function<void()> on_read_only;
+  // Told when the endpoint refuses a write because it is read-only (the
+  // primary's store only).
+  PrimaryDemotion* demotion = nullptr;
 };
 
 // The users table on one MariaDB endpoint, through that endpoint's pool.
