@@ -50,7 +50,8 @@ absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
   if (!absl::IsNotFound(replay)) return replay;
 
   conn.Begin();
-  absl::StatusOr<std::vector<User>> inserted = InsertUsers(conn, absl::MakeConstSpan(&user, 1));
+  absl::StatusOr<std::vector<User>> inserted =
+      InsertUsers(conn, absl::MakeConstSpan(&user, 1));
   if (!inserted.ok()) return inserted.status();
   out->value = std::move(inserted->front());
   sql::PreparedStatement& record = conn.Prepare(kInsertRequest);

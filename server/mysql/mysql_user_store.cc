@@ -317,7 +317,8 @@ absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
     }
     std::optional<User> updated = SelectUser(conn, UserKey::Id(update.id));
     if (!updated.has_value()) {
-      return absl::NotFoundError(absl::StrCat("user ", update.id, " not found"));
+      return absl::NotFoundError(
+          absl::StrCat("user ", update.id, " not found"));
     }
     result.value = *std::move(updated);
     conn.Commit();

@@ -160,9 +160,9 @@ std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key) {
     if (users.empty()) return std::nullopt;
     return std::move(users.front());
   }
-  sql::PreparedStatement& select = conn.Prepare(
-      key.kind == UserKey::Kind::kUsername ? kSelectByUsername
-                                           : kSelectByEmail);
+  sql::PreparedStatement& select =
+      conn.Prepare(key.kind == UserKey::Kind::kUsername ? kSelectByUsername
+                                                        : kSelectByEmail);
   select.setString(1, key.text);
   std::unique_ptr<sql::ResultSet> rs = Query(select);
   if (!rs->next()) return std::nullopt;
@@ -197,8 +197,8 @@ std::vector<User> SelectUsersAfter(MysqlConnection& conn, uint64_t after_id,
   return ReadUsers(select);
 }
 
-absl::StatusOr<std::vector<User>> InsertUsers(
-    MysqlConnection& conn, absl::Span<const NewUser> users) {
+absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
+                                              absl::Span<const NewUser> users) {
   std::vector<User> out(users.size());
   // RETURNING gives the rows in no promised order; the username, unique
   // within the batch once the insert succeeded, tells whose row is whose.
@@ -219,8 +219,8 @@ absl::StatusOr<std::vector<User>> InsertUsers(
   }
   if (returned != users.size()) {
     return absl::InternalError(absl::StrCat("the database returned ", returned,
-                                            " created users for ",
-                                            users.size(), " inserted"));
+                                            " created users for ", users.size(),
+                                            " inserted"));
   }
   if (own_transaction) conn.Commit();
   return out;

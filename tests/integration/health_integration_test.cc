@@ -96,8 +96,8 @@ class HealthTest : public ::testing::Test {
     options.name = "primary";
     options.max_size = 2;
     return std::make_unique<MysqlPool>(
-        options, [endpoint = Primary(), settings = *settings_](
-                     absl::Time deadline) {
+        options,
+        [endpoint = Primary(), settings = *settings_](absl::Time deadline) {
           return MysqlConnection::Open(endpoint, settings, deadline);
         });
   }
