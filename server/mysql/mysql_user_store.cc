@@ -102,8 +102,8 @@ absl::Status MysqlUserStore::WithConnection(
   }
   if (broken) lease->MarkBroken();
   if (outcome.error_code == kErrReadOnly) {
-    // A demoted primary: this session points at it, like the idle ones
-    // the demotion handler discards.
+    // A demoted primary: this session points at it, and so do the idle
+    // ones, which PrimaryDemotion discards.
     lease->MarkBroken();
     if (hooks_.demotion != nullptr) hooks_.demotion->WriteRefused();
   }
