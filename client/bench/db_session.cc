@@ -20,16 +20,19 @@
 #include "absl/time/time.h"
 #include "client/bench/names.h"
 #include "cppconn/connection.h"
-#include "cppconn/exception.h"
 #include "cppconn/prepared_statement.h"
 #include "cppconn/resultset.h"
-#include "cppconn/statement.h"
-#include "mysql_driver.h"
+#include "server/mysql/mysql_connection.h"
+#include "server/mysql/sql_status.h"
 
 namespace userbench {
 namespace {
 
-// The service's statements, verbatim (server/mysql/mysql_user_store.cc).
+using ::userservice::mysql::MysqlConnection;
+using ::userservice::mysql::RunSql;
+using ::userservice::mysql::SqlOutcome;
+
+// The service's statements, verbatim (server/mysql/user_rows.cc).
 #define USER_COLUMNS "id, username, email, create_time, update_time, version"
 constexpr char kSelectById[] =
     "SELECT " USER_COLUMNS " FROM users WHERE id = ?";
@@ -48,18 +51,26 @@ constexpr size_t kInsertBatch = 500;
 
 // Client errors meaning the connection is gone (CR_CONNECTION_ERROR,
 // CR_CONN_HOST_ERROR, CR_SERVER_GONE_ERROR, CR_SERVER_LOST,
-// CR_SERVER_LOST_EXTENDED) and ER_STATEMENT_TIMEOUT.
+// CR_SERVER_LOST_EXTENDED).
 bool ConnectionLost(int code) {
-  return code == 2002 || code == 2003 || code == 2006 || code == 2013 ||
-         code == 2055;
+  return code == 2002 || code == 2003 || code == 2006 ||
+         code == userservice::mysql::kErrServerLost || code == 2055;
 }
-constexpr int kStatementTimeout = 1969;
-constexpr int kDuplicateKey = 1062;
+
+// Also true after a failure that was not a database error at all (error 0):
+// the client library's state is then unknown.
+bool Broken(const SqlOutcome& outcome) {
+  return outcome.error_code == 0 ? outcome.connection_broken
+                                 : ConnectionLost(outcome.error_code);
+}
 
 std::string ErrorName(int code) {
+  if (code == 0) return "INTERNAL";
   if (ConnectionLost(code)) return "UNAVAILABLE";
-  if (code == kStatementTimeout) return "DEADLINE_EXCEEDED";
-  if (code == kDuplicateKey) return "ALREADY_EXISTS";
+  if (code == userservice::mysql::kErrStatementTimeout) {
+    return "DEADLINE_EXCEEDED";
+  }
+  if (code == userservice::mysql::kErrDuplicateEntry) return "ALREADY_EXISTS";
   return absl::StrCat("MYSQL_", code);
 }
 
@@ -90,75 +101,64 @@ absl::StatusOr<DbLogin> LoadDbLogin(const DbOptions& options) {
 absl::StatusOr<std::unique_ptr<DbSession>> DbSession::Open(
     const HostPort& endpoint, const DbLogin& login, absl::Duration timeout) {
   const std::string name = absl::StrCat(endpoint.host, ":", endpoint.port);
-  try {
-    sql::ConnectOptionsMap options;
-    options["hostName"] = sql::SQLString(absl::StrCat("tcp://", name));
-    options["userName"] = sql::SQLString(login.user);
-    options["password"] = sql::SQLString(login.password);
-    options["schema"] = sql::SQLString(login.database);
-    options["OPT_RECONNECT"] = false;
-    options["OPT_CONNECT_TIMEOUT"] = CeilSeconds(timeout);
-    // The socket backstop outlives max_statement_time, which stops a slow
-    // statement first with a proper error.
-    options["OPT_READ_TIMEOUT"] = CeilSeconds(timeout) + 1;
-    options["OPT_WRITE_TIMEOUT"] = CeilSeconds(timeout) + 1;
-    options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
-    std::unique_ptr<sql::Connection> conn(
-        sql::mysql::get_mysql_driver_instance()->connect(options));
-    std::unique_ptr<sql::Statement> setup(conn->createStatement());
-    setup->execute("SET time_zone = '+00:00'");
-    setup->execute(absl::StrCat("SET SESSION max_statement_time = ",
-                                absl::ToDoubleSeconds(timeout)));
-    return std::unique_ptr<DbSession>(new DbSession(std::move(conn), name));
-  } catch (const sql::SQLException& e) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot connect to database ", name, " as ", login.user,
-                     ": ", ErrorName(e.getErrorCode()), " ", e.what()));
+  userservice::mysql::ConnectionSettings settings;
+  settings.database = login.database;
+  settings.user = login.user;
+  settings.password = [password = login.password]() {
+    return absl::StatusOr<std::string>(password);
+  };
+  settings.connect_timeout = timeout;
+  // The socket backstop outlives max_statement_time, which stops a slow
+  // statement first with a proper error.
+  settings.socket_timeout = absl::Seconds(CeilSeconds(timeout) + 1);
+  absl::StatusOr<std::unique_ptr<MysqlConnection>> conn = MysqlConnection::Open(
+      {name, endpoint.host, endpoint.port}, settings, absl::InfiniteFuture());
+  absl::Status status = conn.status();
+  if (status.ok()) {
+    const std::string budget = absl::StrCat("SET SESSION max_statement_time = ",
+                                            absl::ToDoubleSeconds(timeout));
+    status = RunSql(name, absl::InfiniteFuture(), [&]() {
+      (*conn)->Execute(budget.c_str());
+      return absl::OkStatus();
+    });
   }
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("cannot connect to database ",
+                                               name, " as ", login.user, ": ",
+                                               status.message()));
+  }
+  return std::unique_ptr<DbSession>(new DbSession(*std::move(conn), name));
 }
 
-DbSession::DbSession(std::unique_ptr<sql::Connection> conn, std::string name)
+DbSession::DbSession(std::unique_ptr<MysqlConnection> conn, std::string name)
     : conn_(std::move(conn)), name_(std::move(name)) {}
 
-DbSession::~DbSession() {
-  statements_.clear();
-  try {
-    conn_->close();
-  } catch (const sql::SQLException&) {
-    // The server may be gone; nothing to do about it here.
-  }
+DbSession::~DbSession() = default;
+
+std::string DbSession::Guard(absl::FunctionRef<std::string()> fn) {
+  std::string result;
+  SqlOutcome outcome;
+  const absl::Status status = RunSql(
+      name_, absl::InfiniteFuture(),
+      [&]() {
+        result = fn();
+        return absl::OkStatus();
+      },
+      &outcome);
+  if (status.ok()) return result;
+  if (Broken(outcome)) broken_ = true;
+  return ErrorName(outcome.error_code);
 }
 
-sql::PreparedStatement& DbSession::Prepare(const std::string& text) {
-  auto it = statements_.find(text);
-  if (it == statements_.end()) {
-    it = statements_
-             .emplace(text, std::unique_ptr<sql::PreparedStatement>(
-                                conn_->prepareStatement(text)))
-             .first;
-  }
-  return *it->second;
-}
-
-template <typename Fn>
-std::string DbSession::Guard(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const sql::SQLException& e) {
-    if (ConnectionLost(e.getErrorCode())) broken_ = true;
-    return ErrorName(e.getErrorCode());
-  }
-}
-
-template <typename Fn>
-absl::Status DbSession::GuardSetup(Fn&& fn) {
-  try {
-    return fn();
-  } catch (const sql::SQLException& e) {
-    if (ConnectionLost(e.getErrorCode())) broken_ = true;
-    return absl::InternalError(absl::StrCat(
-        "database ", name_, ": ", ErrorName(e.getErrorCode()), " ", e.what()));
-  }
+absl::Status DbSession::GuardSetup(absl::FunctionRef<absl::Status()> fn) {
+  SqlOutcome outcome;
+  const absl::Status status =
+      RunSql(name_, absl::InfiniteFuture(), fn, &outcome);
+  if (status.ok()) return status;
+  if (Broken(outcome)) broken_ = true;
+  return absl::InternalError(absl::StrCat("database ", name_, ": ",
+                                          ErrorName(outcome.error_code), " ",
+                                          status.message()));
 }
 
 namespace {
@@ -178,7 +178,7 @@ void ReadUserColumns(sql::ResultSet& rs) {
 
 std::string DbSession::RunSelectUser(uint64_t id) {
   return Guard([&]() -> std::string {
-    sql::PreparedStatement& select = Prepare(kSelectById);
+    sql::PreparedStatement& select = conn_->Prepare(kSelectById);
     select.setUInt64(1, id);
     std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
     if (!rs->next()) return "NOT_FOUND";
@@ -191,13 +191,14 @@ std::string DbSession::RunInsertUser(const std::string& username,
                                      const std::string& email,
                                      std::string* gtid) {
   return Guard([&]() -> std::string {
-    sql::PreparedStatement& insert = Prepare(kInsertUser);
+    sql::PreparedStatement& insert = conn_->Prepare(kInsertUser);
     insert.setString(1, username);
     insert.setString(2, email);
     std::unique_ptr<sql::ResultSet> rs(insert.executeQuery());
     if (!rs->next()) return "INTERNAL";
     ReadUserColumns(*rs);
-    std::unique_ptr<sql::ResultSet> position(Prepare(kLastGtid).executeQuery());
+    std::unique_ptr<sql::ResultSet> position(
+        conn_->Prepare(kLastGtid).executeQuery());
     if (position->next() && !position->isNull(1)) {
       *gtid = position->getString(1);
     }
@@ -208,7 +209,7 @@ std::string DbSession::RunInsertUser(const std::string& username,
 std::string DbSession::RunGtidWait(const std::string& gtid, absl::Duration wait,
                                    bool* applied) {
   return Guard([&]() -> std::string {
-    sql::PreparedStatement& select = Prepare(kGtidWait);
+    sql::PreparedStatement& select = conn_->Prepare(kGtidWait);
     select.setString(1, gtid);
     select.setDouble(2, absl::ToDoubleSeconds(wait));
     std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
@@ -221,7 +222,7 @@ absl::StatusOr<std::map<std::string, uint64_t>> DbSession::SelectIdsByPrefix(
     const std::string& prefix) {
   std::map<std::string, uint64_t> ids;
   absl::Status status = GuardSetup([&]() {
-    sql::PreparedStatement& select = Prepare(kSelectByPrefix);
+    sql::PreparedStatement& select = conn_->Prepare(kSelectByPrefix);
     // Prefixes are [a-z0-9-]: nothing to escape for LIKE.
     select.setString(1, absl::StrCat(prefix, "%"));
     std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
@@ -244,7 +245,7 @@ absl::Status DbSession::InsertUsers(const std::vector<std::string>& usernames) {
                         "(?, ?, NOW(6), NOW(6), 1)");
       }
       std::unique_ptr<sql::PreparedStatement> insert(
-          conn_->prepareStatement(text));
+          conn_->raw().prepareStatement(text));
       for (size_t i = begin; i < end; ++i) {
         const unsigned int column = static_cast<unsigned int>(2 * (i - begin));
         insert->setString(column + 1, usernames[i]);
@@ -259,7 +260,8 @@ absl::Status DbSession::InsertUsers(const std::vector<std::string>& usernames) {
 absl::StatusOr<std::string> DbSession::BinlogPosition() {
   std::string position;
   absl::Status status = GuardSetup([&]() {
-    std::unique_ptr<sql::ResultSet> rs(Prepare(kBinlogPosition).executeQuery());
+    std::unique_ptr<sql::ResultSet> rs(
+        conn_->Prepare(kBinlogPosition).executeQuery());
     if (rs->next() && !rs->isNull(1)) position = rs->getString(1);
     return absl::OkStatus();
   });

@@ -7,15 +7,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "client/bench/bench_config.h"
 
-namespace sql {
-class Connection;
-class PreparedStatement;
-}  // namespace sql
+namespace userservice::mysql {
+class MysqlConnection;
+}  // namespace userservice::mysql
 
 namespace userbench {
 
@@ -29,9 +29,9 @@ struct DbLogin {
 // $USER_BENCH_DB_PASSWORD, else no password.
 absl::StatusOr<DbLogin> LoadDbLogin(const DbOptions& options);
 
-// One Connector/C++ connection to one database, set up as the service sets
-// up its pooled connections (UTC time zone, utf8mb4, no auto-reconnect),
-// with the service's statements prepared once and reused. Not
+// One connection to one database, opened and set up by the service's own
+// MysqlConnection (UTC time zone, utf8mb4, no auto-reconnect), with the
+// service's statements prepared once and reused through its cache. Not
 // thread-safe: one session per worker thread.
 //
 // The Run* methods are the measured operations. They return "" on success
@@ -77,18 +77,17 @@ class DbSession {
   const std::string& name() const { return name_; }
 
  private:
-  DbSession(std::unique_ptr<sql::Connection> conn, std::string name);
-  sql::PreparedStatement& Prepare(const std::string& text);
-  // Runs fn, turning an SQLException into an error name (and marking the
-  // session broken on connection errors).
-  template <typename Fn>
-  std::string Guard(Fn&& fn);
-  template <typename Fn>
-  absl::Status GuardSetup(Fn&& fn);
+  DbSession(std::unique_ptr<userservice::mysql::MysqlConnection> conn,
+            std::string name);
+  // Runs `fn` (which may throw sql::SQLException) through RunSql and returns
+  // its result or the error's name, marking the session broken on
+  // connection errors.
+  std::string Guard(absl::FunctionRef<std::string()> fn);
+  // The same for setup steps, with the error as a status.
+  absl::Status GuardSetup(absl::FunctionRef<absl::Status()> fn);
 
-  std::unique_ptr<sql::Connection> conn_;
+  std::unique_ptr<userservice::mysql::MysqlConnection> conn_;
   std::string name_;
-  std::map<std::string, std::unique_ptr<sql::PreparedStatement>> statements_;
   bool broken_ = false;
 };
 

@@ -10,10 +10,10 @@ namespace userservice {
 EndpointSet::EndpointSet(const ServerConfig& config,
                          const std::string& writer_id,
                          metrics::ServerMetrics* metrics) {
-  primary_ = MakeEndpoint(
-      config, config.primary, [this] { OnPrimaryReadOnly(); }, metrics);
+  primary_ = MakeEndpoint(config, config.primary, /*is_primary=*/true, metrics);
   for (const mysql::Endpoint& endpoint : config.replicas) {
-    replicas_.push_back(MakeEndpoint(config, endpoint, nullptr, metrics));
+    replicas_.push_back(
+        MakeEndpoint(config, endpoint, /*is_primary=*/false, metrics));
     EndpointRuntime& replica = *replicas_.back();
     replica.health =
         std::make_unique<ReplicaHealth>(endpoint.name, config.health);
@@ -29,7 +29,7 @@ EndpointSet::~EndpointSet() {
 
 std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
     const ServerConfig& config, const mysql::Endpoint& endpoint,
-    std::function<void()> on_read_only, metrics::ServerMetrics* metrics) {
+    bool is_primary, metrics::ServerMetrics* metrics) {
   auto runtime = std::make_unique<EndpointRuntime>();
   runtime->endpoint = endpoint;
   PoolOptions options = config.pool;
@@ -49,9 +49,13 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
       [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
   runtime->killer =
       std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
+  if (is_primary) {
+    runtime->demotion =
+        std::make_unique<mysql::PrimaryDemotion>(runtime->pool.get());
+  }
   runtime->store = std::make_unique<mysql::MysqlUserStore>(
       endpoint.name, runtime->pool.get(),
-      mysql::StoreHooks{runtime->killer.get(), std::move(on_read_only)});
+      mysql::StoreHooks{runtime->killer.get(), runtime->demotion.get()});
   return runtime;
 }
 
@@ -119,10 +123,6 @@ std::vector<EndpointSnapshot> EndpointSet::Snapshot(
     e.pool = r->pool->Stats();
   }
   return endpoints;
-}
-
-void EndpointSet::OnPrimaryReadOnly() {
-  if (primary_ != nullptr) primary_->pool->DiscardIdle();
 }
 
 void EndpointSet::MaintainPools() {

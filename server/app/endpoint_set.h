@@ -12,6 +12,7 @@
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/mysql_user_store.h"
+#include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
 #include "server/routing/read_router.h"
 #include "server/service/admin_service_impl.h"
@@ -23,6 +24,7 @@ struct EndpointRuntime {
   mysql::Endpoint endpoint;
   std::unique_ptr<mysql::MysqlPool> pool;
   std::unique_ptr<mysql::QueryKiller> killer;
+  std::unique_ptr<mysql::PrimaryDemotion> demotion;  // primary only
   std::unique_ptr<mysql::MysqlUserStore> store;
   std::unique_ptr<ReplicaHealth> health;            // replicas only
   std::unique_ptr<mysql::MysqlReplicaProbe> probe;  // replicas only
@@ -54,16 +56,17 @@ class EndpointSet {
   // Every endpoint's state, primary first, for the admin service.
   std::vector<EndpointSnapshot> Snapshot(const PrimaryHealth& primary) const;
 
-  // The primary refused a write: it was demoted, so its pooled sessions
-  // all point at the wrong server, and new ones must resolve its name again.
-  void OnPrimaryReadOnly();
+  // Told when the primary refuses a write (the heartbeat reports to it too).
+  mysql::PrimaryDemotion* primary_demotion() {
+    return primary_->demotion.get();
+  }
   // Retires idle and aged connections even when no call comes by.
   void MaintainPools();
 
  private:
   std::unique_ptr<EndpointRuntime> MakeEndpoint(
       const ServerConfig& config, const mysql::Endpoint& endpoint,
-      std::function<void()> on_read_only, metrics::ServerMetrics* metrics);
+      bool is_primary, metrics::ServerMetrics* metrics);
 
   std::unique_ptr<EndpointRuntime> primary_;
   std::vector<std::unique_ptr<EndpointRuntime>> replicas_;

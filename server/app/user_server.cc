@@ -107,7 +107,7 @@ UserServer::UserServer(const ServerConfig& config)
       admin_service_([this] { return Snapshot(); }),
       heartbeat_(config_.primary, config_.connection, writer_id_,
                  config_.check_timeout,
-                 [this] { endpoints_.OnPrimaryReadOnly(); }),
+                 endpoints_.primary_demotion()),
       dispatcher_(config_.dispatcher),
       checker_(config_.checker, &heartbeat_, &primary_health_, &ledger_,
                endpoints_.CheckedReplicas(), [this] { readiness_.Update(); }) {

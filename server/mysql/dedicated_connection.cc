@@ -54,15 +54,15 @@ absl::Status DedicatedConnection::RunOnce(
     conn_ = *std::move(opened);
   }
   MysqlConnection& conn = *conn_;
-  bool broken = false;
+  SqlOutcome outcome;
   absl::Status status = RunSql(
       endpoint_.name, deadline,
       [&]() {
         conn.SetStatementBudget(deadline - absl::Now());
         return body(conn);
       },
-      &broken);
-  if (broken) conn_.reset();
+      &outcome);
+  if (outcome.connection_broken) conn_.reset();
   return status;
 }
 

@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/pool/connection_pool.h"
 
 namespace sql {
 class Connection;
@@ -114,6 +115,9 @@ class MysqlConnection {
   int64_t statement_budget_ms_ = -1;
   bool in_transaction_ = false;
 };
+
+// The sessions kept open to one endpoint.
+using MysqlPool = ConnectionPool<MysqlConnection>;
 
 // Initializes Connector/C++ (and the client library under it). Must run
 // once, before any thread opens a connection: the driver's lazy

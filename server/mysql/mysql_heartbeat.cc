@@ -33,10 +33,10 @@ MysqlHeartbeatSink::MysqlHeartbeatSink(Endpoint primary,
                                        ConnectionSettings settings,
                                        std::string writer_id,
                                        absl::Duration timeout,
-                                       std::function<void()> on_read_only)
+                                       PrimaryDemotion* demotion)
     : writer_id_(std::move(writer_id)),
       timeout_(timeout),
-      on_read_only_(std::move(on_read_only)),
+      demotion_(demotion),
       conn_(std::move(primary), std::move(settings), timeout) {}
 
 absl::Status MysqlHeartbeatSink::Write(absl::Time stamp) {
@@ -63,7 +63,7 @@ absl::Status MysqlHeartbeatSink::Write(absl::Time stamp) {
     // Our own session goes too: it may point at the demoted server by a
     // host name that now resolves to the new primary.
     conn_.Reset();
-    if (on_read_only_) on_read_only_();
+    if (demotion_ != nullptr) demotion_->WriteRefused();
     return absl::UnavailableError(absl::StrCat(
         "primary is read-only, heartbeat not written: ", status.message()));
   }

@@ -1,7 +1,6 @@
 #ifndef USERSERVICE_SERVER_MYSQL_MYSQL_HEARTBEAT_H_
 #define USERSERVICE_SERVER_MYSQL_MYSQL_HEARTBEAT_H_
 
-#include <functional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
@@ -11,6 +10,7 @@
 #include "server/health/health_checker.h"
 #include "server/mysql/dedicated_connection.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/primary_demotion.h"
 
 namespace userservice::mysql {
 
@@ -25,13 +25,12 @@ class MysqlHeartbeatSink final : public HeartbeatSink {
  public:
   // `writer_id` names this server process's row: 1 to 64 bytes (ASCII),
   // unique among the servers sharing the database. Each Write is bounded
-  // by `timeout`. `on_read_only` is called (on the writing thread) after
-  // every write the primary refused because it is read-only, i.e. was
-  // demoted: the server flushes the primary's pool there, so new
-  // connections resolve the primary's host name again.
+  // by `timeout`. A write the primary refused because it is read-only (it
+  // was demoted) is reported to `demotion` (on the writing thread), if
+  // given; it must outlive the sink.
   MysqlHeartbeatSink(Endpoint primary, ConnectionSettings settings,
                      std::string writer_id, absl::Duration timeout,
-                     std::function<void()> on_read_only);
+                     PrimaryDemotion* demotion);
 
   // Stores `stamp` (microseconds since the Unix epoch, this server's clock)
   // in the row. OK once committed; UNAVAILABLE when the primary cannot be
@@ -47,7 +46,7 @@ class MysqlHeartbeatSink final : public HeartbeatSink {
 
   const std::string writer_id_;
   const absl::Duration timeout_;
-  const std::function<void()> on_read_only_;
+  PrimaryDemotion* const demotion_;
   DedicatedConnection conn_;
 
   absl::Mutex prune_mu_;

@@ -2,67 +2,23 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cppconn/datatype.h"
 #include "cppconn/prepared_statement.h"
 #include "cppconn/resultset.h"
+#include "server/mysql/create_requests.h"
 #include "server/mysql/sql_status.h"
+#include "server/mysql/user_rows.h"
 
 namespace userservice::mysql {
 namespace {
 
-// Column order shared by every statement that returns users; ReadUser
-// depends on it.
-#define USER_COLUMNS "id, username, email, create_time, update_time, version"
-
-constexpr char kSelectById[] =
-    "SELECT " USER_COLUMNS " FROM users WHERE id = ?";
-// username_key/email_key are stored LOWER() copies with binary collation and
-// unique indexes: case-insensitive, but not accent-insensitive like the
-// *_ci collations would be.
-constexpr char kSelectByUsername[] =
-    "SELECT " USER_COLUMNS " FROM users WHERE username_key = LOWER(?)";
-constexpr char kSelectByEmail[] =
-    "SELECT " USER_COLUMNS " FROM users WHERE email_key = LOWER(?)";
-// Statement text for `WHERE id IN (?, ..., ?)` with `arity` placeholders.
-std::string SelectByIdsSql(int arity) {
-  std::string sql = "SELECT " USER_COLUMNS " FROM users WHERE id IN (?";
-  for (int i = 1; i < arity; ++i) sql += ",?";
-  sql += ")";
-  return sql;
-}
-
-// Statement text for an insert of `rows` users, returning them.
-std::string InsertUsersSql(int rows) {
-  std::string sql =
-      "INSERT INTO users (username, email, create_time, update_time, "
-      "version) VALUES (?, ?, NOW(6), NOW(6), 1)";
-  for (int i = 1; i < rows; ++i) sql += ",(?, ?, NOW(6), NOW(6), 1)";
-  sql += " RETURNING " USER_COLUMNS;
-  return sql;
-}
-
-constexpr char kListAfter[] =
-    "SELECT " USER_COLUMNS " FROM users WHERE id > ? ORDER BY id LIMIT ?";
-constexpr char kInsertUser[] =
-    "INSERT INTO users (username, email, create_time, update_time, version) "
-    "VALUES (?, ?, NOW(6), NOW(6), 1) RETURNING " USER_COLUMNS;
-constexpr char kInsertRequest[] =
-    "INSERT INTO create_requests (request_id, user_id, fingerprint, "
-    "create_time) VALUES (?, ?, ?, NOW(6))";
-// Microseconds, because a DATETIME(6) compared with NOW(6) is exact.
-constexpr char kPurgeRequests[] =
-    "DELETE FROM create_requests "
-    "WHERE create_time < NOW(6) - INTERVAL ? MICROSECOND LIMIT ?";
-constexpr char kSelectRequest[] =
-    "SELECT user_id, fingerprint FROM create_requests WHERE request_id = ?";
 constexpr char kUpdateUser[] =
     "UPDATE users SET username = COALESCE(?, username), "
     "email = COALESCE(?, email), version = version + 1, "
@@ -74,92 +30,10 @@ constexpr char kSelectConflict[] =
     "SELECT username_key = LOWER(?), email_key = LOWER(?) FROM users "
     "WHERE (username_key = LOWER(?) OR email_key = LOWER(?)) AND id <> ? "
     "LIMIT 2";
-constexpr char kLastGtid[] = "SELECT @@last_gtid";
-constexpr char kBinlogPosition[] = "SELECT @@global.gtid_binlog_pos";
 constexpr char kGtidWait[] = "SELECT MASTER_GTID_WAIT(?, ?)";
-
-#undef USER_COLUMNS
-
-absl::Time ParseDatetime(const std::string& text) {
-  absl::Time t;
-  std::string error;
-  if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", text, absl::UTCTimeZone(), &t,
-                       &error)) {
-    return absl::UnixEpoch();
-  }
-  return t;
-}
-
-User ReadUser(sql::ResultSet& rs) {
-  User user;
-  user.id = rs.getUInt64(1);
-  user.username = rs.getString(2);
-  user.email = rs.getString(3);
-  user.create_time = ParseDatetime(rs.getString(4));
-  user.update_time = ParseDatetime(rs.getString(5));
-  user.version = rs.getInt64(6);
-  return user;
-}
-
-// Ties a request_id to what was asked, so a reused key with other fields is
-// told apart from a retry. FNV-1a: stable across processes and versions,
-// unlike std::hash or absl::Hash.
-uint64_t Fingerprint(const NewUser& user) {
-  uint64_t hash = 14695981039346656037ull;
-  auto mix = [&hash](absl::string_view text) {
-    for (unsigned char c : text) {
-      hash ^= c;
-      hash *= 1099511628211ull;
-    }
-  };
-  mix(absl::AsciiStrToLower(user.username));
-  mix(absl::string_view("\0", 1));
-  mix(absl::AsciiStrToLower(user.email));
-  return hash;
-}
 
 std::unique_ptr<sql::ResultSet> Query(sql::PreparedStatement& statement) {
   return std::unique_ptr<sql::ResultSet>(statement.executeQuery());
-}
-
-// Multi-id selects come in a few arities, so each connection prepares at most
-// kIdBucketCount statements; a batch is padded to the next arity by repeating
-// its last id (IN ignores duplicates).
-constexpr int kIdBucketCount = 8;  // 1, 2, 4, ..., 128
-constexpr size_t kMaxIdsPerStatement = size_t{1} << (kIdBucketCount - 1);
-
-// Stable C strings, because MysqlConnection caches statements by pointer.
-const std::vector<std::string>& SelectByIdsStatements() {
-  static const auto* statements = [] {
-    auto* texts = new std::vector<std::string>;
-    for (int bucket = 0; bucket < kIdBucketCount; ++bucket) {
-      texts->push_back(SelectByIdsSql(1 << bucket));
-    }
-    return texts;
-  }();
-  return *statements;
-}
-
-// Inserts of up to this many rows are one statement each, prepared per row
-// count as it is first needed; larger batches are split.
-constexpr size_t kMaxUsersPerInsert = 64;
-
-const std::vector<std::string>& InsertUsersStatements() {
-  static const auto* statements = [] {
-    auto* texts = new std::vector<std::string>;
-    for (size_t rows = 0; rows <= kMaxUsersPerInsert; ++rows) {
-      texts->push_back(rows == 0 ? "" : InsertUsersSql(static_cast<int>(rows)));
-    }
-    return texts;
-  }();
-  return *statements;
-}
-
-ReplicationPosition QueryPosition(MysqlConnection& conn, const char* sql) {
-  std::unique_ptr<sql::ResultSet> rs = Query(conn.Prepare(sql));
-  std::string gtids;
-  if (rs->next() && !rs->isNull(1)) gtids = rs->getString(1);
-  return ReplicationPosition{kFlavorMariaDb, std::move(gtids)};
 }
 
 absl::Status VersionMismatchOrMissing(MysqlConnection& conn, uint64_t id,
@@ -219,22 +93,19 @@ absl::Status MysqlUserStore::WithConnection(
   if (!broken && conn.in_transaction()) {
     // The body failed half-way through a transaction; the connection goes
     // back to the pool clean or not at all.
-    absl::Status rollback = RunSql(
-        endpoint_name_, absl::InfiniteFuture(),
-        [&]() {
+    absl::Status rollback =
+        RunSql(endpoint_name_, absl::InfiniteFuture(), [&]() {
           conn.Rollback();
           return absl::OkStatus();
-        },
-        &broken);
+        });
     if (!rollback.ok()) broken = true;
   }
   if (broken) lease->MarkBroken();
   if (outcome.error_code == kErrReadOnly) {
-    // A demoted primary: every pooled session points at it. New ones
-    // re-resolve the host name, following a DNS or Service switch.
+    // A demoted primary: this session points at it, and so do the idle
+    // ones, which PrimaryDemotion discards.
     lease->MarkBroken();
-    pool_->DiscardIdle();
-    if (hooks_.on_read_only) hooks_.on_read_only();
+    if (hooks_.demotion != nullptr) hooks_.demotion->WriteRefused();
   }
   if (!status.ok() && ctx.Cancelled()) {
     return absl::CancelledError("the call was cancelled by the client");
@@ -244,41 +115,23 @@ absl::Status MysqlUserStore::WithConnection(
 
 absl::StatusOr<User> MysqlUserStore::GetUser(const UserKey& key,
                                              const RequestContext& ctx) {
-  User user;
+  std::optional<User> user;
   absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
-    sql::PreparedStatement* select = nullptr;
-    switch (key.kind) {
-      case UserKey::Kind::kId:
-        select = &conn.Prepare(kSelectById);
-        select->setUInt64(1, key.id);
-        break;
-      case UserKey::Kind::kUsername:
-        select = &conn.Prepare(kSelectByUsername);
-        select->setString(1, key.text);
-        break;
-      case UserKey::Kind::kEmail:
-        select = &conn.Prepare(kSelectByEmail);
-        select->setString(1, key.text);
-        break;
-    }
-    std::unique_ptr<sql::ResultSet> rs = Query(*select);
-    if (!rs->next()) {
-      switch (key.kind) {
-        case UserKey::Kind::kId:
-          return absl::NotFoundError(
-              absl::StrCat("user ", key.id, " not found"));
-        case UserKey::Kind::kUsername:
-          return absl::NotFoundError(
-              absl::StrCat("no user with username \"", key.text, "\""));
-        case UserKey::Kind::kEmail:
-          return absl::NotFoundError("no user with that email");
-      }
-    }
-    user = ReadUser(*rs);
+    user = SelectUser(conn, key);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  return user;
+  if (user.has_value()) return *std::move(user);
+  switch (key.kind) {
+    case UserKey::Kind::kId:
+      return absl::NotFoundError(absl::StrCat("user ", key.id, " not found"));
+    case UserKey::Kind::kUsername:
+      return absl::NotFoundError(
+          absl::StrCat("no user with username \"", key.text, "\""));
+    case UserKey::Kind::kEmail:
+      break;
+  }
+  return absl::NotFoundError("no user with that email");
 }
 
 absl::StatusOr<std::vector<User>> MysqlUserStore::GetUsersByIds(
@@ -286,21 +139,7 @@ absl::StatusOr<std::vector<User>> MysqlUserStore::GetUsersByIds(
   std::vector<User> users;
   if (ids.empty()) return users;
   absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
-    users.clear();
-    for (size_t start = 0; start < ids.size(); start += kMaxIdsPerStatement) {
-      const absl::Span<const uint64_t> chunk =
-          ids.subspan(start, kMaxIdsPerStatement);
-      int bucket = 0;
-      while ((size_t{1} << bucket) < chunk.size()) ++bucket;
-      sql::PreparedStatement& select =
-          conn.Prepare(SelectByIdsStatements()[bucket].c_str());
-      const int arity = 1 << bucket;
-      for (int i = 0; i < arity; ++i) {
-        select.setUInt64(i + 1, chunk[std::min<size_t>(i, chunk.size() - 1)]);
-      }
-      std::unique_ptr<sql::ResultSet> rs = Query(select);
-      while (rs->next()) users.push_back(ReadUser(*rs));
-    }
+    users = SelectUsersByIds(conn, ids);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -311,12 +150,7 @@ absl::StatusOr<std::vector<User>> MysqlUserStore::ListUsers(
     uint64_t after_id, int limit, const RequestContext& ctx) {
   std::vector<User> users;
   absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
-    sql::PreparedStatement& select = conn.Prepare(kListAfter);
-    select.setUInt64(1, after_id);
-    select.setInt(2, limit);
-    std::unique_ptr<sql::ResultSet> rs = Query(select);
-    users.reserve(rs->rowsCount());
-    while (rs->next()) users.push_back(ReadUser(*rs));
+    users = SelectUsersAfter(conn, after_id, limit);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -349,37 +183,23 @@ absl::StatusOr<bool> MysqlUserStore::WaitForPosition(
 
 absl::StatusOr<Written<User>> MysqlUserStore::CreateUser(
     const NewUser& user, const RequestContext& ctx) {
-  Written<User> result;
-  absl::Status status;
+  absl::StatusOr<Written<User>> created;
   if (user.request_id.empty()) {
-    status = WithConnection(ctx, [&](MysqlConnection& conn) {
-      sql::PreparedStatement& insert = conn.Prepare(kInsertUser);
-      insert.setString(1, user.username);
-      insert.setString(2, user.email);
-      std::unique_ptr<sql::ResultSet> rs = Query(insert);
-      rs->next();
-      result.value = ReadUser(*rs);
-      result.position = QueryPosition(conn, kLastGtid);
-      return absl::OkStatus();
-    });
-  } else {
-    status = WithConnection(ctx, [&](MysqlConnection& conn) {
-      return CreateIdempotent(conn, user, &result);
-    });
-    if (absl::IsAlreadyExists(status)) {
-      // A concurrent call with the same request_id may have won the race;
-      // if so this call is its retry.
-      absl::Status replay = WithConnection(ctx, [&](MysqlConnection& conn) {
-        return ReplayCreate(conn, user, &result);
-      });
-      if (!absl::IsNotFound(replay)) status = replay;
+    absl::StatusOr<std::vector<Written<User>>> batch =
+        CreateUsers(absl::MakeConstSpan(&user, 1), ctx);
+    if (batch.ok()) {
+      created = std::move(batch->front());
+    } else {
+      created = batch.status();
     }
+  } else {
+    created = CreateWithRequestId(user, ctx);
   }
-  if (absl::IsAlreadyExists(status)) {
-    status = DescribeConflict(user.username, user.email, 0, ctx, status);
+  if (absl::IsAlreadyExists(created.status())) {
+    return DescribeConflict(user.username, user.email, 0, ctx,
+                            created.status());
   }
-  if (!status.ok()) return status;
-  return result;
+  return created;
 }
 
 absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
@@ -393,110 +213,41 @@ absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
     }
   }
   absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
-    // RETURNING gives the rows in no promised order; the username, unique
-    // within the batch once the insert succeeded, tells whose row is whose.
-    absl::flat_hash_map<std::string, size_t> index_of;
-    index_of.reserve(users.size());
-    for (size_t i = 0; i < users.size(); ++i) index_of[users[i].username] = i;
-    const bool split = users.size() > kMaxUsersPerInsert;
-    // One statement is atomic by itself; several need a transaction to be
-    // all or nothing.
-    if (split) conn.Begin();
-    size_t returned = 0;
-    for (size_t start = 0; start < users.size(); start += kMaxUsersPerInsert) {
-      const absl::Span<const NewUser> chunk =
-          users.subspan(start, kMaxUsersPerInsert);
-      sql::PreparedStatement& insert =
-          conn.Prepare(InsertUsersStatements()[chunk.size()].c_str());
-      for (size_t i = 0; i < chunk.size(); ++i) {
-        insert.setString(2 * i + 1, chunk[i].username);
-        insert.setString(2 * i + 2, chunk[i].email);
-      }
-      std::unique_ptr<sql::ResultSet> rs = Query(insert);
-      while (rs->next()) {
-        User user = ReadUser(*rs);
-        auto owner = index_of.find(user.username);
-        if (owner == index_of.end()) {
-          return absl::InternalError(
-              "the database returned a user that was not asked for");
-        }
-        results[owner->second].value = std::move(user);
-        ++returned;
-      }
+    absl::StatusOr<std::vector<User>> inserted = InsertUsers(conn, users);
+    if (!inserted.ok()) return inserted.status();
+    const ReplicationPosition position = LastWritePosition(conn);
+    for (size_t i = 0; i < users.size(); ++i) {
+      results[i] = Written<User>{std::move((*inserted)[i]), position};
     }
-    if (returned != users.size()) {
-      return absl::InternalError(absl::StrCat(
-          "the database returned ", returned, " created users for ",
-          users.size(), " inserted"));
-    }
-    if (split) conn.Commit();
-    const ReplicationPosition position = QueryPosition(conn, kLastGtid);
-    for (Written<User>& result : results) result.position = position;
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
   return results;
 }
 
-absl::Status MysqlUserStore::CreateIdempotent(MysqlConnection& conn,
-                                              const NewUser& user,
-                                              Written<User>* out) {
-  absl::Status replay = ReplayCreate(conn, user, out);
-  if (!absl::IsNotFound(replay)) return replay;
-
-  conn.Begin();
-  sql::PreparedStatement& insert = conn.Prepare(kInsertUser);
-  insert.setString(1, user.username);
-  insert.setString(2, user.email);
-  std::unique_ptr<sql::ResultSet> rs = Query(insert);
-  rs->next();
-  out->value = ReadUser(*rs);
-  sql::PreparedStatement& record = conn.Prepare(kInsertRequest);
-  record.setString(1, user.request_id);
-  record.setUInt64(2, out->value.id);
-  record.setUInt64(3, Fingerprint(user));
-  record.executeUpdate();
-  conn.Commit();
-  out->position = QueryPosition(conn, kLastGtid);
-  return absl::OkStatus();
-}
-
-absl::Status MysqlUserStore::ReplayCreate(MysqlConnection& conn,
-                                          const NewUser& user,
-                                          Written<User>* out) {
-  sql::PreparedStatement& select = conn.Prepare(kSelectRequest);
-  select.setString(1, user.request_id);
-  std::unique_ptr<sql::ResultSet> rs = Query(select);
-  if (!rs->next()) return absl::NotFoundError("request_id not used yet");
-  const uint64_t user_id = rs->getUInt64(1);
-  if (rs->getUInt64(2) != Fingerprint(user)) {
-    return absl::InvalidArgumentError(
-        "request_id was already used to create a user with a different "
-        "username or email; use a new request_id for a new user");
+absl::StatusOr<Written<User>> MysqlUserStore::CreateWithRequestId(
+    const NewUser& user, const RequestContext& ctx) {
+  Written<User> result;
+  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+    return CreateIdempotent(conn, user, &result);
+  });
+  if (absl::IsAlreadyExists(status)) {
+    // A concurrent call with the same request_id may have won the race;
+    // if so this call is its retry.
+    absl::Status replay = WithConnection(ctx, [&](MysqlConnection& conn) {
+      return ReplayCreate(conn, user, &result);
+    });
+    if (!absl::IsNotFound(replay)) status = replay;
   }
-  sql::PreparedStatement& by_id = conn.Prepare(kSelectById);
-  by_id.setUInt64(1, user_id);
-  std::unique_ptr<sql::ResultSet> user_rs = Query(by_id);
-  if (!user_rs->next()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("request_id was already used to create user ", user_id,
-                     ", which has since been deleted"));
-  }
-  out->value = ReadUser(*user_rs);
-  // The original write's own GTID was not kept; the primary's current
-  // position includes it, so a session read with it still sees the user.
-  out->position = QueryPosition(conn, kBinlogPosition);
-  return absl::OkStatus();
+  if (!status.ok()) return status;
+  return result;
 }
 
 absl::StatusOr<int64_t> MysqlUserStore::PurgeCreateRequests(
     absl::Duration age, int limit, const RequestContext& ctx) {
   int64_t purged = 0;
   absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
-    sql::PreparedStatement& purge = conn.Prepare(kPurgeRequests);
-    purge.setInt64(1, absl::ToInt64Microseconds(age));
-    purge.setInt(2, limit);
-    purged = purge.executeUpdate();
+    purged = mysql::PurgeCreateRequests(conn, age, limit);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -564,13 +315,14 @@ absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
       conn.Rollback();
       return why;
     }
-    sql::PreparedStatement& select = conn.Prepare(kSelectById);
-    select.setUInt64(1, update.id);
-    std::unique_ptr<sql::ResultSet> rs = Query(select);
-    rs->next();
-    result.value = ReadUser(*rs);
+    std::optional<User> updated = SelectUser(conn, UserKey::Id(update.id));
+    if (!updated.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("user ", update.id, " not found"));
+    }
+    result.value = *std::move(updated);
     conn.Commit();
-    result.position = QueryPosition(conn, kLastGtid);
+    result.position = LastWritePosition(conn);
     return absl::OkStatus();
   });
   if (absl::IsAlreadyExists(status)) {
@@ -593,7 +345,7 @@ absl::StatusOr<ReplicationPosition> MysqlUserStore::DeleteUser(
     if (erase.executeUpdate() == 0) {
       return VersionMismatchOrMissing(conn, id, expected_version);
     }
-    position = QueryPosition(conn, kLastGtid);
+    position = LastWritePosition(conn);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -1,28 +1,26 @@
 #ifndef USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
 #define USERSERVICE_SERVER_MYSQL_MYSQL_USER_STORE_H_
 
-#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/functional/function_ref.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
 
 namespace userservice::mysql {
 
-using MysqlPool = ConnectionPool<MysqlConnection>;
-
 // Optional collaborators of a store.
 struct StoreHooks {
   // Kills a statement on the server when its call is cancelled, or when the
   // client stopped waiting for it (a socket timeout leaves it running).
   QueryKiller* killer = nullptr;
-  // Called when the endpoint refuses a write because it is read-only (a
-  // demoted primary), after the store has flushed its pool.
-  std::function<void()> on_read_only;
+  // Told when the endpoint refuses a write because it is read-only (the
+  // primary's store only).
+  PrimaryDemotion* demotion = nullptr;
 };
 
 // The users table on one MariaDB endpoint, through that endpoint's pool.
@@ -43,6 +41,8 @@ class MysqlUserStore final : public UserReader, public UserWriter {
                                        absl::Duration timeout,
                                        const RequestContext& ctx) override;
 
+  // Without a request_id, a batch of one (CreateUsers) whose clash is then
+  // named; with one, see create_requests.h.
   absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
                                            const RequestContext& ctx) override;
   absl::StatusOr<std::vector<Written<User>>> CreateUsers(
@@ -66,13 +66,10 @@ class MysqlUserStore final : public UserReader, public UserWriter {
       const RequestContext& ctx,
       absl::FunctionRef<absl::Status(MysqlConnection&)> body);
 
-  // The create path for a request that carries a request_id.
-  absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
-                                Written<User>* out);
-  // The user recorded for `request_id`, if any: NOT_FOUND when the key is
-  // unused.
-  absl::Status ReplayCreate(MysqlConnection& conn, const NewUser& user,
-                            Written<User>* out);
+  // The create path for a request that carries a request_id (see
+  // create_requests.h), including the race with a concurrent retry.
+  absl::StatusOr<Written<User>> CreateWithRequestId(const NewUser& user,
+                                                    const RequestContext& ctx);
   // Turns a bare duplicate-key failure into a message naming the field that
   // clashes (ignoring the user `own_id` itself); `original` if unknown.
   absl::Status DescribeConflict(const std::string& username,

@@ -121,18 +121,9 @@ absl::Status StatusFromSqlError(int error_code, absl::string_view endpoint,
 
 absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
                     absl::FunctionRef<absl::Status()> body,
-                    bool* connection_broken) {
-  SqlOutcome outcome;
-  absl::Status status = RunSql(endpoint, deadline, body, &outcome);
-  if (connection_broken != nullptr) {
-    *connection_broken = outcome.connection_broken;
-  }
-  return status;
-}
-
-absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
-                    absl::FunctionRef<absl::Status()> body,
                     SqlOutcome* outcome) {
+  SqlOutcome ignored;
+  if (outcome == nullptr) outcome = &ignored;
   *outcome = SqlOutcome();
   try {
     return body();

@@ -39,14 +39,11 @@ struct SqlOutcome {
 
 // Runs `body`, which may throw sql::SQLException, and returns its status or
 // the mapped exception. The only place in the project that catches
-// Connector/C++ exceptions. `*connection_broken` is set when the connection
-// that `body` used must be discarded.
+// Connector/C++ exceptions. `*outcome`, when given, says whether the
+// connection that `body` used must be discarded and which error ended it.
 absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
                     absl::FunctionRef<absl::Status()> body,
-                    bool* connection_broken = nullptr);
-absl::Status RunSql(absl::string_view endpoint, absl::Time deadline,
-                    absl::FunctionRef<absl::Status()> body,
-                    SqlOutcome* outcome);
+                    SqlOutcome* outcome = nullptr);
 
 }  // namespace userservice::mysql
 

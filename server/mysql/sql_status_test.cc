@@ -116,23 +116,25 @@ TEST(IsConnectionErrorTest, StatementLevelErrors) {
 // --- RunSql --------------------------------------------------------------
 
 TEST(RunSqlTest, ReturnsTheBodysStatus) {
-  bool broken = true;
+  SqlOutcome outcome;
+  outcome.connection_broken = true;
   EXPECT_TRUE(
       RunSql(
-          "primary", Future(), []() { return absl::OkStatus(); }, &broken)
+          "primary", Future(), []() { return absl::OkStatus(); }, &outcome)
           .ok());
-  EXPECT_FALSE(broken);
+  EXPECT_FALSE(outcome.connection_broken);
 
-  broken = true;
+  outcome.connection_broken = true;
   absl::Status status = RunSql(
       "primary", Future(), []() { return absl::NotFoundError("user 3"); },
-      &broken);
+      &outcome);
   EXPECT_EQ(status, absl::NotFoundError("user 3"));
-  EXPECT_FALSE(broken);
+  EXPECT_FALSE(outcome.connection_broken);
 }
 
 TEST(RunSqlTest, DuplicateEntryHidesTheValue) {
-  bool broken = true;
+  SqlOutcome outcome;
+  outcome.connection_broken = true;
   absl::Status status = RunSql(
       "primary", Future(),
       []() -> absl::Status {
@@ -140,7 +142,7 @@ TEST(RunSqlTest, DuplicateEntryHidesTheValue) {
             "Duplicate entry 'secret@x.com' for key 'users_email'", "23000",
             1062);
       },
-      &broken);
+      &outcome);
   EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists) << status;
   EXPECT_THAT(status.message(), Not(HasSubstr("secret")));
   EXPECT_THAT(status.message(), Not(HasSubstr("x.com")));
@@ -149,51 +151,54 @@ TEST(RunSqlTest, DuplicateEntryHidesTheValue) {
   EXPECT_THAT(status.message(), Not(HasSubstr("23000")));
   EXPECT_THAT(status.message(), HasSubstr("primary"));
   EXPECT_THAT(status.message(), HasSubstr("1062"));
-  EXPECT_FALSE(broken);
+  EXPECT_FALSE(outcome.connection_broken);
+  EXPECT_EQ(outcome.error_code, 1062);
 }
 
 TEST(RunSqlTest, LostConnectionMarksTheConnectionBroken) {
-  bool broken = false;
+  SqlOutcome outcome;
   absl::Status status = RunSql(
       "replica-0", Future(),
       []() -> absl::Status {
         throw sql::SQLException("Lost connection to server at 'db:3306'",
                                 "HY000", 2013);
       },
-      &broken);
+      &outcome);
   EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
   EXPECT_THAT(status.message(), HasSubstr("replica-0"));
   EXPECT_THAT(status.message(), Not(HasSubstr("db:3306")));
-  EXPECT_TRUE(broken);
+  EXPECT_TRUE(outcome.connection_broken);
 }
 
 TEST(RunSqlTest, LostConnectionAfterTheDeadlineIsDeadlineExceeded) {
-  bool broken = false;
+  SqlOutcome outcome;
   absl::Status status = RunSql(
       "replica-0", Past(),
       []() -> absl::Status {
         throw sql::SQLException("Lost connection", "HY000", 2013);
       },
-      &broken);
+      &outcome);
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
-  EXPECT_TRUE(broken);
+  EXPECT_TRUE(outcome.connection_broken);
 }
 
 TEST(RunSqlTest, StatementErrorKeepsTheConnection) {
-  bool broken = true;
+  SqlOutcome outcome;
+  outcome.connection_broken = true;
   absl::Status status = RunSql(
       "primary", Future(),
       []() -> absl::Status {
         throw sql::SQLException("Deadlock found when trying to get lock",
                                 "40001", 1213);
       },
-      &broken);
+      &outcome);
   EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
-  EXPECT_FALSE(broken);
+  EXPECT_FALSE(outcome.connection_broken);
 }
 
 TEST(RunSqlTest, UnknownSqlErrorIsInternalWithoutTheText) {
-  bool broken = true;
+  SqlOutcome outcome;
+  outcome.connection_broken = true;
   absl::Status status = RunSql(
       "primary", Future(),
       []() -> absl::Status {
@@ -201,29 +206,30 @@ TEST(RunSqlTest, UnknownSqlErrorIsInternalWithoutTheText) {
             "You have an error in your SQL syntax near 'password=hunter2'",
             "42000", 1064);
       },
-      &broken);
+      &outcome);
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(status.message(), Not(HasSubstr("hunter2")));
   EXPECT_THAT(status.message(), Not(HasSubstr("syntax")));
-  EXPECT_FALSE(broken);
+  EXPECT_FALSE(outcome.connection_broken);
 }
 
 TEST(RunSqlTest, OtherExceptionsAreInternalAndBreakTheConnection) {
-  bool broken = false;
+  SqlOutcome outcome;
   absl::Status status = RunSql(
       "replica-1", Future(),
       []() -> absl::Status {
         throw std::runtime_error("driver state corrupt: user=root pw=hunter2");
       },
-      &broken);
+      &outcome);
   EXPECT_EQ(status.code(), absl::StatusCode::kInternal) << status;
   EXPECT_THAT(status.message(), HasSubstr("replica-1"));
   EXPECT_THAT(status.message(), Not(HasSubstr("hunter2")));
   EXPECT_THAT(status.message(), Not(HasSubstr("corrupt")));
-  EXPECT_TRUE(broken);
+  EXPECT_TRUE(outcome.connection_broken);
+  EXPECT_EQ(outcome.error_code, 0);
 }
 
-TEST(RunSqlTest, BrokenFlagIsOptional) {
+TEST(RunSqlTest, OutcomeIsOptional) {
   absl::Status status = RunSql("primary", Future(), []() -> absl::Status {
     throw sql::SQLException("gone", "HY000", 2006);
   });

@@ -21,6 +21,7 @@
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/mysql_heartbeat.h"
 #include "server/mysql/mysql_replica_probe.h"
+#include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
 #include "server/mysql/sql_status.h"
 #include "tests/integration/app_database.h"
@@ -85,8 +86,27 @@ class HealthTest : public ::testing::Test {
 
   std::unique_ptr<MysqlHeartbeatSink> MakeSink(const std::string& writer) {
     return std::make_unique<MysqlHeartbeatSink>(Primary(), *settings_, writer,
-                                                kTimeout,
-                                                [this] { ++read_only_calls_; });
+                                                kTimeout, &demotion_);
+  }
+
+  // A pool of the primary's sessions as the server keeps one; it opens
+  // none until asked.
+  static std::unique_ptr<MysqlPool> PrimaryPool() {
+    PoolOptions options;
+    options.name = "primary";
+    options.max_size = 2;
+    return std::make_unique<MysqlPool>(
+        options,
+        [endpoint = Primary(), settings = *settings_](absl::Time deadline) {
+          return MysqlConnection::Open(endpoint, settings, deadline);
+        });
+  }
+
+  // Leaves one idle session in the primary's pool.
+  void PoolOneSession() {
+    absl::StatusOr<MysqlPool::Lease> lease =
+        primary_pool_->Acquire(absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(lease.ok()) << lease.status();
   }
 
   std::unique_ptr<MysqlConnection> Connect(const Endpoint& endpoint) {
@@ -105,7 +125,8 @@ class HealthTest : public ::testing::Test {
   }
 
   static ConnectionSettings* settings_;
-  std::atomic<int> read_only_calls_{0};
+  std::unique_ptr<MysqlPool> primary_pool_ = PrimaryPool();
+  PrimaryDemotion demotion_{primary_pool_.get()};
 };
 
 ConnectionSettings* HealthTest::settings_ = nullptr;
@@ -239,6 +260,7 @@ TEST_F(HealthTest, ProbeWithoutSlaveMonitorKnowsNoStatusAndBacksOff) {
 TEST_F(HealthTest, HeartbeatToReadOnlyPrimaryIsUnavailableAndReported) {
   auto sink = MakeSink(UniqueWriter());
   ASSERT_TRUE(sink->Write(absl::Now()).ok());
+  PoolOneSession();
   {
     AdminChange read_only("primary", "SET GLOBAL read_only = ON",
                           "SET GLOBAL read_only = OFF");
@@ -246,22 +268,25 @@ TEST_F(HealthTest, HeartbeatToReadOnlyPrimaryIsUnavailableAndReported) {
     const absl::Status status = sink->Write(absl::Now());
     EXPECT_TRUE(absl::IsUnavailable(status)) << status;
     EXPECT_THAT(status.message(), HasSubstr("read-only"));
-    EXPECT_EQ(read_only_calls_.load(), 1);
+    EXPECT_EQ(demotion_.refusals(), 1);
+    // The primary's pooled sessions went with the heartbeat's own.
+    EXPECT_EQ(primary_pool_->Stats().idle, 0);
   }
   // Writable again: the sink reconnects by itself.
   const absl::Status status = sink->Write(absl::Now());
   EXPECT_TRUE(status.ok()) << status;
-  EXPECT_EQ(read_only_calls_.load(), 1);
+  EXPECT_EQ(demotion_.refusals(), 1);
 }
 
 TEST_F(HealthTest, HeartbeatToUnreachablePrimaryIsUnavailable) {
   MysqlHeartbeatSink sink(Endpoint{"primary", "127.0.0.1", 1}, *settings_,
-                          UniqueWriter(), kTimeout,
-                          [this] { ++read_only_calls_; });
+                          UniqueWriter(), kTimeout, &demotion_);
+  PoolOneSession();
   const absl::Status status = sink.Write(absl::Now());
   EXPECT_TRUE(absl::IsUnavailable(status)) << status;
   EXPECT_THAT(status.message(), HasSubstr("unreachable"));
-  EXPECT_EQ(read_only_calls_.load(), 0);
+  EXPECT_EQ(demotion_.refusals(), 0);
+  EXPECT_EQ(primary_pool_->Stats().idle, 1);
 }
 
 TEST_F(HealthTest, HeartbeatDeletesRowsOfWritersSilentForADay) {

@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "server/mysql/migrations.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/primary_demotion.h"
 #include "tests/integration/app_database.h"
 #include "tests/support/test_cluster.h"
 
@@ -61,6 +62,7 @@ class StoreTest : public ::testing::Test {
 
   struct EndpointStore {
     std::unique_ptr<MysqlPool> pool;
+    std::unique_ptr<PrimaryDemotion> demotion;  // the primary's only
     std::unique_ptr<MysqlUserStore> store;
     MysqlUserStore* operator->() { return store.get(); }
   };
@@ -78,7 +80,11 @@ class StoreTest : public ::testing::Test {
         options, [endpoint, settings](absl::Time deadline) {
           return MysqlConnection::Open(endpoint, settings, deadline);
         });
-    s.store = std::make_unique<MysqlUserStore>(name, s.pool.get());
+    if (name == "primary") {
+      s.demotion = std::make_unique<PrimaryDemotion>(s.pool.get());
+    }
+    s.store = std::make_unique<MysqlUserStore>(
+        name, s.pool.get(), StoreHooks{nullptr, s.demotion.get()});
     return s;
   }
 
@@ -526,6 +532,15 @@ TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
 
 TEST_F(StoreTest, ReadOnlyPrimaryRefusesWritesWithUnavailable) {
   TestCluster& cluster = TestCluster::Get();
+  {
+    // Two idle sessions: the write takes one, the other stays idle.
+    absl::StatusOr<MysqlPool::Lease> a =
+        primary_.pool->Acquire(absl::Now() + absl::Seconds(5));
+    absl::StatusOr<MysqlPool::Lease> b =
+        primary_.pool->Acquire(absl::Now() + absl::Seconds(5));
+    ASSERT_TRUE(a.ok() && b.ok());
+  }
+  ASSERT_EQ(primary_.pool->Stats().idle, 2);
   ASSERT_TRUE(cluster.Execute("primary", "SET GLOBAL read_only = ON").ok());
   const std::string name = Unique("ro_");
   absl::StatusOr<Written<User>> refused = primary_->CreateUser(
@@ -533,6 +548,10 @@ TEST_F(StoreTest, ReadOnlyPrimaryRefusesWritesWithUnavailable) {
   ASSERT_TRUE(cluster.Execute("primary", "SET GLOBAL read_only = OFF").ok());
   EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
   EXPECT_THAT(refused.status().message(), HasSubstr("read-only"));
+  // The store reported the refusal once, and no session of the demoted
+  // server stayed pooled.
+  EXPECT_EQ(primary_.demotion->refusals(), 1);
+  EXPECT_EQ(primary_.pool->Stats().idle, 0);
   CreateOrDie(name, name + "@example.com");
 }
 

@@ -1,0 +1,237 @@
+#include "server/mysql/user_rows.h"
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "cppconn/prepared_statement.h"
+#include "cppconn/resultset.h"
+
+namespace userservice::mysql {
+namespace {
+
+// Column order shared by every statement that returns users; ReadUser
+// depends on it.
+#define USER_COLUMNS "id, username, email, create_time, update_time, version"
+
+// username_key/email_key are stored LOWER() copies with binary collation and
+// unique indexes: case-insensitive, but not accent-insensitive like the
+// *_ci collations would be.
+constexpr char kSelectByUsername[] =
+    "SELECT " USER_COLUMNS " FROM users WHERE username_key = LOWER(?)";
+constexpr char kSelectByEmail[] =
+    "SELECT " USER_COLUMNS " FROM users WHERE email_key = LOWER(?)";
+constexpr char kListAfter[] =
+    "SELECT " USER_COLUMNS " FROM users WHERE id > ? ORDER BY id LIMIT ?";
+constexpr char kLastGtid[] = "SELECT @@last_gtid";
+constexpr char kBinlogPosition[] = "SELECT @@global.gtid_binlog_pos";
+
+// Statement text for users whose id is one of `arity` placeholders; one id
+// reads as the plain point select.
+std::string SelectByIdsSql(int arity) {
+  std::string sql = "SELECT " USER_COLUMNS " FROM users WHERE id ";
+  if (arity == 1) return sql + "= ?";
+  sql += "IN (?";
+  for (int i = 1; i < arity; ++i) sql += ",?";
+  sql += ")";
+  return sql;
+}
+
+// Statement text for an insert of `rows` users, returning them.
+std::string InsertUsersSql(int rows) {
+  std::string sql =
+      "INSERT INTO users (username, email, create_time, update_time, "
+      "version) VALUES (?, ?, NOW(6), NOW(6), 1)";
+  for (int i = 1; i < rows; ++i) sql += ",(?, ?, NOW(6), NOW(6), 1)";
+  sql += " RETURNING " USER_COLUMNS;
+  return sql;
+}
+
+#undef USER_COLUMNS
+
+// Multi-id selects come in a few arities, so each connection prepares at most
+// kIdBucketCount statements.
+constexpr int kIdBucketCount = 8;  // 1, 2, 4, ..., 128
+constexpr size_t kMaxIdsPerStatement = size_t{1} << (kIdBucketCount - 1);
+
+// Stable C strings, because MysqlConnection caches statements by pointer.
+const std::vector<std::string>& SelectByIdsStatements() {
+  static const auto* statements = [] {
+    auto* texts = new std::vector<std::string>;
+    for (int bucket = 0; bucket < kIdBucketCount; ++bucket) {
+      texts->push_back(SelectByIdsSql(1 << bucket));
+    }
+    return texts;
+  }();
+  return *statements;
+}
+
+// Inserts of up to this many rows are one statement each, prepared per row
+// count as it is first needed; larger batches are split.
+constexpr size_t kMaxUsersPerInsert = 64;
+
+const std::vector<std::string>& InsertUsersStatements() {
+  static const auto* statements = [] {
+    auto* texts = new std::vector<std::string>;
+    for (size_t rows = 0; rows <= kMaxUsersPerInsert; ++rows) {
+      texts->push_back(rows == 0 ? "" : InsertUsersSql(static_cast<int>(rows)));
+    }
+    return texts;
+  }();
+  return *statements;
+}
+
+absl::Time ParseDatetime(const std::string& text) {
+  absl::Time t;
+  std::string error;
+  if (!absl::ParseTime("%Y-%m-%d %H:%M:%E*S", text, absl::UTCTimeZone(), &t,
+                       &error)) {
+    return absl::UnixEpoch();
+  }
+  return t;
+}
+
+User ReadUser(sql::ResultSet& rs) {
+  User user;
+  user.id = rs.getUInt64(1);
+  user.username = rs.getString(2);
+  user.email = rs.getString(3);
+  user.create_time = ParseDatetime(rs.getString(4));
+  user.update_time = ParseDatetime(rs.getString(5));
+  user.version = rs.getInt64(6);
+  return user;
+}
+
+std::unique_ptr<sql::ResultSet> Query(sql::PreparedStatement& statement) {
+  return std::unique_ptr<sql::ResultSet>(statement.executeQuery());
+}
+
+std::vector<User> ReadUsers(sql::PreparedStatement& statement) {
+  std::unique_ptr<sql::ResultSet> rs = Query(statement);
+  std::vector<User> users;
+  users.reserve(rs->rowsCount());
+  while (rs->next()) users.push_back(ReadUser(*rs));
+  return users;
+}
+
+ReplicationPosition QueryPosition(MysqlConnection& conn, const char* sql) {
+  std::unique_ptr<sql::ResultSet> rs = Query(conn.Prepare(sql));
+  std::string gtids;
+  if (rs->next() && !rs->isNull(1)) gtids = rs->getString(1);
+  return ReplicationPosition{kFlavorMariaDb, std::move(gtids)};
+}
+
+// Inserts one statement's worth of `users` and files each returned row
+// under the position of its user; returns how many rows came back.
+absl::StatusOr<size_t> InsertChunk(
+    MysqlConnection& conn, absl::Span<const NewUser> users,
+    const absl::flat_hash_map<std::string, size_t>& index_of,
+    std::vector<User>& out) {
+  sql::PreparedStatement& insert =
+      conn.Prepare(InsertUsersStatements()[users.size()].c_str());
+  for (size_t i = 0; i < users.size(); ++i) {
+    insert.setString(2 * i + 1, users[i].username);
+    insert.setString(2 * i + 2, users[i].email);
+  }
+  std::unique_ptr<sql::ResultSet> rs = Query(insert);
+  size_t returned = 0;
+  while (rs->next()) {
+    User user = ReadUser(*rs);
+    auto owner = index_of.find(user.username);
+    if (owner == index_of.end()) {
+      return absl::InternalError(
+          "the database returned a user that was not asked for");
+    }
+    out[owner->second] = std::move(user);
+    ++returned;
+  }
+  return returned;
+}
+
+}  // namespace
+
+std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key) {
+  if (key.kind == UserKey::Kind::kId) {
+    std::vector<User> users = SelectUsersByIds(conn, {key.id});
+    if (users.empty()) return std::nullopt;
+    return std::move(users.front());
+  }
+  sql::PreparedStatement& select =
+      conn.Prepare(key.kind == UserKey::Kind::kUsername ? kSelectByUsername
+                                                        : kSelectByEmail);
+  select.setString(1, key.text);
+  std::unique_ptr<sql::ResultSet> rs = Query(select);
+  if (!rs->next()) return std::nullopt;
+  return ReadUser(*rs);
+}
+
+std::vector<User> SelectUsersByIds(MysqlConnection& conn,
+                                   absl::Span<const uint64_t> ids) {
+  std::vector<User> users;
+  for (size_t start = 0; start < ids.size(); start += kMaxIdsPerStatement) {
+    const absl::Span<const uint64_t> chunk =
+        ids.subspan(start, kMaxIdsPerStatement);
+    int bucket = 0;
+    while ((size_t{1} << bucket) < chunk.size()) ++bucket;
+    sql::PreparedStatement& select =
+        conn.Prepare(SelectByIdsStatements()[bucket].c_str());
+    const int arity = 1 << bucket;
+    for (int i = 0; i < arity; ++i) {
+      select.setUInt64(i + 1, chunk[std::min<size_t>(i, chunk.size() - 1)]);
+    }
+    std::unique_ptr<sql::ResultSet> rs = Query(select);
+    while (rs->next()) users.push_back(ReadUser(*rs));
+  }
+  return users;
+}
+
+std::vector<User> SelectUsersAfter(MysqlConnection& conn, uint64_t after_id,
+                                   int limit) {
+  sql::PreparedStatement& select = conn.Prepare(kListAfter);
+  select.setUInt64(1, after_id);
+  select.setInt(2, limit);
+  return ReadUsers(select);
+}
+
+absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
+                                              absl::Span<const NewUser> users) {
+  std::vector<User> out(users.size());
+  // RETURNING gives the rows in no promised order; the username, unique
+  // within the batch once the insert succeeded, tells whose row is whose.
+  absl::flat_hash_map<std::string, size_t> index_of;
+  index_of.reserve(users.size());
+  for (size_t i = 0; i < users.size(); ++i) index_of[users[i].username] = i;
+  // One statement is atomic by itself; several need a transaction to be
+  // all or nothing.
+  const bool own_transaction =
+      users.size() > kMaxUsersPerInsert && !conn.in_transaction();
+  if (own_transaction) conn.Begin();
+  size_t returned = 0;
+  for (size_t start = 0; start < users.size(); start += kMaxUsersPerInsert) {
+    absl::StatusOr<size_t> chunk = InsertChunk(
+        conn, users.subspan(start, kMaxUsersPerInsert), index_of, out);
+    if (!chunk.ok()) return chunk.status();
+    returned += *chunk;
+  }
+  if (returned != users.size()) {
+    return absl::InternalError(absl::StrCat("the database returned ", returned,
+                                            " created users for ", users.size(),
+                                            " inserted"));
+  }
+  if (own_transaction) conn.Commit();
+  return out;
+}
+
+ReplicationPosition LastWritePosition(MysqlConnection& conn) {
+  return QueryPosition(conn, kLastGtid);
+}
+
+ReplicationPosition BinlogPosition(MysqlConnection& conn) {
+  return QueryPosition(conn, kBinlogPosition);
+}
+
+}  // namespace userservice::mysql

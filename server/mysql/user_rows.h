@@ -1,0 +1,49 @@
+#ifndef USERSERVICE_SERVER_MYSQL_USER_ROWS_H_
+#define USERSERVICE_SERVER_MYSQL_USER_ROWS_H_
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "server/mysql/mysql_connection.h"
+#include "server/repository/user.h"
+
+namespace userservice::mysql {
+
+// The statements that read or insert rows of the users table, on a session
+// the caller leased. Each statement shape has one text, kept for the life of
+// the process, so a session prepares it once and every caller reuses it (a
+// batch of one uses the same statement as every other single row).
+//
+// These may throw sql::SQLException: call them inside RunSql.
+
+// The user with `key`, if any.
+std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key);
+
+// The users among `ids` that exist, in no particular order. Statements take
+// 1, 2, 4, ..., 128 ids; a batch is padded to the next size by repeating its
+// last id (IN ignores duplicates) and a longer one is split.
+std::vector<User> SelectUsersByIds(MysqlConnection& conn,
+                                   absl::Span<const uint64_t> ids);
+
+// Up to `limit` users with id > `after_id`, ascending by id.
+std::vector<User> SelectUsersAfter(MysqlConnection& conn, uint64_t after_id,
+                                   int limit);
+
+// Inserts all of `users` or none of them and returns their rows in the
+// order of `users`. Up to 64 rows go in one statement; more are split over
+// several in a transaction, the caller's if one is open. A duplicate key
+// throws (ALREADY_EXISTS once mapped); request_ids are not looked at.
+absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
+                                              absl::Span<const NewUser> users);
+
+// The position of this session's last write (@@last_gtid).
+ReplicationPosition LastWritePosition(MysqlConnection& conn);
+// The server's whole binlog position (@@global.gtid_binlog_pos).
+ReplicationPosition BinlogPosition(MysqlConnection& conn);
+
+}  // namespace userservice::mysql
+
+#endif  // USERSERVICE_SERVER_MYSQL_USER_ROWS_H_
