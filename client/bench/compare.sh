@@ -3,7 +3,7 @@
 # user_bench runs the service's own SQL straight against MariaDB (--direct)
 # and then the same load through the service, alternating several rounds,
 # and one table shows the medians side by side with the server's CPU time
-# per call and peak RSS. See README.md (Performance).
+# per call and peak RSS. See client/bench/PERFORMANCE.md.
 #
 # Usage: client/bench/compare.sh [options]   (--help lists them)
 set -euo pipefail

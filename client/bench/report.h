@@ -32,7 +32,7 @@ struct RunReport {
 std::string FormatTable(const RunReport& report);
 
 // The same, for scripts (client/bench/compare.sh): one JSON object, latency
-// in milliseconds, keys as documented in README.md (Performance).
+// in milliseconds, keys as documented in client/bench/PERFORMANCE.md.
 std::string FormatJson(const RunReport& report);
 
 }  // namespace userbench

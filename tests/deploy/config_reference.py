@@ -6,7 +6,7 @@
 
 The help text is the one source of every flag's name, environment
 variable, default and description; this script only reformats it. Its
-expected shape (server/app/flag_sources.cc):
+expected shape (cli::HelpText in server/common/command_line.cc):
 
     Usage: ...
     <blank>
