@@ -10,7 +10,7 @@
 // user_server's flags. Every one is listed in ServerCommandLine(), which is
 // what --help, the USER_SERVICE_* environment variables and the parser use:
 // a flag defined anywhere but not listed there is not accepted (and
-// flags_test.cc fails).
+// config_test.cc fails).
 
 ABSL_DECLARE_FLAG(std::string, listen);
 ABSL_DECLARE_FLAG(std::string, primary);
