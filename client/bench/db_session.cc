@@ -1,13 +1,10 @@
 #include "client/bench/db_session.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,7 +12,6 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "client/bench/names.h"
@@ -74,24 +70,18 @@ std::string ErrorName(int code) {
   return absl::StrCat("MYSQL_", code);
 }
 
-int CeilSeconds(absl::Duration d) {
-  return std::max(1, static_cast<int>(std::ceil(absl::ToDoubleSeconds(d))));
-}
-
 }  // namespace
 
 absl::StatusOr<DbLogin> LoadDbLogin(const DbOptions& options) {
   DbLogin login{options.user, "", options.name};
   if (!options.password_file.empty()) {
-    std::ifstream file(options.password_file);
-    if (!file) {
-      return absl::NotFoundError(absl::StrCat(
-          "--db-password-file: cannot read ", options.password_file));
+    absl::StatusOr<std::string> password =
+        userservice::mysql::ReadPasswordFile(options.password_file);
+    if (!password.ok()) {
+      return absl::NotFoundError(
+          absl::StrCat("--db-password-file: ", password.status().message()));
     }
-    std::stringstream text;
-    text << file.rdbuf();
-    login.password =
-        std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+    login.password = *std::move(password);
   } else if (const char* env = std::getenv("USER_BENCH_DB_PASSWORD")) {
     login.password = env;
   }
@@ -110,7 +100,7 @@ absl::StatusOr<std::unique_ptr<DbSession>> DbSession::Open(
   settings.connect_timeout = timeout;
   // The socket backstop outlives max_statement_time, which stops a slow
   // statement first with a proper error.
-  settings.socket_timeout = absl::Seconds(CeilSeconds(timeout) + 1);
+  settings.socket_timeout = timeout + absl::Seconds(1);
   absl::StatusOr<std::unique_ptr<MysqlConnection>> conn = MysqlConnection::Open(
       {name, endpoint.host, endpoint.port}, settings, absl::InfiniteFuture());
   absl::Status status = conn.status();

@@ -2,15 +2,12 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/flags/flag.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "server/app/endpoints.h"
 #include "server/app/flags.h"
 #include "server/service/user_service_impl.h"
@@ -22,19 +19,6 @@ using absl::GetFlag;
 
 absl::Status Invalid(absl::string_view message) {
   return absl::InvalidArgumentError(message);
-}
-
-absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot read the database password file ", path));
-  }
-  std::stringstream contents;
-  contents << in.rdbuf();
-  // Secrets written by editors and `echo` end with a newline that is not
-  // part of the password.
-  return std::string(absl::StripTrailingAsciiWhitespace(contents.str()));
 }
 
 absl::Status ReadEndpoints(ServerConfig& config) {
@@ -72,11 +56,12 @@ absl::Status ReadPassword(mysql::ConnectionSettings& connection) {
         -> absl::StatusOr<std::string> { return password; };
     return absl::OkStatus();
   }
-  if (absl::StatusOr<std::string> probe = ReadPasswordFile(file); !probe.ok()) {
+  if (absl::StatusOr<std::string> probe = mysql::ReadPasswordFile(file);
+      !probe.ok()) {
     return Invalid(
         absl::StrCat("--db-password-file: ", probe.status().message()));
   }
-  connection.password = [file]() { return ReadPasswordFile(file); };
+  connection.password = [file]() { return mysql::ReadPasswordFile(file); };
   return absl::OkStatus();
 }
 

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
 #include "cppconn/connection.h"
 #include "cppconn/prepared_statement.h"
 #include "cppconn/resultset.h"
@@ -22,6 +25,17 @@ int CeilSeconds(absl::Duration d) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot read the database password file ", path));
+  }
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return std::string(absl::StripTrailingAsciiWhitespace(contents.str()));
+}
 
 void InitDriver() { sql::mysql::get_mysql_driver_instance(); }
 

@@ -119,6 +119,11 @@ class MysqlConnection {
 // The sessions kept open to one endpoint.
 using MysqlPool = ConnectionPool<MysqlConnection>;
 
+// The database password kept in `path` (a mounted secret), without the
+// trailing newline that editors and `echo` add; UNAVAILABLE naming the file
+// when it cannot be read.
+absl::StatusOr<std::string> ReadPasswordFile(const std::string& path);
+
 // Initializes Connector/C++ (and the client library under it). Must run
 // once, before any thread opens a connection: the driver's lazy
 // initialization is not thread-safe.
