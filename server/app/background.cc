@@ -8,9 +8,10 @@
 
 namespace userservice {
 
-Background::Background(EndpointSet* endpoints,
+Background::Background(EndpointSet* endpoints, const Topology* topology,
                        absl::Duration request_id_retention)
     : endpoints_(endpoints),
+      topology_(topology),
       request_id_retention_(request_id_retention),
       thread_([this] { Loop(); }) {}
 
@@ -38,10 +39,13 @@ void Background::PurgeExpiredRequestIds() {
   constexpr int kStatementsPerRound = 10;
   int64_t purged = 0;
   for (int i = 0; i < kStatementsPerRound; ++i) {
+    // Only the writer takes writes; with none elected, the next round.
+    const int writer = topology_->writer();
+    if (writer < 0) break;
     RequestContext ctx;
     ctx.deadline = absl::Now() + absl::Seconds(5);
     absl::StatusOr<int64_t> deleted =
-        endpoints_->primary().store->PurgeCreateRequests(
+        endpoints_->at(writer).store->PurgeCreateRequests(
             request_id_retention_, kRowsPerStatement, ctx);
     if (!deleted.ok()) {
       log::Warning("cannot purge expired request ids",

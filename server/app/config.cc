@@ -30,19 +30,41 @@ absl::Status ReadEndpoints(ServerConfig& config) {
     return Invalid(
         "--metrics-listen: must be HOST:PORT, or empty for no metrics");
   }
-  if (GetFlag(FLAGS_primary).empty()) {
-    return Invalid(
-        "--primary (or USER_SERVICE_PRIMARY) is required: the writable "
-        "database as HOST:PORT");
+  const std::string primary_flag = GetFlag(FLAGS_primary);
+  const std::string databases_flag = GetFlag(FLAGS_databases);
+  if (!databases_flag.empty()) {
+    if (!primary_flag.empty() || !GetFlag(FLAGS_replicas).empty()) {
+      return Invalid(
+          "--databases replaces --primary and --replicas: give either the "
+          "list of every database, or the primary and its replicas");
+    }
+    absl::StatusOr<std::vector<mysql::Endpoint>> databases =
+        ParseDatabases(databases_flag);
+    if (!databases.ok()) return databases.status();
+    config.databases = *std::move(databases);
+  } else {
+    if (primary_flag.empty()) {
+      return Invalid(
+          "--primary (or USER_SERVICE_PRIMARY) is required: the writable "
+          "database as HOST:PORT (or list every database with --databases)");
+    }
+    absl::StatusOr<mysql::Endpoint> primary =
+        ParseEndpoint("primary", primary_flag);
+    if (!primary.ok()) return primary.status();
+    absl::StatusOr<std::vector<mysql::Endpoint>> replicas =
+        ParseReplicas(GetFlag(FLAGS_replicas));
+    if (!replicas.ok()) return replicas.status();
+    config.databases = {*std::move(primary)};
+    config.databases.insert(config.databases.end(), replicas->begin(),
+                            replicas->end());
   }
-  absl::StatusOr<mysql::Endpoint> primary =
-      ParseEndpoint("primary", GetFlag(FLAGS_primary));
-  if (!primary.ok()) return primary.status();
-  config.primary = *std::move(primary);
-  absl::StatusOr<std::vector<mysql::Endpoint>> replicas =
-      ParseReplicas(GetFlag(FLAGS_replicas));
-  if (!replicas.ok()) return replicas.status();
-  config.replicas = *std::move(replicas);
+  if (config.databases.empty()) {
+    return Invalid("--databases: names no database");
+  }
+  if (config.databases.size() > kMaxDatabases) {
+    return Invalid(absl::StrCat("at most ", kMaxDatabases,
+                                " databases may be configured"));
+  }
   return absl::OkStatus();
 }
 
@@ -147,6 +169,18 @@ absl::Status ReadHealth(ServerConfig& config) {
   if (config.health.eject_after_failures < 1 ||
       config.health.readmit_after_successes < 1) {
     return Invalid("--eject-after and --readmit-after: must be at least 1");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadTopology(ServerConfig& config) {
+  config.topology.write_hold = GetFlag(FLAGS_write_hold);
+  config.topology.max_held_calls = GetFlag(FLAGS_max_held_writes);
+  if (config.topology.write_hold < absl::ZeroDuration()) {
+    return Invalid("--write-hold: must not be negative (0: no hold)");
+  }
+  if (config.topology.max_held_calls < 0) {
+    return Invalid("--max-held-writes: must not be negative");
   }
   return absl::OkStatus();
 }
@@ -290,7 +324,8 @@ absl::StatusOr<ServerConfig> ConfigFromFlags() {
   static constexpr Step kSteps[] = {ReadEndpoints, ReadConnection,
                                     ReadServerTls, ReadLimits,
                                     ReadPool,      ReadHealth,
-                                    ReadRouting,   ReadThreads,
+                                    ReadTopology,  ReadRouting,
+                                    ReadThreads,
                                     ReadLifecycle, CheckPositiveDurations,
                                     ReadLogging};
   ServerConfig config;

@@ -11,6 +11,7 @@
 #include "server/common/log.h"
 #include "server/health/health_checker.h"
 #include "server/health/replica_health.h"
+#include "server/health/topology.h"
 #include "server/mysql/mysql_connection.h"
 #include "server/observability/call_log_interceptor.h"
 #include "server/pool/connection_pool.h"
@@ -20,6 +21,9 @@
 
 namespace userservice {
 
+// Most database endpoints one server follows.
+inline constexpr size_t kMaxDatabases = 64;
+
 // The gRPC health service name whose status is the server's readiness
 // (the overall "" status is liveness).
 inline constexpr char kReadinessServiceName[] = "userservice.v1.UserService";
@@ -28,7 +32,7 @@ struct MigrationOptions {
   // Apply pending schema migrations at startup; with `only`, then exit.
   bool migrate = true;
   bool only = false;
-  // How long startup keeps retrying to reach the primary.
+  // How long startup keeps retrying to find the writer.
   absl::Duration timeout = absl::Seconds(60);
 };
 
@@ -39,8 +43,10 @@ struct MigrationOptions {
 struct ServerConfig {
   std::string listen = "0.0.0.0:50051";
   std::string metrics_listen = "0.0.0.0:9464";  // empty: no metrics
-  mysql::Endpoint primary;
-  std::vector<mysql::Endpoint> replicas;
+  // Every database endpoint, --primary first when given: one replication
+  // cluster whose writer the server elects (server/health/topology.h).
+  std::vector<mysql::Endpoint> databases;
+  TopologyOptions topology;
   mysql::ConnectionSettings connection;
   PoolOptions pool;
   HealthPolicy health;

@@ -114,6 +114,33 @@ TEST_F(ConfigTest, DefaultsOfLoggingAndLifecycleAreTheFlagDefaults) {
   EXPECT_EQ(config.migration.timeout, want.migration.timeout);
 }
 
+TEST_F(ConfigTest, DefaultsOfTheTopologyAreTheFlagDefaults) {
+  const ServerConfig config = Load({"--primary=db:3306"});
+  const ServerConfig want;
+  EXPECT_EQ(config.topology.write_hold, want.topology.write_hold);
+  EXPECT_EQ(config.topology.max_held_calls, want.topology.max_held_calls);
+}
+
+TEST_F(ConfigTest, PrimaryAndReplicasAreTheEndpointsInOrder) {
+  const ServerConfig config =
+      Load({"--primary=p:1", "--replicas=r:2,named=s:3"});
+  ASSERT_EQ(config.databases.size(), 3u);
+  EXPECT_EQ(config.databases[0].name, "primary");
+  EXPECT_EQ(config.databases[1].name, "replica-0");
+  EXPECT_EQ(config.databases[2].name, "named");
+  EXPECT_EQ(config.databases[2].port, 3);
+}
+
+TEST_F(ConfigTest, DatabasesNeedNoRoles) {
+  const ServerConfig config =
+      Load({"--databases=db-a.svc:3306, db-b.svc:3306,x=10.0.0.9:3307"});
+  ASSERT_EQ(config.databases.size(), 3u);
+  EXPECT_EQ(config.databases[0].name, "db-0");
+  EXPECT_EQ(config.databases[0].host, "db-a.svc");
+  EXPECT_EQ(config.databases[1].name, "db-1");
+  EXPECT_EQ(config.databases[2].name, "x");
+}
+
 TEST_F(ConfigTest, DefaultsOfTransportAreTheFlagDefaults) {
   const ServerConfig config = Load({"--primary=db:3306"});
   const ServerConfig want;
@@ -161,7 +188,8 @@ TEST_F(ConfigTest, EveryListedFlagIsSetFromTheEnvironment) {
   setenv("USER_SERVICE_MAX_EVENTUAL_LAG", "12s", 1);
   const ServerConfig config = Load({});
   for (const std::string& var : set) unsetenv(var.c_str());
-  EXPECT_EQ(config.primary.host, "db");
+  ASSERT_EQ(config.databases.size(), 1u);
+  EXPECT_EQ(config.databases[0].host, "db");
   EXPECT_EQ(config.pool.max_size, 7);
   EXPECT_EQ(config.health.max_eventual_lag, absl::Seconds(12));
 }
@@ -200,7 +228,12 @@ TEST_F(ConfigTest, MistakesNameTheFlag) {
             "--default-consistency"},
            {{"--primary=db:1", "--log-level=loud"}, "--log-level"},
            {{"--primary=db:1", "--access-log-sample=0"},
-            "--access-log-sample"}}) {
+            "--access-log-sample"},
+           {{"--primary=db:1", "--databases=a:1,b:2"}, "--databases"},
+           {{"--databases=x=a:1,x=b:2"}, "\"x\""},
+           {{"--databases=a:1", "--write-hold=-1s"}, "--write-hold"},
+           {{"--databases=a:1", "--max-held-writes=-1"},
+            "--max-held-writes"}}) {
     absl::FlagSaver saver;
     ASSERT_TRUE(cli::ParseCommandLine(ServerCommandLine(), c.args).ok());
     absl::StatusOr<ServerConfig> config = ConfigFromFlags();

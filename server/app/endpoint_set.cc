@@ -10,26 +10,18 @@ namespace userservice {
 EndpointSet::EndpointSet(const ServerConfig& config,
                          const std::string& writer_id,
                          metrics::ServerMetrics* metrics) {
-  primary_ = MakeEndpoint(config, config.primary, /*is_primary=*/true, metrics);
-  for (const mysql::Endpoint& endpoint : config.replicas) {
-    replicas_.push_back(
-        MakeEndpoint(config, endpoint, /*is_primary=*/false, metrics));
-    EndpointRuntime& replica = *replicas_.back();
-    replica.health =
-        std::make_unique<ReplicaHealth>(endpoint.name, config.health);
-    replica.probe = std::make_unique<mysql::MysqlReplicaProbe>(
-        endpoint, config.connection, writer_id, config.check_timeout);
+  for (const mysql::Endpoint& endpoint : config.databases) {
+    endpoints_.push_back(MakeEndpoint(config, endpoint, writer_id, metrics));
   }
 }
 
 EndpointSet::~EndpointSet() {
-  primary_->pool->Close();
-  for (const auto& replica : replicas_) replica->pool->Close();
+  for (const auto& e : endpoints_) e->pool->Close();
 }
 
 std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
     const ServerConfig& config, const mysql::Endpoint& endpoint,
-    bool is_primary, metrics::ServerMetrics* metrics) {
+    const std::string& writer_id, metrics::ServerMetrics* metrics) {
   auto runtime = std::make_unique<EndpointRuntime>();
   runtime->endpoint = endpoint;
   PoolOptions options = config.pool;
@@ -49,49 +41,59 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
       [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
   runtime->killer =
       std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
-  if (is_primary) {
-    runtime->demotion =
-        std::make_unique<mysql::PrimaryDemotion>(runtime->pool.get());
-  }
+  runtime->demotion =
+      std::make_unique<mysql::PrimaryDemotion>(runtime->pool.get());
   runtime->store = std::make_unique<mysql::MysqlUserStore>(
       endpoint.name, runtime->pool.get(),
       mysql::StoreHooks{runtime->killer.get(), runtime->demotion.get()});
+  runtime->health = std::make_unique<ReplicaHealth>(endpoint.name, config.health);
+  runtime->probe = std::make_unique<mysql::MysqlEndpointProbe>(
+      endpoint, config.connection, writer_id, config.check_timeout);
+  runtime->heartbeat = std::make_unique<mysql::MysqlHeartbeatSink>(
+      endpoint, config.connection, writer_id, config.check_timeout,
+      runtime->demotion.get());
   return runtime;
 }
 
-NamedReader EndpointSet::PrimaryReader() const {
-  return {primary_->endpoint.name, primary_->store.get()};
+std::vector<std::string> EndpointSet::Names() const {
+  std::vector<std::string> names;
+  for (const auto& e : endpoints_) names.push_back(e->endpoint.name);
+  return names;
 }
 
-std::vector<NamedReader> EndpointSet::ReplicaReaders() const {
+std::vector<NamedReader> EndpointSet::Readers() const {
   std::vector<NamedReader> readers;
-  for (const auto& r : replicas_) {
-    readers.push_back({r->endpoint.name, r->store.get(), r->health.get()});
+  for (const auto& e : endpoints_) {
+    readers.push_back({e->endpoint.name, e->store.get(), e->health.get()});
   }
   return readers;
 }
 
-std::vector<HealthChecker::Replica> EndpointSet::CheckedReplicas() const {
-  std::vector<HealthChecker::Replica> checked;
-  for (const auto& r : replicas_) {
-    checked.push_back({r->probe.get(), r->health.get()});
+std::vector<UserWriter*> EndpointSet::Writers() const {
+  std::vector<UserWriter*> writers;
+  for (const auto& e : endpoints_) writers.push_back(e->store.get());
+  return writers;
+}
+
+std::vector<HealthChecker::Endpoint> EndpointSet::Checked() const {
+  std::vector<HealthChecker::Endpoint> checked;
+  for (const auto& e : endpoints_) {
+    checked.push_back({e->probe.get(), e->health.get(), e->heartbeat.get()});
   }
   return checked;
 }
 
-std::vector<const ReplicaHealth*> EndpointSet::ReplicaHealths() const {
+std::vector<const ReplicaHealth*> EndpointSet::Healths() const {
   std::vector<const ReplicaHealth*> healths;
-  for (const auto& r : replicas_) healths.push_back(r->health.get());
+  for (const auto& e : endpoints_) healths.push_back(e->health.get());
   return healths;
 }
 
 std::vector<metrics::PoolStatsCollector::Pool> EndpointSet::PoolStats() const {
-  std::vector<metrics::PoolStatsCollector::Pool> pools = {
-      {primary_->endpoint.name,
-       [p = primary_->pool.get()] { return p->Stats(); }}};
-  for (const auto& r : replicas_) {
+  std::vector<metrics::PoolStatsCollector::Pool> pools;
+  for (const auto& e : endpoints_) {
     pools.push_back(
-        {r->endpoint.name, [p = r->pool.get()] { return p->Stats(); }});
+        {e->endpoint.name, [p = e->pool.get()] { return p->Stats(); }});
   }
   return pools;
 }
@@ -99,35 +101,37 @@ std::vector<metrics::PoolStatsCollector::Pool> EndpointSet::PoolStats() const {
 std::vector<metrics::ReplicaCollector::Replica> EndpointSet::ReplicaStats()
     const {
   std::vector<metrics::ReplicaCollector::Replica> replicas;
-  for (const auto& r : replicas_) {
-    replicas.push_back({r->endpoint.name, r->health.get()});
+  for (const auto& e : endpoints_) {
+    replicas.push_back({e->endpoint.name, e->health.get()});
   }
   return replicas;
 }
 
 std::vector<EndpointSnapshot> EndpointSet::Snapshot(
-    const PrimaryHealth& primary) const {
+    const PrimaryHealth& writer, const Topology& topology) const {
   const absl::Time now = absl::Now();
-  std::vector<EndpointSnapshot> endpoints(1);
-  EndpointSnapshot& p = endpoints.front();
-  p.name = primary_->endpoint.name;
-  p.primary = true;
-  p.writable = primary.writable();
-  p.reason = p.writable ? "" : primary.last_error();
-  p.pool = primary_->pool->Stats();
-  for (const auto& r : replicas_) {
-    EndpointSnapshot& e = endpoints.emplace_back();
-    e.name = r->endpoint.name;
-    e.replica = r->health->Snapshot(now);
-    e.reason = e.replica.reason;
-    e.pool = r->pool->Stats();
+  std::vector<EndpointSnapshot> snapshots;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    const EndpointRuntime& e = *endpoints_[i];
+    EndpointSnapshot& s = snapshots.emplace_back();
+    s.name = e.endpoint.name;
+    s.role = topology.role(i);
+    s.server_id = topology.server_id(i);
+    s.gtid_position = topology.gtid_position(i);
+    s.replica = e.health->Snapshot(now);
+    if (s.role == EndpointRole::kWriter) {
+      s.writable = writer.writable();
+      s.reason = s.writable ? "" : writer.last_error();
+    } else {
+      s.reason = s.replica.reason;
+    }
+    s.pool = e.pool->Stats();
   }
-  return endpoints;
+  return snapshots;
 }
 
 void EndpointSet::MaintainPools() {
-  primary_->pool->Maintain();
-  for (const auto& r : replicas_) r->pool->Maintain();
+  for (const auto& e : endpoints_) e->pool->Maintain();
 }
 
 }  // namespace userservice

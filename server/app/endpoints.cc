@@ -38,36 +38,56 @@ absl::StatusOr<mysql::Endpoint> ParseEndpoint(absl::string_view name,
   return mysql::Endpoint{std::string(name), std::string(host), port};
 }
 
-absl::StatusOr<std::vector<mysql::Endpoint>> ParseReplicas(
-    absl::string_view text) {
-  std::vector<mysql::Endpoint> replicas;
-  absl::flat_hash_set<std::string> names = {"primary"};
+namespace {
+
+bool ValidName(absl::string_view name) {
+  return !name.empty() && name.size() <= 63 && absl::c_all_of(name, [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+// Entries "HOST:PORT" or "NAME=HOST:PORT" of a comma-separated list named
+// by `flag`; unnamed ones are called `prefix`<index>.
+absl::StatusOr<std::vector<mysql::Endpoint>> ParseEndpointList(
+    absl::string_view flag, absl::string_view text, absl::string_view prefix,
+    absl::flat_hash_set<std::string> names) {
+  std::vector<mysql::Endpoint> endpoints;
   for (absl::string_view entry :
        absl::StrSplit(text, ',', absl::SkipWhitespace())) {
     entry = absl::StripAsciiWhitespace(entry);
-    std::string name = absl::StrCat("replica-", replicas.size());
+    std::string name = absl::StrCat(prefix, endpoints.size());
     const size_t equals = entry.find('=');
     if (equals != absl::string_view::npos) {
       name = std::string(absl::StripAsciiWhitespace(entry.substr(0, equals)));
       entry = entry.substr(equals + 1);
-      if (name.empty() || name.size() > 63 || !absl::c_all_of(name, [](char c) {
-            return absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
-                   c == '-' || c == '_' || c == '.';
-          })) {
+      if (!ValidName(name)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "--replicas: replica name \"", name,
+            flag, ": endpoint name \"", name,
             "\" must be 1-63 characters of letters, digits, '-', '_', '.'"));
       }
     }
     if (!names.insert(name).second) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "--replicas: endpoint name \"", name, "\" is used twice"));
+          flag, ": endpoint name \"", name, "\" is used twice"));
     }
     absl::StatusOr<mysql::Endpoint> endpoint = ParseEndpoint(name, entry);
     if (!endpoint.ok()) return endpoint.status();
-    replicas.push_back(*std::move(endpoint));
+    endpoints.push_back(*std::move(endpoint));
   }
-  return replicas;
+  return endpoints;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<mysql::Endpoint>> ParseReplicas(
+    absl::string_view text) {
+  return ParseEndpointList("--replicas", text, "replica-", {"primary"});
+}
+
+absl::StatusOr<std::vector<mysql::Endpoint>> ParseDatabases(
+    absl::string_view text) {
+  return ParseEndpointList("--databases", text, "db-", {});
 }
 
 }  // namespace userservice

@@ -19,6 +19,12 @@ absl::StatusOr<mysql::Endpoint> ParseEndpoint(absl::string_view name,
 absl::StatusOr<std::vector<mysql::Endpoint>> ParseReplicas(
     absl::string_view text);
 
+// A comma-separated --databases value: every endpoint of the replication
+// cluster, with no role (the server elects the writer). Entries as for
+// --replicas; unnamed ones are called db-<index>.
+absl::StatusOr<std::vector<mysql::Endpoint>> ParseDatabases(
+    absl::string_view text);
+
 }  // namespace userservice
 
 #endif  // USERSERVICE_SERVER_APP_ENDPOINTS_H_

@@ -33,11 +33,26 @@ using userservice::Default;
 ABSL_FLAG(std::string, listen, Default().listen,
           "gRPC listen address, HOST:PORT (port 0 picks a free port).");
 ABSL_FLAG(std::string, primary, "",
-          "Primary (writable) database, HOST:PORT. Required.");
+          "Primary (writable) database, HOST:PORT, called \"primary\". "
+          "Required unless --databases is given. It is one endpoint of the "
+          "replication cluster: the server follows whichever endpoint the "
+          "cluster makes writable.");
 ABSL_FLAG(std::string, replicas, "",
           "Read replicas, comma-separated HOST:PORT or NAME=HOST:PORT. "
           "Unnamed ones are called replica-0, replica-1, ... in this order. "
           "Empty: every read goes to the primary.");
+ABSL_FLAG(std::string, databases, "",
+          "Every database of the replication cluster, comma-separated "
+          "HOST:PORT or NAME=HOST:PORT, with no roles: the server elects "
+          "the writer. Unnamed ones are called db-0, db-1, ... Replaces "
+          "--primary and --replicas.");
+ABSL_FLAG(absl::Duration, write_hold, Default().topology.write_hold,
+          "Longest a write (or a read that needs the writer) waits for a "
+          "writer to be elected, e.g. during a switchover, before failing "
+          "UNAVAILABLE; never past the call's deadline. 0: no wait.");
+ABSL_FLAG(int, max_held_writes, Default().topology.max_held_calls,
+          "Most calls that may wait for a writer at once; more fail "
+          "UNAVAILABLE at once.");
 ABSL_FLAG(std::string, db_name, Default().connection.database,
           "Database (schema) name.");
 ABSL_FLAG(std::string, db_user, Default().connection.user, "Database user.");
@@ -230,6 +245,9 @@ using cli::Flag;
 Flags DatabaseFlags() {
   return {Flag(FLAGS_primary),
           Flag(FLAGS_replicas),
+          Flag(FLAGS_databases),
+          Flag(FLAGS_write_hold),
+          Flag(FLAGS_max_held_writes),
           Flag(FLAGS_db_name),
           Flag(FLAGS_db_user),
           Flag(FLAGS_db_password_file),

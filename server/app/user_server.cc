@@ -13,6 +13,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/common/log.h"
 #include "server/mysql/migrations.h"
+#include "server/mysql/mysql_endpoint_probe.h"
 #include "server/observability/call_log_interceptor.h"
 
 namespace userservice {
@@ -31,12 +32,10 @@ std::string WriterId() {
 std::unique_ptr<metrics::ServerMetrics> MakeMetrics(
     const ServerConfig& config) {
   if (config.metrics_listen.empty()) return nullptr;
-  std::vector<std::string> replica_names;
-  for (const mysql::Endpoint& r : config.replicas) {
-    replica_names.push_back(r.name);
-  }
+  std::vector<std::string> names;
+  for (const mysql::Endpoint& e : config.databases) names.push_back(e.name);
   return std::make_unique<metrics::ServerMetrics>(
-      config.primary.name, replica_names,
+      names,
       metrics::MethodsOfServices({v1::UserService::service_full_name(),
                                   admin::v1::AdminService::service_full_name(),
                                   "grpc.health.v1.Health",
@@ -57,32 +56,55 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config,
   return options;
 }
 
+// The writer as the server would elect it now, from one check of every
+// endpoint; UNAVAILABLE when there is none. A single endpoint is the writer
+// by configuration.
+absl::StatusOr<mysql::Endpoint> FindWriter(const ServerConfig& config) {
+  if (config.databases.size() == 1) return config.databases.front();
+  std::vector<RoleFacts> facts;
+  for (const mysql::Endpoint& endpoint : config.databases) {
+    mysql::MysqlEndpointProbe probe(endpoint, config.connection, "migration",
+                                    config.check_timeout);
+    facts.push_back(RoleFacts::Of(probe.Observe()));
+  }
+  const Election election = ElectWriter(facts, -1);
+  if (election.writer < 0) {
+    return absl::UnavailableError(
+        absl::StrCat("no writer: ", election.no_writer_reason));
+  }
+  return config.databases[election.writer];
+}
+
 }  // namespace
 
 absl::Status MigrateSchema(const ServerConfig& config) {
   const absl::Time give_up = absl::Now() + config.migration.timeout;
   absl::Duration backoff = absl::Milliseconds(200);
   while (true) {
-    absl::StatusOr<std::unique_ptr<mysql::MysqlConnection>> conn =
-        mysql::MysqlConnection::Open(config.primary, config.connection,
-                                     give_up);
-    absl::Status status = conn.status();
-    if (conn.ok()) {
-      absl::StatusOr<mysql::MigrationResult> result =
-          mysql::Migrate(**conn, give_up);
-      if (result.ok()) {
-        log::Info("schema is up to date",
-                  {{"schema_version", absl::StrCat(result->schema_version)},
-                   {"applied", absl::StrCat(result->applied)}});
-        return absl::OkStatus();
+    absl::StatusOr<mysql::Endpoint> writer = FindWriter(config);
+    absl::Status status = writer.status();
+    if (writer.ok()) {
+      absl::StatusOr<std::unique_ptr<mysql::MysqlConnection>> conn =
+          mysql::MysqlConnection::Open(*writer, config.connection, give_up);
+      status = conn.status();
+      if (conn.ok()) {
+        absl::StatusOr<mysql::MigrationResult> result =
+            mysql::Migrate(**conn, give_up);
+        if (result.ok()) {
+          log::Info("schema is up to date",
+                    {{"endpoint", writer->name},
+                     {"schema_version", absl::StrCat(result->schema_version)},
+                     {"applied", absl::StrCat(result->applied)}});
+          return absl::OkStatus();
+        }
+        status = result.status();
       }
-      status = result.status();
     }
     if (!absl::IsUnavailable(status) && !absl::IsDeadlineExceeded(status)) {
       return status;
     }
     if (absl::Now() + backoff >= give_up) return status;
-    log::Warning("primary not ready for migrations; retrying",
+    log::Warning("no writer ready for migrations; retrying",
                  {{"error", std::string(status.message())},
                   {"retry_in", absl::FormatDuration(backoff)}});
     absl::SleepFor(backoff);
@@ -95,22 +117,23 @@ UserServer::UserServer(const ServerConfig& config)
       writer_id_(WriterId()),
       metrics_(MakeMetrics(config_)),
       endpoints_(config_, writer_id_, metrics_.get()),
-      router_(endpoints_.PrimaryReader(), endpoints_.ReplicaReaders(),
+      topology_(endpoints_.Names(), config_.topology,
+                [this] { checker_.RequestRecheck(); }),
+      router_(endpoints_.Readers(), &topology_,
               RouterOptionsOf(config_, metrics_.get())),
-      user_service_(endpoints_.primary().store.get(), &router_,
+      write_router_(endpoints_.Writers(), &topology_),
+      user_service_(&write_router_, &router_,
                     ServiceOptionsOf(config_, metrics_.get())),
       readiness_(
-          kReadinessServiceName, &primary_health_, endpoints_.ReplicaHealths(),
+          kReadinessServiceName, &primary_health_, &topology_,
+          endpoints_.Healths(),
           [this](bool ready) {
             health_service_.SetServingStatus(kReadinessServiceName, ready);
           }),
       admin_service_([this] { return Snapshot(); }),
-      heartbeat_(config_.primary, config_.connection, writer_id_,
-                 config_.check_timeout,
-                 endpoints_.primary_demotion()),
       dispatcher_(config_.dispatcher),
-      checker_(config_.checker, &heartbeat_, &primary_health_, &ledger_,
-               endpoints_.CheckedReplicas(), [this] { readiness_.Update(); }) {
+      checker_(config_.checker, &topology_, &primary_health_, &ledger_,
+               endpoints_.Checked(), [this] { readiness_.Update(); }) {
   user_service_.AddAsyncMethodsTo(dispatcher_);
 }
 
@@ -130,8 +153,8 @@ absl::Status UserServer::Start() {
   }
   dispatcher_.Start();
   checker_.Start();
-  background_ =
-      std::make_unique<Background>(&endpoints_, config_.request_id_retention);
+  background_ = std::make_unique<Background>(&endpoints_, &topology_,
+                                             config_.request_id_retention);
   LogServing(port);
   return absl::OkStatus();
 }
@@ -140,7 +163,8 @@ absl::Status UserServer::StartMetrics() {
   if (metrics_ == nullptr) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> started =
       metrics_->Serve(config_.metrics_listen, endpoints_.PoolStats(),
-                      endpoints_.ReplicaStats());
+                      endpoints_.ReplicaStats(), &topology_,
+                      &write_router_);
   if (!started.ok()) {
     log::Error("cannot serve metrics",
                {{"error", std::string(started.status().message())}});
@@ -199,25 +223,23 @@ void UserServer::RecheckTls() const { LogServerTlsRecheck(config_.tls); }
 
 ServerSnapshot UserServer::Snapshot() const {
   ServerSnapshot snapshot;
-  snapshot.endpoints = endpoints_.Snapshot(primary_health_);
+  snapshot.endpoints = endpoints_.Snapshot(primary_health_, topology_);
   snapshot.serving = readiness_.ready();
   snapshot.fallback = router_.fallback_stats();
   return snapshot;
 }
 
 void UserServer::LogServing(int port) const {
-  std::string replicas;
-  for (const mysql::Endpoint& r : config_.replicas) {
-    absl::StrAppend(&replicas, replicas.empty() ? "" : ",", r.name, "=", r.host,
-                    ":", r.port);
+  std::string databases;
+  for (const mysql::Endpoint& e : config_.databases) {
+    absl::StrAppend(&databases, databases.empty() ? "" : ",", e.name, "=",
+                    e.host, ":", e.port);
   }
   const ServerTlsFiles& tls = config_.tls;
   log::Info("serving",
             {{"listen", config_.listen},
              {"port", absl::StrCat(port)},
-             {"primary",
-              absl::StrCat(config_.primary.host, ":", config_.primary.port)},
-             {"replicas", replicas},
+             {"databases", databases},
              {"heartbeat_writer", writer_id_},
              {"transport", !tls.enabled() ? "plaintext"
                            : tls.mutual() ? "mutual-tls"

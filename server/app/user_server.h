@@ -14,8 +14,9 @@
 #include "server/health/readiness.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/server_metrics.h"
-#include "server/mysql/mysql_heartbeat.h"
+#include "server/health/topology.h"
 #include "server/routing/read_router.h"
+#include "server/routing/write_router.h"
 #include "server/service/admin_service_impl.h"
 #include "server/service/call_dispatcher.h"
 #include "server/service/health_service.h"
@@ -23,9 +24,11 @@
 
 namespace userservice {
 
-// Applies pending schema migrations to the primary, retrying while it is
-// unreachable (it may still be starting, e.g. in a Kubernetes rollout)
-// until the configured timeout.
+// Applies pending schema migrations to the writer: the endpoint that is
+// writable and replicates from nobody (elected as the running server does),
+// retrying while there is none (it may still be starting, e.g. in a
+// Kubernetes rollout, or a failover is under way) until the configured
+// timeout.
 absl::Status MigrateSchema(const ServerConfig& config);
 
 // The whole server: database endpoints, health checking, routing, the gRPC
@@ -68,12 +71,13 @@ class UserServer {
   const std::unique_ptr<metrics::ServerMetrics> metrics_;  // null: off
   PrimaryHealth primary_health_;
   EndpointSet endpoints_;
+  Topology topology_;
   ReadRouter router_;
+  WriteRouter write_router_;
   UserServiceImpl user_service_;
   HealthService health_service_;
   Readiness readiness_;
   AdminServiceImpl admin_service_;
-  mysql::MysqlHeartbeatSink heartbeat_;
   LagLedger ledger_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -11,24 +11,27 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/health/lag_ledger.h"
 #include "server/health/replica_health.h"
+#include "server/health/topology.h"
 
 namespace userservice {
 
-// Checks one replica. Implemented over a dedicated database connection in
-// server/mysql; faked in tests.
-class ReplicaProbe {
+// Checks one database endpoint. Implemented over a dedicated database
+// connection in server/mysql; faked in tests.
+class EndpointProbe {
  public:
-  virtual ~ReplicaProbe() = default;
+  virtual ~EndpointProbe() = default;
   // Everything but `lag`, which is left unset.
   virtual ProbeResult Observe() = 0;
+  // The next Observe opens a new session, resolving the host name again
+  // (a Service that moved with the writer).
+  virtual void ResetSession() {}
 };
 
-// Writes this server's heartbeat row on the primary. Returns UNAVAILABLE
-// when the primary cannot be reached or refuses writes (read-only).
+// Writes this server's heartbeat row on one endpoint. Returns UNAVAILABLE
+// when the endpoint cannot be reached or refuses writes (read-only).
 class HeartbeatSink {
  public:
   virtual ~HeartbeatSink() = default;
@@ -40,7 +43,7 @@ struct CheckerOptions {
   absl::Duration heartbeat_interval = absl::Milliseconds(100);
 };
 
-// Whether the primary accepted the latest heartbeat.
+// Whether the elected writer accepted the latest heartbeat.
 class PrimaryHealth {
  public:
   void Record(const absl::Status& status);
@@ -53,39 +56,56 @@ class PrimaryHealth {
   std::string last_error_ ABSL_GUARDED_BY(mu_);
 };
 
-// Background threads: one writes heartbeats to the primary, one per replica
-// checks it and feeds its ReplicaHealth. `on_change` is called (from a
-// checker thread) after every round that may have changed readiness.
+// Background threads: one writes heartbeats to the elected writer, one per
+// endpoint checks it, feeds its ReplicaHealth and the Topology. While no
+// writer is elected, endpoints are checked every kWriterlessCheckInterval,
+// so a promotion is seen quickly. `on_change` is called (from a checker
+// thread) after every check and every heartbeat that changed the writer's
+// state.
 class HealthChecker {
  public:
-  struct Replica {
-    ReplicaProbe* probe;
+  static constexpr absl::Duration kWriterlessCheckInterval =
+      absl::Milliseconds(100);
+
+  struct Endpoint {
+    EndpointProbe* probe;
     ReplicaHealth* health;
+    HeartbeatSink* heartbeat;  // written only while this is the writer
   };
 
-  HealthChecker(CheckerOptions options, HeartbeatSink* heartbeat,
+  HealthChecker(CheckerOptions options, Topology* topology,
                 PrimaryHealth* primary, LagLedger* ledger,
-                std::vector<Replica> replicas, std::function<void()> on_change);
+                std::vector<Endpoint> endpoints,
+                std::function<void()> on_change);
   ~HealthChecker();
 
   void Start();
   void Stop();
 
+  // Checks every endpoint now (each on its own thread), with a new session.
+  void RequestRecheck() ABSL_LOCKS_EXCLUDED(mu_);
+
   // One heartbeat / one check, synchronously; what the threads run.
   void BeatOnce();
-  void CheckOnce(size_t replica_index);
+  void CheckOnce(size_t endpoint);
 
  private:
-  void Loop(absl::Duration interval, const std::function<void()>& step);
+  void HeartbeatLoop();
+  void CheckLoop(size_t endpoint);
+  // Waits until `until`, a recheck request after `seen`, or Stop; returns
+  // the request generation then.
+  uint64_t WaitUntil(absl::Time until, uint64_t seen) ABSL_LOCKS_EXCLUDED(mu_);
 
   const CheckerOptions options_;
-  HeartbeatSink* const heartbeat_;
+  Topology* const topology_;
   PrimaryHealth* const primary_;
   LagLedger* const ledger_;
-  const std::vector<Replica> replicas_;
+  const std::vector<Endpoint> endpoints_;
   const std::function<void()> on_change_;
 
-  absl::Notification stop_;
+  absl::Mutex mu_;
+  uint64_t recheck_requests_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> threads_;
 };
 

@@ -8,26 +8,29 @@
 namespace userservice {
 
 Readiness::Readiness(std::string name, const PrimaryHealth* primary,
-                     std::vector<const ReplicaHealth*> replicas,
+                     const Topology* topology,
+                     std::vector<const ReplicaHealth*> healths,
                      std::function<void(bool ready)> publish)
     : name_(std::move(name)),
       primary_(primary),
-      replicas_(std::move(replicas)),
+      topology_(topology),
+      healths_(std::move(healths)),
       publish_(std::move(publish)) {}
 
 void Readiness::Update() {
   const absl::Time now = absl::Now();
   bool ready = primary_->writable();
-  for (const ReplicaHealth* replica : replicas_) {
-    ready = ready || replica->EligibleForEventual(now);
+  for (size_t i = 0; i < healths_.size() && !ready; ++i) {
+    ready = topology_->role(i) == EndpointRole::kReplica &&
+            healths_[i]->EligibleForEventual(now);
   }
   const bool was = ready_.exchange(ready);
   if (publish_) publish_(ready);
   if (was != ready) {
     log::Write(ready ? log::Level::kInfo : log::Level::kError,
                ready ? "ready: a database path works again"
-                     : "not ready: primary unavailable and no replica in "
-                       "rotation",
+                     : "not ready: no writer took a heartbeat and no "
+                       "replica is in rotation",
                {{"service", name_}});
   }
 }

@@ -8,11 +8,12 @@
 
 #include "server/health/health_checker.h"
 #include "server/health/replica_health.h"
+#include "server/health/topology.h"
 
 namespace userservice {
 
-// Whether the server is useful: writes can succeed (the primary took the
-// latest heartbeat) or at least one replica can serve eventual reads. A
+// Whether the server is useful: writes can succeed (the elected writer took
+// the latest heartbeat) or at least one replica can serve eventual reads. A
 // server that is neither should get no traffic, but stays alive: the
 // database may come back.
 class Readiness {
@@ -20,8 +21,10 @@ class Readiness {
   // `publish` is told the result of every Update (e.g. to set the gRPC
   // health status); `name` is logged when readiness changes. The health
   // objects must outlive this one.
+  // `healths` has one entry per endpoint of `topology`, in its order.
   Readiness(std::string name, const PrimaryHealth* primary,
-            std::vector<const ReplicaHealth*> replicas,
+            const Topology* topology,
+            std::vector<const ReplicaHealth*> healths,
             std::function<void(bool ready)> publish);
 
   // Recomputes readiness from the health objects (the health checker calls
@@ -32,7 +35,8 @@ class Readiness {
  private:
   const std::string name_;
   const PrimaryHealth* const primary_;
-  const std::vector<const ReplicaHealth*> replicas_;
+  const Topology* const topology_;
+  const std::vector<const ReplicaHealth*> healths_;
   const std::function<void(bool)> publish_;
   // Ready until a check says otherwise, so a starting server is not turned
   // away before its first round.

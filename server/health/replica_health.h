@@ -44,6 +44,22 @@ struct ProbeResult {
   std::optional<absl::Time> applied_heartbeat;
   // Heartbeat lag (see LagLedger); nullopt when unknown.
   std::optional<absl::Duration> lag;
+
+  // What the writer election needs (see server/health/topology.h).
+  int64_t server_id = 0;  // @@server_id; 0 when unknown
+  bool read_only = true;  // @@read_only; true when unknown
+  // A SHOW SLAVE STATUS row exists: replication is configured here.
+  bool replication_configured = false;
+  // Slave_IO_Running is "Connecting": the source cannot be reached now.
+  bool io_connecting = false;
+  // Master_Server_Id: the server this one replicates from (0: unknown).
+  int64_t source_server_id = 0;
+  // Last_IO_Errno / Last_SQL_Errno: why a replication thread stopped.
+  int last_io_errno = 0;
+  int last_sql_errno = 0;
+  // @@gtid_current_pos: every transaction this server has, its own and
+  // replicated ones.
+  std::string gtid_position;
 };
 
 enum class ReplicaState {

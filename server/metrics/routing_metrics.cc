@@ -5,8 +5,7 @@
 namespace userservice::metrics {
 
 RoutingMetrics::RoutingMetrics(prometheus::Registry& registry,
-                               const std::string& primary,
-                               const std::vector<std::string>& replicas) {
+                               const std::vector<std::string>& endpoints) {
   auto& reads = prometheus::BuildCounter()
                     .Name("userservice_reads_total")
                     .Help(
@@ -36,18 +35,14 @@ RoutingMetrics::RoutingMetrics(prometheus::Registry& registry,
                   .Register(registry)
                   .Add({});
 
-  Endpoint& p = endpoints_[primary];
-  for (ReadReason reason :
-       {ReadReason::kPrimaryStrong, ReadReason::kPrimarySessionFallback,
-        ReadReason::kPrimaryStalenessFallback, ReadReason::kPrimaryNoReplica}) {
-    p.reads[static_cast<int>(reason)] =
-        &reads.Add({{"endpoint", primary}, {"reason", ReadReasonName(reason)}});
-  }
-  for (const std::string& name : replicas) {
+  // Any endpoint may be elected writer or serve as a replica, so each has
+  // every series.
+  for (const std::string& name : endpoints) {
     Endpoint& r = endpoints_[name];
-    for (ReadReason reason : {ReadReason::kReplica, ReadReason::kRetry}) {
-      r.reads[static_cast<int>(reason)] =
-          &reads.Add({{"endpoint", name}, {"reason", ReadReasonName(reason)}});
+    for (int reason = 0; reason < kReadReasonCount; ++reason) {
+      r.reads[reason] = &reads.Add(
+          {{"endpoint", name},
+           {"reason", ReadReasonName(static_cast<ReadReason>(reason))}});
     }
     for (PositionWaitOutcome outcome :
          {PositionWaitOutcome::kReached, PositionWaitOutcome::kTimeout,

@@ -18,13 +18,13 @@ namespace userservice::metrics {
 // userservice_gtid_wait_total{endpoint, outcome} and
 // userservice_gtid_wait_seconds{endpoint}.
 //
-// Series exist from the start for the combinations that can happen: the
-// primary with the primary_* reasons, each replica with replica and retry
-// and the wait outcomes. Endpoints not named at construction are ignored.
+// Series exist from the start for every endpoint with every reason and
+// wait outcome: roles change, so any endpoint may be the writer or a
+// replica. Endpoints not named at construction are ignored.
 class RoutingMetrics : public RoutingObserver {
  public:
-  RoutingMetrics(prometheus::Registry& registry, const std::string& primary,
-                 const std::vector<std::string>& replicas);
+  RoutingMetrics(prometheus::Registry& registry,
+                 const std::vector<std::string>& endpoints);
 
   void OnRead(const std::string& endpoint, ReadReason reason,
               int reads) override;

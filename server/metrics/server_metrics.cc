@@ -3,35 +3,26 @@
 #include <utility>
 
 #include "server/metrics/process_metrics.h"
+#include "server/metrics/topology_metrics.h"
 
 namespace userservice::metrics {
-namespace {
-
-std::vector<std::string> AllEndpoints(
-    const std::string& primary, const std::vector<std::string>& replicas) {
-  std::vector<std::string> all = {primary};
-  all.insert(all.end(), replicas.begin(), replicas.end());
-  return all;
-}
-
-}  // namespace
-
-ServerMetrics::ServerMetrics(const std::string& primary,
-                             const std::vector<std::string>& replicas,
+ServerMetrics::ServerMetrics(const std::vector<std::string>& endpoints,
                              const std::vector<std::string>& rpc_methods)
     : registry_(std::make_shared<prometheus::Registry>()),
       rpcs_(*registry_, rpc_methods),
-      routing_(*registry_, primary, replicas),
+      routing_(*registry_, endpoints),
       creates_(*registry_),
-      pool_waits_(*registry_, AllEndpoints(primary, replicas)) {}
+      pool_waits_(*registry_, endpoints) {}
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> ServerMetrics::Serve(
     const std::string& address, std::vector<PoolStatsCollector::Pool> pools,
-    std::vector<ReplicaCollector::Replica> replicas) {
+    std::vector<ReplicaCollector::Replica> replicas, const Topology* topology,
+    const WriteRouter* writes) {
   return MetricsServer::Start(
       address,
       {registry_, std::make_shared<PoolStatsCollector>(std::move(pools)),
        std::make_shared<ReplicaCollector>(std::move(replicas)),
+       std::make_shared<TopologyCollector>(topology, writes),
        std::make_shared<ProcessCollector>()});
 }
 

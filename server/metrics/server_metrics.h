@@ -14,6 +14,7 @@
 #include "server/metrics/pool_metrics.h"
 #include "server/metrics/replica_metrics.h"
 #include "server/metrics/routing_metrics.h"
+#include "server/metrics/topology_metrics.h"
 #include "server/pool/pool_observer.h"
 #include "server/routing/routing_observer.h"
 
@@ -26,8 +27,7 @@ namespace userservice::metrics {
 class ServerMetrics {
  public:
   // Endpoint names as in x-served-by; `rpc_methods` as "/pkg.Service/Method".
-  ServerMetrics(const std::string& primary,
-                const std::vector<std::string>& replicas,
+  ServerMetrics(const std::vector<std::string>& endpoints,
                 const std::vector<std::string>& rpc_methods);
 
   RoutingObserver* routing() { return &routing_; }
@@ -40,12 +40,13 @@ class ServerMetrics {
     return rpcs_.InterceptorFactory();
   }
 
-  // Starts serving /metrics on `address`: these metrics, the pools' and
-  // replicas' state read at each scrape, and the process_* metrics. The
-  // pools and replicas must outlive the returned server.
+  // Starts serving /metrics on `address`: these metrics, the pools',
+  // endpoints' and topology's state read at each scrape, and the process_*
+  // metrics. What they read must outlive the returned server.
   absl::StatusOr<std::unique_ptr<MetricsServer>> Serve(
       const std::string& address, std::vector<PoolStatsCollector::Pool> pools,
-      std::vector<ReplicaCollector::Replica> replicas);
+      std::vector<ReplicaCollector::Replica> replicas,
+      const Topology* topology, const WriteRouter* writes);
 
  private:
   const std::shared_ptr<prometheus::Registry> registry_;

@@ -32,10 +32,10 @@ bool Eligible(const NamedReader& replica, const ReadPolicy& policy,
 
 }  // namespace
 
-ReadRouter::ReadRouter(NamedReader primary, std::vector<NamedReader> replicas,
+ReadRouter::ReadRouter(std::vector<NamedReader> endpoints, Topology* topology,
                        RouterOptions options)
-    : primary_(std::move(primary)),
-      replicas_(std::move(replicas)),
+    : endpoints_(std::move(endpoints)),
+      topology_(topology),
       options_(options),
       observer_(options.observer != nullptr ? options.observer
                                             : NoopObserver()) {}
@@ -45,22 +45,25 @@ FallbackStats ReadRouter::fallback_stats() const {
                        fallback_refused_.load()};
 }
 
-std::vector<const NamedReader*> ReadRouter::Candidates(
-    const ReadPolicy& policy, size_t max) {
+std::vector<size_t> ReadRouter::Candidates(const ReadPolicy& policy,
+                                           size_t max) {
   const absl::Time now = absl::Now();
-  std::vector<const NamedReader*> eligible;
-  eligible.reserve(replicas_.size());
-  for (const NamedReader& replica : replicas_) {
-    if (Eligible(replica, policy, now)) eligible.push_back(&replica);
+  size_t eligible[64];
+  size_t count = 0;
+  for (size_t i = 0; i < endpoints_.size() && count < 64; ++i) {
+    if (topology_->role(i) == EndpointRole::kReplica &&
+        Eligible(endpoints_[i], policy, now)) {
+      eligible[count++] = i;
+    }
   }
-  if (eligible.empty()) return eligible;
+  std::vector<size_t> candidates;
+  if (count == 0) return candidates;
   // The turn counts over the replicas in rotation, not over all of them:
   // skipping an ejected replica must not hand its share to its neighbour.
   const size_t first =
-      next_replica_.fetch_add(1, std::memory_order_relaxed) % eligible.size();
-  std::vector<const NamedReader*> candidates;
-  for (size_t i = 0; i < eligible.size() && candidates.size() < max; ++i) {
-    candidates.push_back(eligible[(first + i) % eligible.size()]);
+      next_replica_.fetch_add(1, std::memory_order_relaxed) % count;
+  for (size_t i = 0; i < count && candidates.size() < max; ++i) {
+    candidates.push_back(eligible[(first + i) % count]);
   }
   return candidates;
 }
@@ -70,18 +73,18 @@ absl::Status ReadRouter::Read(const ReadPolicy& policy,
                               absl::FunctionRef<absl::Status(UserReader&)> read,
                               std::string* served_by, int reads) {
   served_by->clear();
-  if (replicas_.empty()) {
-    observer_->OnRead(primary_.name,
+  if (endpoints_.size() == 1) {
+    observer_->OnRead(endpoints_[0].name,
                       policy.consistency == ReadConsistency::kStrong
                           ? ReadReason::kPrimaryStrong
                           : ReadReason::kPrimaryNoReplica,
                       reads);
-    return ReadAt(primary_, read, served_by);
+    return ReadAt(0, read, served_by);
   }
   switch (policy.consistency) {
     case ReadConsistency::kStrong:
-      observer_->OnRead(primary_.name, ReadReason::kPrimaryStrong, reads);
-      return ReadAt(primary_, read, served_by);
+      return ReadAtWriter(ctx, read, served_by, ReadReason::kPrimaryStrong,
+                          reads);
     case ReadConsistency::kSession:
       if (policy.min_position.has_value()) {
         return ReadSession(*policy.min_position, ctx, read, served_by);
@@ -91,7 +94,7 @@ absl::Status ReadRouter::Read(const ReadPolicy& policy,
     case ReadConsistency::kBoundedStaleness:
       return ReadFromReplicas(policy, ctx, read, served_by, reads);
   }
-  return ReadAt(primary_, read, served_by);
+  return ReadAtWriter(ctx, read, served_by, ReadReason::kPrimaryStrong, reads);
 }
 
 absl::Status ReadRouter::ReadFromReplicas(
@@ -101,16 +104,16 @@ absl::Status ReadRouter::ReadFromReplicas(
   // The chosen replica and, after a connection failure, one more.
   absl::Status last;
   bool tried = false;
-  for (const NamedReader* replica : Candidates(policy, 2)) {
-    observer_->OnRead(replica->name,
+  for (size_t replica : Candidates(policy, 2)) {
+    observer_->OnRead(endpoints_[replica].name,
                       tried ? ReadReason::kRetry : ReadReason::kReplica, reads);
-    last = ReadAt(*replica, read, served_by);
+    last = ReadAt(replica, read, served_by);
     tried = true;
     if (!ShouldTryElsewhere(last, ctx)) return last;
   }
   if (tried && ctx.Expired()) return last;
   return ReadFallback(
-      read, served_by,
+      ctx, read, served_by,
       !tried && policy.consistency == ReadConsistency::kBoundedStaleness
           ? ReadReason::kPrimaryStalenessFallback
           : ReadReason::kPrimaryNoReplica,
@@ -118,6 +121,7 @@ absl::Status ReadRouter::ReadFromReplicas(
 }
 
 absl::Status ReadRouter::ReadFallback(
+    const RequestContext& ctx,
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
     ReadReason reason, int reads) {
   if (fallback_in_flight_.fetch_add(1) >= options_.max_fallback_reads) {
@@ -132,8 +136,7 @@ absl::Status ReadRouter::ReadFallback(
         " fallback reads; retry with backoff, or use CONSISTENCY_STRONG if "
         "the read must not fail"));
   }
-  observer_->OnRead(primary_.name, reason, reads);
-  absl::Status status = ReadAt(primary_, read, served_by);
+  absl::Status status = ReadAtWriter(ctx, read, served_by, reason, reads);
   fallback_in_flight_.fetch_sub(1);
   return status;
 }
@@ -142,9 +145,10 @@ absl::Status ReadRouter::ReadSession(
     const ReplicationPosition& position, const RequestContext& ctx,
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
   ReadPolicy eventual;
-  std::vector<const NamedReader*> candidates = Candidates(eventual, 1);
+  std::vector<size_t> candidates = Candidates(eventual, 1);
   if (!candidates.empty()) {
-    const NamedReader& replica = *candidates.front();
+    const size_t index = candidates.front();
+    const NamedReader& replica = endpoints_[index];
     const absl::Duration wait =
         std::max(absl::ZeroDuration(),
                  std::min(options_.session_wait, ctx.Remaining() / 2));
@@ -163,19 +167,37 @@ absl::Status ReadRouter::ReadSession(
     }
     if (applied.ok() && *applied) {
       observer_->OnRead(replica.name, ReadReason::kReplica, 1);
-      absl::Status status = ReadAt(replica, read, served_by);
+      absl::Status status = ReadAt(index, read, served_by);
       if (!ShouldTryElsewhere(status, ctx)) return status;
     }
   }
-  // The replica is behind or unreachable: only the primary is sure to have
+  // The replica is behind or unreachable: only the writer is sure to have
   // the caller's write.
-  observer_->OnRead(primary_.name, ReadReason::kPrimarySessionFallback, 1);
-  return ReadAt(primary_, read, served_by);
+  return ReadAtWriter(ctx, read, served_by,
+                      ReadReason::kPrimarySessionFallback, 1);
+}
+
+absl::Status ReadRouter::ReadAtWriter(
+    const RequestContext& ctx,
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+    ReadReason reason, int reads) {
+  absl::StatusOr<size_t> writer = topology_->AwaitWriter(ctx.deadline);
+  if (!writer.ok()) {
+    served_by->clear();
+    return writer.status();
+  }
+  observer_->OnRead(endpoints_[*writer].name, reason, reads);
+  absl::Status status = ReadAt(*writer, read, served_by);
+  if (absl::IsUnavailable(status) && !ctx.Expired()) {
+    topology_->WriterFailed(*writer, status.message());
+  }
+  return status;
 }
 
 absl::Status ReadRouter::ReadAt(
-    const NamedReader& endpoint,
-    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
+    size_t index, absl::FunctionRef<absl::Status(UserReader&)> read,
+    std::string* served_by) {
+  const NamedReader& endpoint = endpoints_[index];
   absl::Status status = read(*endpoint.reader);
   if (status.ok() || absl::IsNotFound(status)) {
     *served_by = endpoint.name;

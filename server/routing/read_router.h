@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/health/replica_health.h"
+#include "server/health/topology.h"
 #include "server/repository/request_context.h"
 #include "server/repository/user.h"
 #include "server/repository/user_repository.h"
@@ -33,8 +34,8 @@ struct ReadPolicy {
 struct NamedReader {
   std::string name;  // reported to clients in x-served-by
   UserReader* reader;
-  // Replicas: their health as the checker and past calls saw it. Null means
-  // no health checking: always in rotation, lag unknown.
+  // Its health as the checker and past calls saw it. Null means no health
+  // checking: in rotation whenever its role is replica, lag unknown.
   ReplicaHealth* health = nullptr;
 };
 
@@ -61,27 +62,30 @@ struct FallbackStats {
   int64_t refused = 0;
 };
 
-// Decides which endpoint serves each read. Replicas are taken round-robin,
-// skipping those not eligible for the read:
-//   kStrong                 the primary.
+// Decides which endpoint serves each read. Which endpoint is the writer and
+// which are replicas is the Topology's current election; replicas are
+// taken round-robin, skipping those not eligible for the read:
+//   kStrong                 the writer.
 //   kEventual, kSession     the next replica in rotation (not ejected, lag
 //     without a position    within the server's maximum). A replica that
 //                           fails with a connection error (UNAVAILABLE) is
 //                           reported to its health and followed by the next
-//                           eligible replica, then the primary.
+//                           eligible replica, then the writer.
 //   kBoundedStaleness       the next replica provably within max_staleness,
 //                           then as above. Unknown lag is never eligible.
 //   kSession with position  the next replica in rotation if it applies the
 //                           position within the session wait, else the
-//                           primary. The caller always sees its own write.
-// Eventual and bounded reads that end up on the primary count against the
-// fallback budget; STRONG and SESSION reads never do. With no replicas
-// configured every read goes to the primary, unbudgeted: that is the
-// configuration, not a failure.
+//                           writer. The caller always sees its own write.
+// Eventual and bounded reads that end up on the writer count against the
+// fallback budget; STRONG and SESSION reads never do. A read that needs the
+// writer while none is elected waits for one like a write (the write hold).
+// With a single endpoint configured every read goes to it, unbudgeted:
+// that is the configuration, not a failure.
 class ReadRouter {
  public:
-  // Readers must outlive the router.
-  ReadRouter(NamedReader primary, std::vector<NamedReader> replicas,
+  // `endpoints` in the topology's order. Readers and the topology must
+  // outlive the router.
+  ReadRouter(std::vector<NamedReader> endpoints, Topology* topology,
              RouterOptions options);
 
   ReadRouter(const ReadRouter&) = delete;
@@ -96,33 +100,39 @@ class ReadRouter {
                     absl::FunctionRef<absl::Status(UserReader&)> read,
                     std::string* served_by, int reads = 1);
 
-  size_t replica_count() const { return replicas_.size(); }
+  size_t endpoint_count() const { return endpoints_.size(); }
   FallbackStats fallback_stats() const;
 
  private:
   // Up to `max` replicas eligible for `policy`, starting with the one whose
   // turn it is.
-  std::vector<const NamedReader*> Candidates(const ReadPolicy& policy,
-                                             size_t max);
+  std::vector<size_t> Candidates(const ReadPolicy& policy, size_t max);
 
   absl::Status ReadFromReplicas(
       const ReadPolicy& policy, const RequestContext& ctx,
       absl::FunctionRef<absl::Status(UserReader&)> read,
       std::string* served_by, int reads);
-  // The primary within the fallback budget, or UNAVAILABLE.
-  absl::Status ReadFallback(absl::FunctionRef<absl::Status(UserReader&)> read,
+  // The writer within the fallback budget, or UNAVAILABLE.
+  absl::Status ReadFallback(const RequestContext& ctx,
+                            absl::FunctionRef<absl::Status(UserReader&)> read,
                             std::string* served_by, ReadReason reason,
                             int reads);
   absl::Status ReadSession(const ReplicationPosition& position,
                            const RequestContext& ctx,
                            absl::FunctionRef<absl::Status(UserReader&)> read,
                            std::string* served_by);
-  absl::Status ReadAt(const NamedReader& endpoint,
+  // The writer (waiting for one while none is elected) on behalf of a read
+  // for `reason`.
+  absl::Status ReadAtWriter(const RequestContext& ctx,
+                            absl::FunctionRef<absl::Status(UserReader&)> read,
+                            std::string* served_by, ReadReason reason,
+                            int reads);
+  absl::Status ReadAt(size_t endpoint,
                       absl::FunctionRef<absl::Status(UserReader&)> read,
                       std::string* served_by);
 
-  const NamedReader primary_;
-  const std::vector<NamedReader> replicas_;
+  const std::vector<NamedReader> endpoints_;
+  Topology* const topology_;
   const RouterOptions options_;
   RoutingObserver* const observer_;
   std::atomic<uint64_t> next_replica_{0};

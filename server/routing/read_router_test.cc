@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/fake_user_reader.h"
+#include "server/testing/fixed_topology.h"
 
 namespace userservice {
 namespace {
@@ -73,8 +74,11 @@ class ReadRouterTest : public ::testing::Test {
     }
     RouterOptions options;
     options.session_wait = session_wait;
-    router_ = std::make_unique<ReadRouter>(
-        NamedReader{"primary", primary_.get()}, std::move(named), options);
+    std::vector<NamedReader> endpoints =
+        PrimaryFirst({"primary", primary_.get()}, std::move(named));
+    topology_ = PrimaryWithReplicas(NamesOf(endpoints));
+    router_ = std::make_unique<ReadRouter>(std::move(endpoints),
+                                           topology_.get(), options);
   }
 
   // One GetUser through the router.
@@ -104,12 +108,13 @@ class ReadRouterTest : public ::testing::Test {
 
   std::unique_ptr<FakeUserReader> primary_;
   std::vector<std::unique_ptr<FakeUserReader>> replicas_;
+  std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
 };
 
 TEST_F(ReadRouterTest, WithoutReplicasEveryConsistencyReadsThePrimary) {
   Build(0);
-  EXPECT_EQ(router_->replica_count(), 0u);
+  EXPECT_EQ(router_->endpoint_count(), 1u);
   int reads = 0;
   for (const ReadPolicy& policy :
        {Policy(ReadConsistency::kEventual),
@@ -464,8 +469,11 @@ class HealthAwareRouterTest : public ::testing::Test {
     }
     RouterOptions options;
     options.max_fallback_reads = max_fallback_reads;
-    router_ = std::make_unique<ReadRouter>(
-        NamedReader{"primary", primary_.get()}, std::move(named), options);
+    std::vector<NamedReader> endpoints =
+        PrimaryFirst({"primary", primary_.get()}, std::move(named));
+    topology_ = PrimaryWithReplicas(NamesOf(endpoints));
+    router_ = std::make_unique<ReadRouter>(std::move(endpoints),
+                                           topology_.get(), options);
   }
 
   void Probe(int i, std::optional<absl::Duration> lag, bool reachable = true) {
@@ -509,6 +517,7 @@ class HealthAwareRouterTest : public ::testing::Test {
   std::unique_ptr<FakeUserReader> primary_;
   std::vector<std::unique_ptr<FakeUserReader>> replicas_;
   std::vector<std::unique_ptr<ReplicaHealth>> health_;
+  std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
 };
 
@@ -643,8 +652,11 @@ TEST_F(HealthAwareRouterTest, FallbackBudgetRefusesEventualButNeverStrong) {
   health.RecordProbe(lagging, absl::Now());
   RouterOptions options;
   options.max_fallback_reads = 2;
-  ReadRouter router({"primary", primary.get()},
-                    {{"replica-0", &replica, &health}}, options);
+  std::unique_ptr<Topology> topology =
+      PrimaryWithReplicas({"primary", "replica-0"});
+  ReadRouter router({{"primary", primary.get()},
+                     {"replica-0", &replica, &health}},
+                    topology.get(), options);
   auto read = [&](ReadConsistency consistency) {
     std::string by;
     ReadPolicy p;

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/testing/fake_user_reader.h"
+#include "server/testing/fixed_topology.h"
 #include "server/routing/read_router.h"
 
 namespace userservice {
@@ -101,8 +102,11 @@ class RoutingObserverTest : public ::testing::Test {
     RouterOptions options;
     options.max_fallback_reads = max_fallback_reads;
     options.observer = &observer_;
-    router_ = std::make_unique<ReadRouter>(
-        NamedReader{"primary", primary_.get()}, std::move(named), options);
+    std::vector<NamedReader> endpoints =
+        PrimaryFirst({"primary", primary_.get()}, std::move(named));
+    topology_ = PrimaryWithReplicas(NamesOf(endpoints));
+    router_ = std::make_unique<ReadRouter>(std::move(endpoints),
+                                           topology_.get(), options);
   }
 
   absl::Status Read(const ReadPolicy& policy) {
@@ -120,6 +124,7 @@ class RoutingObserverTest : public ::testing::Test {
   RecordingObserver observer_;
   std::unique_ptr<FakeUserReader> primary_;
   std::vector<std::unique_ptr<FakeUserReader>> replicas_;
+  std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
 };
 

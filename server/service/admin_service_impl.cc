@@ -6,7 +6,7 @@ namespace userservice {
 namespace {
 
 admin::v1::EndpointState StateOf(const EndpointSnapshot& endpoint) {
-  if (endpoint.primary) {
+  if (endpoint.role == EndpointRole::kWriter) {
     return endpoint.writable ? admin::v1::ENDPOINT_STATE_WRITABLE
                              : admin::v1::ENDPOINT_STATE_UNAVAILABLE;
   }
@@ -19,6 +19,26 @@ admin::v1::EndpointState StateOf(const EndpointSnapshot& endpoint) {
       return admin::v1::ENDPOINT_STATE_EJECTED;
   }
   return admin::v1::ENDPOINT_STATE_UNSPECIFIED;
+}
+
+admin::v1::Role RoleOf(EndpointRole role) {
+  switch (role) {
+    case EndpointRole::kUnknown:
+      return admin::v1::ROLE_UNSPECIFIED;
+    case EndpointRole::kWriter:
+      return admin::v1::ROLE_PRIMARY;
+    case EndpointRole::kReplica:
+      return admin::v1::ROLE_REPLICA;
+    case EndpointRole::kUnreachable:
+      return admin::v1::ROLE_UNREACHABLE;
+    case EndpointRole::kRival:
+      return admin::v1::ROLE_RIVAL;
+    case EndpointRole::kAlias:
+      return admin::v1::ROLE_ALIAS;
+    case EndpointRole::kDetached:
+      return admin::v1::ROLE_DETACHED;
+  }
+  return admin::v1::ROLE_UNSPECIFIED;
 }
 
 }  // namespace
@@ -37,11 +57,12 @@ grpc::Status AdminServiceImpl::GetStatus(
   for (const EndpointSnapshot& endpoint : snapshot.endpoints) {
     admin::v1::EndpointStatus* out = response->add_endpoints();
     out->set_name(endpoint.name);
-    out->set_role(endpoint.primary ? admin::v1::ROLE_PRIMARY
-                                   : admin::v1::ROLE_REPLICA);
+    out->set_role(RoleOf(endpoint.role));
+    out->set_server_id(endpoint.server_id);
+    out->set_gtid_position(endpoint.gtid_position);
     out->set_state(StateOf(endpoint));
     out->set_reason(endpoint.reason);
-    if (!endpoint.primary) {
+    if (endpoint.role != EndpointRole::kWriter) {
       if (endpoint.replica.lag.has_value()) {
         const absl::Duration lag = *endpoint.replica.lag;
         const int64_t seconds = absl::ToInt64Seconds(lag);

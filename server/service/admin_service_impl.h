@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "server/health/replica_health.h"
+#include "server/health/topology.h"
 #include "server/pool/connection_pool.h"
 #include "server/routing/read_router.h"
 #include "userservice/admin/v1/admin_service.grpc.pb.h"
@@ -16,17 +17,19 @@ namespace userservice {
 // What the server knows about one database endpoint right now.
 struct EndpointSnapshot {
   std::string name;
-  bool primary = false;
-  // Primary: whether the latest heartbeat write succeeded.
+  EndpointRole role = EndpointRole::kUnknown;
+  // The writer: whether the latest heartbeat write succeeded.
   bool writable = false;
-  // Replicas: the health checker's view.
+  // The health checker's view.
   ReplicaStatus replica;
+  int64_t server_id = 0;
+  std::string gtid_position;
   std::string reason;
   PoolStats pool;
 };
 
 struct ServerSnapshot {
-  std::vector<EndpointSnapshot> endpoints;  // primary first
+  std::vector<EndpointSnapshot> endpoints;  // in configuration order
   bool serving = false;
   FallbackStats fallback;
 };

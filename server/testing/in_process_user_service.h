@@ -22,6 +22,7 @@
 #include "server/repository/user.h"
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
+#include "server/testing/fixed_topology.h"
 #include "server/service/call_dispatcher.h"
 #include "server/service/user_service_impl.h"
 #include "userservice/v1/user_service.grpc.pb.h"
@@ -66,9 +67,10 @@ class InProcessUserService {
   void Start(UserWriter* writer, UserReader* primary, UserReader* replica,
              ServiceOptions options,
              DispatcherOptions dispatcher = DispatcherOptions()) {
+    topology_ = PrimaryWithReplicas({"primary", "replica-0"});
     router_ = std::make_unique<ReadRouter>(
-        NamedReader{"primary", primary},
-        std::vector<NamedReader>{{"replica-0", replica}}, RouterOptions());
+        std::vector<NamedReader>{{"primary", primary}, {"replica-0", replica}},
+        topology_.get(), RouterOptions());
     service_ = std::make_unique<UserServiceImpl>(writer, router_.get(),
                                                  std::move(options));
     dispatcher_ = std::make_unique<CompletionQueueDispatcher>(dispatcher);
@@ -93,11 +95,13 @@ class InProcessUserService {
     server_.reset();
     service_.reset();
     router_.reset();
+    topology_.reset();
   }
 
   v1::UserService::Stub* stub() { return stub_.get(); }
 
  private:
+  std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
   std::unique_ptr<UserServiceImpl> service_;
   std::unique_ptr<CompletionQueueDispatcher> dispatcher_;

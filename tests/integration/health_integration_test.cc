@@ -17,10 +17,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/health/lag_ledger.h"
+#include "server/health/topology.h"
 #include "server/mysql/migrations.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/mysql_endpoint_probe.h"
 #include "server/mysql/mysql_heartbeat.h"
-#include "server/mysql/mysql_replica_probe.h"
 #include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
 #include "server/mysql/sql_status.h"
@@ -142,7 +143,7 @@ TEST_F(HealthTest, HeartbeatReachesReplicasAndProbeReportsItApplied) {
 
   for (int i = 0; i < static_cast<int>(TestCluster::Get().replicas().size());
        ++i) {
-    MysqlReplicaProbe probe(Replica(i), *settings_, writer, kTimeout);
+    MysqlEndpointProbe probe(Replica(i), *settings_, writer, kTimeout);
     const ProbeResult seen = probe.Observe();
     EXPECT_TRUE(seen.reachable) << seen.error;
     EXPECT_EQ(seen.error, "");
@@ -160,7 +161,7 @@ TEST_F(HealthTest, HeartbeatReachesReplicasAndProbeReportsItApplied) {
 }
 
 TEST_F(HealthTest, ProbeOfAWriterWithNoRowYetHasNoAppliedHeartbeat) {
-  MysqlReplicaProbe probe(Replica(0), *settings_, UniqueWriter(), kTimeout);
+  MysqlEndpointProbe probe(Replica(0), *settings_, UniqueWriter(), kTimeout);
   const ProbeResult seen = probe.Observe();
   EXPECT_TRUE(seen.reachable) << seen.error;
   EXPECT_FALSE(seen.applied_heartbeat.has_value());
@@ -169,7 +170,7 @@ TEST_F(HealthTest, ProbeOfAWriterWithNoRowYetHasNoAppliedHeartbeat) {
 TEST_F(HealthTest, StoppedSqlThreadShowsAsLagAndRecovers) {
   const std::string writer = UniqueWriter();
   auto sink = MakeSink(writer);
-  MysqlReplicaProbe probe(Replica(0), *settings_, writer, kTimeout);
+  MysqlEndpointProbe probe(Replica(0), *settings_, writer, kTimeout);
   LagLedger ledger;
   Beat(*sink, ledger);
   ASSERT_TRUE(TestCluster::Get().Sync().ok());
@@ -207,7 +208,7 @@ TEST_F(HealthTest, StoppedSqlThreadShowsAsLagAndRecovers) {
 }
 
 TEST_F(HealthTest, ProbeOfAClosedPortIsUnreachableWithACleanError) {
-  MysqlReplicaProbe probe(Endpoint{"replica-x", "127.0.0.1", 1}, *settings_,
+  MysqlEndpointProbe probe(Endpoint{"replica-x", "127.0.0.1", 1}, *settings_,
                           UniqueWriter(), kTimeout);
   const absl::Time start = absl::Now();
   const ProbeResult seen = probe.Observe();
@@ -223,18 +224,39 @@ TEST_F(HealthTest, ProbeOfAClosedPortIsUnreachableWithACleanError) {
   EXPECT_FALSE(seen.applied_heartbeat.has_value());
 }
 
-TEST_F(HealthTest, ProbeOfThePrimaryHasNoReplicationStatus) {
-  MysqlReplicaProbe probe(Primary(), *settings_, UniqueWriter(), kTimeout);
+TEST_F(HealthTest, ProbeOfThePrimarySeesAWritableServerReplicatingFromNobody) {
+  MysqlEndpointProbe probe(Primary(), *settings_, UniqueWriter(), kTimeout);
   const ProbeResult seen = probe.Observe();
   EXPECT_TRUE(seen.reachable) << seen.error;
-  EXPECT_FALSE(seen.replication_status_known);
+  EXPECT_TRUE(seen.replication_status_known);
+  EXPECT_FALSE(seen.replication_configured);
   EXPECT_FALSE(seen.seconds_behind_master.has_value());
+  EXPECT_GT(seen.server_id, 0);
+  EXPECT_FALSE(seen.read_only);
+  EXPECT_FALSE(seen.gtid_position.empty());
+}
+
+TEST_F(HealthTest, ProbeOfAReplicaNamesItsSourceByServerId) {
+  MysqlEndpointProbe primary(Primary(), *settings_, UniqueWriter(), kTimeout);
+  MysqlEndpointProbe replica(Replica(0), *settings_, UniqueWriter(), kTimeout);
+  const ProbeResult source = primary.Observe();
+  const ProbeResult seen = replica.Observe();
+  ASSERT_TRUE(seen.reachable) << seen.error;
+  EXPECT_TRUE(seen.replication_configured);
+  EXPECT_TRUE(seen.read_only);
+  EXPECT_EQ(seen.source_server_id, source.server_id);
+  EXPECT_NE(seen.server_id, source.server_id);
+  EXPECT_EQ(seen.last_io_errno, 0);
+  EXPECT_EQ(seen.last_sql_errno, 0);
+  const RoleFacts facts = RoleFacts::Of(seen);
+  EXPECT_TRUE(facts.replicating);
+  EXPECT_FALSE(facts.replication_broken);
 }
 
 TEST_F(HealthTest, ProbeWithoutSlaveMonitorKnowsNoStatusAndBacksOff) {
   const std::string user =
       absl::StrCat("'", TestCluster::Get().db_user(), "'@'127.0.0.1'");
-  MysqlReplicaProbe probe(Replica(0), *settings_, UniqueWriter(), kTimeout);
+  MysqlEndpointProbe probe(Replica(0), *settings_, UniqueWriter(), kTimeout);
   {
     AdminChange revoked("primary", "REVOKE SLAVE MONITOR ON *.* FROM " + user,
                         "GRANT SLAVE MONITOR ON *.* TO " + user);
@@ -253,7 +275,7 @@ TEST_F(HealthTest, ProbeWithoutSlaveMonitorKnowsNoStatusAndBacksOff) {
   EXPECT_TRUE(again.reachable) << again.error;
   EXPECT_FALSE(again.replication_status_known);
   // A new probe (a restarted server) sees the status at once.
-  MysqlReplicaProbe fresh(Replica(0), *settings_, UniqueWriter(), kTimeout);
+  MysqlEndpointProbe fresh(Replica(0), *settings_, UniqueWriter(), kTimeout);
   EXPECT_TRUE(fresh.Observe().replication_status_known);
 }
 
@@ -334,7 +356,7 @@ void KillAppSessions(const std::string& node) {
 TEST_F(HealthTest, LostDedicatedSessionsAreReplacedWithinTheSameCall) {
   const std::string writer = UniqueWriter();
   auto sink = MakeSink(writer);
-  MysqlReplicaProbe probe(Replica(0), *settings_, writer, kTimeout);
+  MysqlEndpointProbe probe(Replica(0), *settings_, writer, kTimeout);
   QueryKiller killer(Primary(), *settings_);
   auto idle = Connect(Primary());
   ASSERT_NE(idle, nullptr);

@@ -1,4 +1,4 @@
-#include "server/mysql/mysql_replica_probe.h"
+#include "server/mysql/mysql_endpoint_probe.h"
 
 #include <memory>
 #include <utility>
@@ -14,6 +14,8 @@ namespace {
 constexpr char kSelectStamp[] =
     "SELECT stamp_us FROM heartbeat WHERE writer = ?";
 constexpr char kSlaveStatus[] = "SHOW SLAVE STATUS";
+constexpr char kIdentity[] =
+    "SELECT @@server_id, @@global.read_only, @@global.gtid_current_pos";
 
 // A refused SHOW SLAVE STATUS is a missing grant, which does not fix itself
 // within seconds; retrying it on every check would only repeat the error
@@ -32,17 +34,18 @@ absl::Time AppliedStamp(int64_t stamp_us) {
 
 }  // namespace
 
-MysqlReplicaProbe::MysqlReplicaProbe(Endpoint replica,
-                                     ConnectionSettings settings,
-                                     std::string writer_id,
-                                     absl::Duration timeout)
+MysqlEndpointProbe::MysqlEndpointProbe(Endpoint endpoint,
+                                       ConnectionSettings settings,
+                                       std::string writer_id,
+                                       absl::Duration timeout)
     : writer_id_(std::move(writer_id)),
       timeout_(timeout),
-      conn_(std::move(replica), std::move(settings), timeout) {}
+      conn_(std::move(endpoint), std::move(settings), timeout) {}
 
-ProbeResult MysqlReplicaProbe::Observe() {
+ProbeResult MysqlEndpointProbe::Observe() {
   const absl::Time deadline = absl::Now() + timeout_;
   ProbeResult seen;
+  if (!ReadIdentity(deadline, &seen)) return seen;
   if (!ReadHeartbeat(deadline, &seen)) return seen;
   seen.reachable = true;
   if (!ReadReplicationStatus(deadline, &seen)) {
@@ -52,7 +55,24 @@ ProbeResult MysqlReplicaProbe::Observe() {
   return seen;
 }
 
-bool MysqlReplicaProbe::ReadHeartbeat(absl::Time deadline,
+void MysqlEndpointProbe::ResetSession() { conn_.Reset(); }
+
+bool MysqlEndpointProbe::ReadIdentity(absl::Time deadline, ProbeResult* seen) {
+  absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
+    std::unique_ptr<sql::ResultSet> rs(conn.Prepare(kIdentity).executeQuery());
+    if (rs->next()) {
+      seen->server_id = rs->isNull(1) ? 0 : rs->getInt64(1);
+      seen->read_only = rs->isNull(2) || rs->getInt(2) != 0;
+      seen->gtid_position = rs->isNull(3) ? "" : std::string(rs->getString(3));
+    }
+    return absl::OkStatus();
+  });
+  if (status.ok()) return true;
+  seen->error = std::string(status.message());
+  return false;
+}
+
+bool MysqlEndpointProbe::ReadHeartbeat(absl::Time deadline,
                                       ProbeResult* seen) {
   absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
     sql::PreparedStatement& select = conn.Prepare(kSelectStamp);
@@ -71,7 +91,7 @@ bool MysqlReplicaProbe::ReadHeartbeat(absl::Time deadline,
   return false;
 }
 
-bool MysqlReplicaProbe::ReadReplicationStatus(absl::Time deadline,
+bool MysqlEndpointProbe::ReadReplicationStatus(absl::Time deadline,
                                               ProbeResult* seen) {
   const absl::Time now = absl::Now();
   {
@@ -81,10 +101,17 @@ bool MysqlReplicaProbe::ReadReplicationStatus(absl::Time deadline,
   absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
     std::unique_ptr<sql::ResultSet> rs(
         conn.Prepare(kSlaveStatus).executeQuery());
+    seen->replication_status_known = true;
     // No row: replication is not configured here (not a replica).
     if (!rs->next()) return absl::OkStatus();
-    seen->io_running = rs->getString("Slave_IO_Running") == "Yes";
+    seen->replication_configured = true;
+    const std::string io = rs->getString("Slave_IO_Running");
+    seen->io_running = io == "Yes";
+    seen->io_connecting = io == "Connecting";
     seen->sql_running = rs->getString("Slave_SQL_Running") == "Yes";
+    seen->source_server_id = rs->getInt64("Master_Server_Id");
+    seen->last_io_errno = rs->getInt("Last_IO_Errno");
+    seen->last_sql_errno = rs->getInt("Last_SQL_Errno");
     // NULL while a thread is stopped: unknown, which is not "0 behind".
     if (!rs->isNull("Seconds_Behind_Master")) {
       seen->seconds_behind_master = rs->getInt64("Seconds_Behind_Master");
@@ -94,6 +121,8 @@ bool MysqlReplicaProbe::ReadReplicationStatus(absl::Time deadline,
   });
   if (status.ok()) return true;
   seen->replication_status_known = false;
+  seen->replication_configured = false;
+  seen->io_connecting = false;
   seen->io_running = false;
   seen->sql_running = false;
   seen->seconds_behind_master.reset();

@@ -1,5 +1,5 @@
-#ifndef USERSERVICE_SERVER_MYSQL_MYSQL_REPLICA_PROBE_H_
-#define USERSERVICE_SERVER_MYSQL_MYSQL_REPLICA_PROBE_H_
+#ifndef USERSERVICE_SERVER_MYSQL_MYSQL_ENDPOINT_PROBE_H_
+#define USERSERVICE_SERVER_MYSQL_MYSQL_ENDPOINT_PROBE_H_
 
 #include <string>
 
@@ -12,27 +12,33 @@
 
 namespace userservice::mysql {
 
-// Checks one replica over its own session (not the replica's pool, so a
-// saturated pool does not read as a failed replica): which of this
-// server's heartbeats it has applied, and what SHOW SLAVE STATUS says about
-// its replication threads. Thread-safe (checks are serialized).
-class MysqlReplicaProbe final : public ReplicaProbe {
+// Checks one endpoint over its own session (not the endpoint's pool, so a
+// saturated pool does not read as a failed endpoint): its server id,
+// read_only and GTID position, which of this server's heartbeats it has
+// applied, and what SHOW SLAVE STATUS says about its replication (the
+// writer election's facts, see server/health/topology.h). Thread-safe
+// (checks are serialized).
+class MysqlEndpointProbe final : public EndpointProbe {
  public:
-  // `writer_id` is the heartbeat row this server writes on the primary
+  // `writer_id` is the heartbeat row this server writes on the writer
   // (see MysqlHeartbeatSink). Each Observe is bounded by `timeout`.
-  MysqlReplicaProbe(Endpoint replica, ConnectionSettings settings,
-                    std::string writer_id, absl::Duration timeout);
+  MysqlEndpointProbe(Endpoint endpoint, ConnectionSettings settings,
+                     std::string writer_id, absl::Duration timeout);
 
   // Unreachable (with a short reason that holds no SQL or credentials)
   // when the session fails. SHOW SLAVE STATUS needs the SLAVE MONITOR
-  // privilege; without it, or on a server that is not a replica, the
-  // replication fields stay unknown, and after a refusal it is retried
+  // privilege; without it the replication fields stay unknown (and
+  // replication_status_known false), and after a refusal it is retried
   // only every minute. The heartbeat row keeps whole microseconds;
   // applied_heartbeat is the last nanosecond of that microsecond, so it
   // matches the full-precision stamp the LagLedger recorded.
   ProbeResult Observe() override;
+  void ResetSession() override;
 
  private:
+  // Fills server_id, read_only and gtid_position; false with `seen->error`
+  // set if the endpoint could not be asked.
+  bool ReadIdentity(absl::Time deadline, ProbeResult* seen);
   // Fills the heartbeat field; false with `seen->error` set if the replica
   // could not be asked.
   bool ReadHeartbeat(absl::Time deadline, ProbeResult* seen);
@@ -51,4 +57,4 @@ class MysqlReplicaProbe final : public ReplicaProbe {
 
 }  // namespace userservice::mysql
 
-#endif  // USERSERVICE_SERVER_MYSQL_MYSQL_REPLICA_PROBE_H_
+#endif  // USERSERVICE_SERVER_MYSQL_MYSQL_ENDPOINT_PROBE_H_
