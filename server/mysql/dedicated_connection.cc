@@ -10,6 +10,10 @@
 namespace userservice::mysql {
 namespace {
 
+// max_statement_time ends a statement on a server that answers by its
+// deadline; only one still silent a moment later has its socket cut.
+constexpr absl::Duration kCutGrace = absl::Milliseconds(50);
+
 ConnectionSettings Bounded(ConnectionSettings settings,
                            absl::Duration timeout) {
   settings.connect_timeout = std::min(settings.connect_timeout, timeout);
@@ -21,9 +25,11 @@ ConnectionSettings Bounded(ConnectionSettings settings,
 
 DedicatedConnection::DedicatedConnection(Endpoint endpoint,
                                          ConnectionSettings settings,
-                                         absl::Duration timeout)
+                                         absl::Duration timeout,
+                                         SocketWatchdog* watchdog)
     : endpoint_(std::move(endpoint)),
-      settings_(Bounded(std::move(settings), timeout)) {}
+      settings_(Bounded(std::move(settings), timeout)),
+      watchdog_(watchdog != nullptr ? watchdog : &SocketWatchdog::Default()) {}
 
 DedicatedConnection::~DedicatedConnection() = default;
 
@@ -54,6 +60,11 @@ absl::Status DedicatedConnection::RunOnce(
     conn_ = *std::move(opened);
   }
   MysqlConnection& conn = *conn_;
+  std::unique_ptr<SocketWatchdog::Watch> watch;
+  if (conn.socket_fd() >= 0) {
+    watch = watchdog_->WatchSocket(conn.socket_fd(), deadline + kCutGrace,
+                                   absl::ZeroDuration(), nullptr);
+  }
   SqlOutcome outcome;
   absl::Status status = RunSql(
       endpoint_.name, deadline,
@@ -62,7 +73,15 @@ absl::Status DedicatedConnection::RunOnce(
         return body(conn);
       },
       &outcome);
-  if (outcome.connection_broken) conn_.reset();
+  const bool cut = watch != nullptr && watch->Finish();
+  if (outcome.connection_broken || cut) conn_.reset();
+  if (cut && !status.ok()) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("database ", endpoint_.name,
+                     " did not answer by the deadline; the statement was "
+                     "abandoned (error ",
+                     outcome.error_code, ")"));
+  }
   return status;
 }
 

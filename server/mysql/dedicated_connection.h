@@ -9,6 +9,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/mysql/socket_watchdog.h"
 
 namespace userservice::mysql {
 
@@ -22,10 +23,14 @@ namespace userservice::mysql {
 class DedicatedConnection {
  public:
   // `timeout` also becomes the session's socket timeouts (whole seconds,
-  // rounded up) and caps its connect timeout, so a server that stops
-  // answering cannot hold a call much past its deadline.
+  // rounded up) and caps its connect timeout. A statement still waiting
+  // for its server shortly after its deadline has its socket shut down by
+  // `watchdog` (SocketWatchdog::Default() when null; must outlive this), so
+  // a server that stops answering cannot hold a call much past its
+  // deadline.
   DedicatedConnection(Endpoint endpoint, ConnectionSettings settings,
-                      absl::Duration timeout);
+                      absl::Duration timeout,
+                      SocketWatchdog* watchdog = nullptr);
   ~DedicatedConnection();
 
   DedicatedConnection(const DedicatedConnection&) = delete;
@@ -58,6 +63,7 @@ class DedicatedConnection {
 
   const Endpoint endpoint_;
   const ConnectionSettings settings_;
+  SocketWatchdog* const watchdog_;
 
   mutable absl::Mutex mu_;
   std::unique_ptr<MysqlConnection> conn_ ABSL_GUARDED_BY(mu_);

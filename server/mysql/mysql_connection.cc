@@ -5,15 +5,20 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "cppconn/connection.h"
 #include "cppconn/prepared_statement.h"
 #include "cppconn/resultset.h"
 #include "cppconn/statement.h"
 #include "mysql_driver.h"
+#include "server/common/log.h"
+#include "server/mysql/session_socket.h"
 #include "server/mysql/sql_status.h"
+#include "server/repository/write_outcome.h"
 
 namespace userservice::mysql {
 namespace {
@@ -22,6 +27,27 @@ namespace {
 int CeilSeconds(absl::Duration d) {
   return std::max<int>(1,
                        static_cast<int>(std::ceil(absl::ToDoubleSeconds(d))));
+}
+
+// The session's id and its client address as the server sees it, in one
+// round trip.
+constexpr char kSelectSelf[] =
+    "SELECT ID, HOST FROM information_schema.PROCESSLIST "
+    "WHERE ID = CONNECTION_ID()";
+
+// Says once per endpoint that its statements cannot be abandoned early.
+void WarnNoSocket(const Endpoint& endpoint) {
+  static absl::Mutex mu(absl::kConstInit);
+  static auto* const warned = new absl::flat_hash_set<std::string>();
+  {
+    absl::MutexLock lock(&mu);
+    if (!warned->insert(endpoint.name).second) return;
+  }
+  log::Warning(
+      "cannot find the sockets of this endpoint's sessions (unix socket, NAT "
+      "or proxy?); a statement on it that stops getting answers waits for "
+      "the socket timeout",
+      {{"endpoint", endpoint.name}});
 }
 
 }  // namespace
@@ -74,7 +100,8 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
 
   std::unique_ptr<sql::Connection> conn;
   uint64_t id = 0;
-  absl::Status status = RunSql(endpoint.name, deadline, [&]() {
+  std::string client_address;
+  auto connect = [&]() {
     sql::ConnectOptionsMap options;
     options["hostName"] = sql::SQLString(
         absl::StrCat("tcp://", endpoint.host, ":", endpoint.port));
@@ -106,23 +133,37 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     std::unique_ptr<sql::Statement> setup(conn->createStatement());
     // Timestamps are stored and read as UTC.
     setup->execute("SET time_zone = '+00:00'");
-    // Kept so a watchdog can KILL QUERY this session's statement from
-    // another connection without asking the server each time.
-    std::unique_ptr<sql::ResultSet> rs(
-        setup->executeQuery("SELECT CONNECTION_ID()"));
-    if (rs->next()) id = rs->getUInt64(1);
+    // The id lets a watchdog KILL QUERY this session's statement from
+    // another connection; the address finds the session's socket.
+    std::unique_ptr<sql::ResultSet> rs(setup->executeQuery(kSelectSelf));
+    if (rs->next()) {
+      id = rs->getUInt64(1);
+      if (!rs->isNull(2)) client_address = rs->getString(2);
+    }
     return absl::OkStatus();
-  });
-  if (!status.ok()) return status;
+  };
+  SqlOutcome outcome;
+  absl::Status status = RunSql(endpoint.name, deadline, connect, &outcome);
+  if (!status.ok()) {
+    // Nothing but the session's own setup was sent.
+    if (IsConnectionError(outcome.error_code) && absl::IsUnavailable(status)) {
+      return MarkNotExecuted(std::move(status));
+    }
+    return status;
+  }
+  const int fd = FindSessionSocket(client_address, endpoint.port);
+  if (fd < 0) WarnNoSocket(endpoint);
   return std::unique_ptr<MysqlConnection>(
-      new MysqlConnection(std::move(conn), endpoint.name, id));
+      new MysqlConnection(std::move(conn), endpoint.name, id, fd));
 }
 
 MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> conn,
-                                 std::string endpoint_name, uint64_t id)
+                                 std::string endpoint_name, uint64_t id,
+                                 int socket_fd)
     : conn_(std::move(conn)),
       endpoint_name_(std::move(endpoint_name)),
-      id_(id) {}
+      id_(id),
+      socket_fd_(socket_fd) {}
 
 MysqlConnection::~MysqlConnection() {
   // Statements belong to the session: close them before it.

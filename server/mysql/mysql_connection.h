@@ -63,6 +63,8 @@ struct ConnectionSettings {
 // RunSql.
 class MysqlConnection {
  public:
+  // A failure at the connection level (refused, unreachable, no answer)
+  // is UNAVAILABLE and marked WasNotExecuted: no statement was sent.
   static absl::StatusOr<std::unique_ptr<MysqlConnection>> Open(
       const Endpoint& endpoint, const ConnectionSettings& settings,
       absl::Time deadline);
@@ -97,17 +99,23 @@ class MysqlConnection {
   // information_schema.PROCESSLIST name it. Fetched once, when opened.
   uint64_t id() const { return id_; }
 
+  // The session's TCP socket, found when opened (-1 if it could not be, e.g.
+  // over a unix socket or through NAT). It belongs to the session: others
+  // may only shut it down (SocketWatchdog), never close it.
+  int socket_fd() const { return socket_fd_; }
+
   // Whether the server still answers a trivial round trip on this session:
   // for the pool's validator. Never throws; any failure is false.
   bool Ping();
 
  private:
   MysqlConnection(std::unique_ptr<sql::Connection> conn,
-                  std::string endpoint_name, uint64_t id);
+                  std::string endpoint_name, uint64_t id, int socket_fd);
 
   std::unique_ptr<sql::Connection> conn_;
   const std::string endpoint_name_;
   const uint64_t id_;
+  const int socket_fd_;
   absl::flat_hash_map<const char*, std::unique_ptr<sql::PreparedStatement>>
       statements_;
   // Milliseconds currently set as the session's max_statement_time; -1 for

@@ -15,6 +15,7 @@
 #include "server/mysql/create_requests.h"
 #include "server/mysql/sql_status.h"
 #include "server/mysql/user_rows.h"
+#include "server/repository/write_outcome.h"
 
 namespace userservice::mysql {
 namespace {
@@ -57,13 +58,31 @@ MysqlUserStore::MysqlUserStore(std::string endpoint_name, MysqlPool* pool,
       pool_(pool),
       hooks_(std::move(hooks)) {}
 
+absl::Duration MysqlUserStore::SilenceLimit(const RequestContext& ctx,
+                                            Access access) const {
+  if (access == Access::kWrite) return hooks_.hung_timeout;
+  return ReadSilenceLimit(hooks_.hung_timeout, ctx.Remaining());
+}
+
+std::unique_ptr<SocketWatchdog::Watch> MysqlUserStore::WatchForHang(
+    const MysqlConnection& conn, absl::Duration silence) const {
+  if (hooks_.watchdog == nullptr || hooks_.liveness == nullptr ||
+      hooks_.hung_timeout <= absl::ZeroDuration() || conn.socket_fd() < 0) {
+    return nullptr;
+  }
+  return hooks_.watchdog->WatchSocket(conn.socket_fd(), absl::Now() + silence,
+                                      silence, hooks_.liveness);
+}
+
 absl::Status MysqlUserStore::WithConnection(
-    const RequestContext& ctx,
-    absl::FunctionRef<absl::Status(MysqlConnection&)> body) {
+    const RequestContext& ctx, Access access,
+    absl::FunctionRef<absl::Status(MysqlConnection&)> body,
+    absl::Duration quiet_wait) {
   if (ctx.Expired()) {
     return absl::DeadlineExceededError(absl::StrCat(
         "deadline exceeded before reaching database ", endpoint_name_));
   }
+  // A failure to open a connection is marked by MysqlConnection::Open.
   absl::StatusOr<MysqlPool::Lease> lease = pool_->Acquire(ctx.deadline);
   if (!lease.ok()) return lease.status();
   MysqlConnection& conn = **lease;
@@ -74,20 +93,30 @@ absl::Status MysqlUserStore::WithConnection(
     watch = hooks_.killer->WatchQuery(conn.id(), ctx.deadline,
                                       std::move(cancelled));
   }
+  const absl::Duration silence = SilenceLimit(ctx, access) + quiet_wait;
+  std::unique_ptr<SocketWatchdog::Watch> hang = WatchForHang(conn, silence);
+  bool body_started = false;
   SqlOutcome outcome;
   absl::Status status = RunSql(
       endpoint_name_, ctx.deadline,
       [&]() {
         conn.SetStatementBudget(ctx.Remaining());
+        body_started = true;
         return body(conn);
       },
       &outcome);
-  // No kill may reach the session once the body is over.
+  // No kill and no cut may reach the session once the body is over.
   watch.reset();
-  bool broken = outcome.connection_broken;
-  if (outcome.error_code == kErrServerLost && hooks_.killer != nullptr) {
+  const bool cut = hang != nullptr && hang->Finish();
+  bool broken = outcome.connection_broken || cut;
+  if (!broken && hooks_.liveness != nullptr) {
+    hooks_.liveness->RecordAnswer(absl::Now());
+  }
+  if (outcome.error_code == kErrServerLost && !cut &&
+      hooks_.killer != nullptr) {
     // The client gave up on the socket, but the server may still be running
-    // the statement: stop it rather than let it hold locks.
+    // the statement: stop it rather than let it hold locks. Not after a
+    // cut: a server that answers nothing would hold the KILL up too.
     hooks_.killer->Kill(conn.id()).IgnoreError();
   }
   if (!broken && conn.in_transaction()) {
@@ -106,17 +135,40 @@ absl::Status MysqlUserStore::WithConnection(
     // ones, which PrimaryDemotion discards.
     lease->MarkBroken();
     if (hooks_.demotion != nullptr) hooks_.demotion->WriteRefused();
+    // The server refuses a write before executing any of it.
+    status = MarkNotExecuted(std::move(status));
   }
   if (!status.ok() && ctx.Cancelled()) {
     return absl::CancelledError("the call was cancelled by the client");
   }
+  if (cut && !status.ok()) {
+    status = absl::UnavailableError(absl::StrCat(
+        "database ", endpoint_name_, " did not answer for ",
+        absl::FormatDuration(absl::Trunc(silence, absl::Milliseconds(1))),
+        "; the statement was abandoned (error ", outcome.error_code, ")"));
+    // Cut while the session was still being prepared: the write was never
+    // sent.
+    if (!body_started) status = MarkNotExecuted(std::move(status));
+  }
   return status;
+}
+
+absl::Status MysqlUserStore::RunRead(
+    const RequestContext& ctx,
+    absl::FunctionRef<absl::Status(MysqlConnection&)> body) {
+  return WithConnection(ctx, Access::kRead, body);
+}
+
+absl::Status MysqlUserStore::RunWrite(
+    const RequestContext& ctx,
+    absl::FunctionRef<absl::Status(MysqlConnection&)> body) {
+  return WithConnection(ctx, Access::kWrite, body);
 }
 
 absl::StatusOr<User> MysqlUserStore::GetUser(const UserKey& key,
                                              const RequestContext& ctx) {
   std::optional<User> user;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
     user = SelectUser(conn, key);
     return absl::OkStatus();
   });
@@ -138,7 +190,7 @@ absl::StatusOr<std::vector<User>> MysqlUserStore::GetUsersByIds(
     absl::Span<const uint64_t> ids, const RequestContext& ctx) {
   std::vector<User> users;
   if (ids.empty()) return users;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
     users = SelectUsersByIds(conn, ids);
     return absl::OkStatus();
   });
@@ -149,7 +201,7 @@ absl::StatusOr<std::vector<User>> MysqlUserStore::GetUsersByIds(
 absl::StatusOr<std::vector<User>> MysqlUserStore::ListUsers(
     uint64_t after_id, int limit, const RequestContext& ctx) {
   std::vector<User> users;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
     users = SelectUsersAfter(conn, after_id, limit);
     return absl::OkStatus();
   });
@@ -167,7 +219,7 @@ absl::StatusOr<bool> MysqlUserStore::WaitForPosition(
   }
   if (position.gtids.empty()) return true;
   bool applied = false;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  auto wait_for = [&](MysqlConnection& conn) {
     sql::PreparedStatement& wait = conn.Prepare(kGtidWait);
     wait.setString(1, position.gtids);
     wait.setDouble(
@@ -176,7 +228,10 @@ absl::StatusOr<bool> MysqlUserStore::WaitForPosition(
     // 0: reached; -1: timed out; NULL: not a replica or bad arguments.
     applied = rs->next() && !rs->isNull(1) && rs->getInt(1) == 0;
     return absl::OkStatus();
-  });
+  };
+  // The wait itself is silent for up to `timeout` on a healthy replica.
+  absl::Status status = WithConnection(ctx, Access::kRead, wait_for,
+                                       std::max(timeout, absl::ZeroDuration()));
   if (!status.ok()) return status;
   return applied;
 }
@@ -212,7 +267,7 @@ absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
           "a create with a request_id cannot share a statement");
     }
   }
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     absl::StatusOr<std::vector<User>> inserted = InsertUsers(conn, users);
     if (!inserted.ok()) return inserted.status();
     const ReplicationPosition position = LastWritePosition(conn);
@@ -228,13 +283,13 @@ absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
 absl::StatusOr<Written<User>> MysqlUserStore::CreateWithRequestId(
     const NewUser& user, const RequestContext& ctx) {
   Written<User> result;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     return CreateIdempotent(conn, user, &result);
   });
   if (absl::IsAlreadyExists(status)) {
     // A concurrent call with the same request_id may have won the race;
     // if so this call is its retry.
-    absl::Status replay = WithConnection(ctx, [&](MysqlConnection& conn) {
+    absl::Status replay = RunWrite(ctx, [&](MysqlConnection& conn) {
       return ReplayCreate(conn, user, &result);
     });
     if (!absl::IsNotFound(replay)) status = replay;
@@ -246,7 +301,7 @@ absl::StatusOr<Written<User>> MysqlUserStore::CreateWithRequestId(
 absl::StatusOr<int64_t> MysqlUserStore::PurgeCreateRequests(
     absl::Duration age, int limit, const RequestContext& ctx) {
   int64_t purged = 0;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     purged = mysql::PurgeCreateRequests(conn, age, limit);
     return absl::OkStatus();
   });
@@ -261,7 +316,7 @@ absl::Status MysqlUserStore::DescribeConflict(const std::string& username,
                                               absl::Status original) {
   bool username_taken = false;
   bool email_taken = false;
-  absl::Status lookup = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status lookup = RunWrite(ctx, [&](MysqlConnection& conn) {
     sql::PreparedStatement& select = conn.Prepare(kSelectConflict);
     select.setString(1, username);
     select.setString(2, email);
@@ -293,7 +348,7 @@ absl::Status MysqlUserStore::DescribeConflict(const std::string& username,
 absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
     const UserUpdate& update, const RequestContext& ctx) {
   Written<User> result;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     conn.Begin();
     sql::PreparedStatement& change = conn.Prepare(kUpdateUser);
     if (update.username.has_value()) {
@@ -337,7 +392,7 @@ absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
 absl::StatusOr<ReplicationPosition> MysqlUserStore::DeleteUser(
     uint64_t id, int64_t expected_version, const RequestContext& ctx) {
   ReplicationPosition position;
-  absl::Status status = WithConnection(ctx, [&](MysqlConnection& conn) {
+  absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     sql::PreparedStatement& erase = conn.Prepare(kDeleteUser);
     erase.setUInt64(1, id);
     erase.setInt64(2, expected_version);

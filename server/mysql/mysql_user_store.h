@@ -5,9 +5,12 @@
 #include <string>
 
 #include "absl/functional/function_ref.h"
+#include "absl/time/time.h"
+#include "server/mysql/endpoint_liveness.h"
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
+#include "server/mysql/socket_watchdog.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
 
@@ -21,6 +24,19 @@ struct StoreHooks {
   // Told when the endpoint refuses a write because it is read-only (the
   // primary's store only).
   PrimaryDemotion* demotion = nullptr;
+  // Together, abandon a statement whose endpoint stopped answering: once
+  // it has waited for its silence limit and the endpoint has answered
+  // nothing else (no statement, no health check) for as long, its socket
+  // is shut down and the call fails with UNAVAILABLE at once, instead of
+  // waiting out its deadline. The store records every statement that
+  // completes in `liveness`; the endpoint's health checks should too, often
+  // enough that a healthy but otherwise idle endpoint is never silent for
+  // `hung_timeout`. Without either, statements are never abandoned.
+  SocketWatchdog* watchdog = nullptr;
+  EndpointLiveness* liveness = nullptr;
+  // The silence limit of writes; reads get ReadSilenceLimit of it. Zero or
+  // less: never abandon.
+  absl::Duration hung_timeout = absl::Seconds(1);
 };
 
 // The users table on one MariaDB endpoint, through that endpoint's pool.
@@ -60,11 +76,27 @@ class MysqlUserStore final : public UserReader, public UserWriter {
       const RequestContext& ctx) override;
 
  private:
+  enum class Access { kRead, kWrite };
+
   // Leases a connection, bounds the session's statements by the deadline,
   // runs `body` and converts failures; a connection that broke is dropped.
+  // `quiet_wait` is how long `body` may legitimately wait for an answer
+  // beyond the silence limit of its `access` (a replication wait).
+  // A write failure that certainly did not run is marked WasNotExecuted.
   absl::Status WithConnection(
-      const RequestContext& ctx,
-      absl::FunctionRef<absl::Status(MysqlConnection&)> body);
+      const RequestContext& ctx, Access access,
+      absl::FunctionRef<absl::Status(MysqlConnection&)> body,
+      absl::Duration quiet_wait = absl::ZeroDuration());
+  // WithConnection for the statements of reads and of writes (and the
+  // reads that are part of a write).
+  absl::Status RunRead(const RequestContext& ctx,
+                       absl::FunctionRef<absl::Status(MysqlConnection&)> body);
+  absl::Status RunWrite(const RequestContext& ctx,
+                        absl::FunctionRef<absl::Status(MysqlConnection&)> body);
+  // Watches `conn`'s socket for a hang; null when it cannot be cut.
+  std::unique_ptr<SocketWatchdog::Watch> WatchForHang(
+      const MysqlConnection& conn, absl::Duration silence) const;
+  absl::Duration SilenceLimit(const RequestContext& ctx, Access access) const;
 
   // The create path for a request that carries a request_id (see
   // create_requests.h), including the race with a concurrent retry.
