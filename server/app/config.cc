@@ -174,6 +174,15 @@ absl::Status ReadHealth(ServerConfig& config) {
 }
 
 absl::Status ReadTopology(ServerConfig& config) {
+  config.hung_endpoint_timeout = GetFlag(FLAGS_hung_endpoint_timeout);
+  if (config.hung_endpoint_timeout < absl::ZeroDuration() ||
+      (config.hung_endpoint_timeout > absl::ZeroDuration() &&
+       config.hung_endpoint_timeout < 2 * config.checker.check_interval)) {
+    return Invalid(
+        "--hung-endpoint-timeout: must be at least twice "
+        "--health-check-interval (the checks are what shows a quiet endpoint "
+        "still answers), or 0 to never abandon a statement");
+  }
   config.topology.write_hold = GetFlag(FLAGS_write_hold);
   config.topology.max_held_calls = GetFlag(FLAGS_max_held_writes);
   if (config.topology.write_hold < absl::ZeroDuration()) {

@@ -51,8 +51,11 @@ struct ServerConfig {
   PoolOptions pool;
   HealthPolicy health;
   CheckerOptions checker;
-  // One replica check or heartbeat write.
+  // One endpoint check or heartbeat write.
   absl::Duration check_timeout = absl::Seconds(1);
+  // A statement on an endpoint that answered nothing (no statement, no
+  // check) for this long is abandoned; see mysql::StoreHooks. Zero: never.
+  absl::Duration hung_endpoint_timeout = absl::Seconds(1);
   RouterOptions router;
   ServiceOptions service;
   DispatcherOptions dispatcher;

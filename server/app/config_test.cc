@@ -119,6 +119,7 @@ TEST_F(ConfigTest, DefaultsOfTheTopologyAreTheFlagDefaults) {
   const ServerConfig want;
   EXPECT_EQ(config.topology.write_hold, want.topology.write_hold);
   EXPECT_EQ(config.topology.max_held_calls, want.topology.max_held_calls);
+  EXPECT_EQ(config.hung_endpoint_timeout, want.hung_endpoint_timeout);
 }
 
 TEST_F(ConfigTest, PrimaryAndReplicasAreTheEndpointsInOrder) {
@@ -233,7 +234,9 @@ TEST_F(ConfigTest, MistakesNameTheFlag) {
            {{"--databases=x=a:1,x=b:2"}, "\"x\""},
            {{"--databases=a:1", "--write-hold=-1s"}, "--write-hold"},
            {{"--databases=a:1", "--max-held-writes=-1"},
-            "--max-held-writes"}}) {
+            "--max-held-writes"},
+           {{"--databases=a:1", "--hung-endpoint-timeout=600ms"},
+            "--hung-endpoint-timeout"}}) {
     absl::FlagSaver saver;
     ASSERT_TRUE(cli::ParseCommandLine(ServerCommandLine(), c.args).ok());
     absl::StatusOr<ServerConfig> config = ConfigFromFlags();

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "server/mysql/socket_watchdog.h"
 #include "server/observability/connect_failure_log.h"
 
 namespace userservice {
@@ -24,6 +25,7 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
     const std::string& writer_id, metrics::ServerMetrics* metrics) {
   auto runtime = std::make_unique<EndpointRuntime>();
   runtime->endpoint = endpoint;
+  runtime->liveness = std::make_unique<mysql::EndpointLiveness>();
   PoolOptions options = config.pool;
   options.name = endpoint.name;
   if (metrics != nullptr)
@@ -43,12 +45,16 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
       std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
   runtime->demotion =
       std::make_unique<mysql::PrimaryDemotion>(runtime->pool.get());
+  mysql::StoreHooks hooks{runtime->killer.get(), runtime->demotion.get()};
+  hooks.watchdog = &mysql::SocketWatchdog::Default();
+  hooks.liveness = runtime->liveness.get();
+  hooks.hung_timeout = config.hung_endpoint_timeout;
   runtime->store = std::make_unique<mysql::MysqlUserStore>(
-      endpoint.name, runtime->pool.get(),
-      mysql::StoreHooks{runtime->killer.get(), runtime->demotion.get()});
+      endpoint.name, runtime->pool.get(), hooks);
   runtime->health = std::make_unique<ReplicaHealth>(endpoint.name, config.health);
   runtime->probe = std::make_unique<mysql::MysqlEndpointProbe>(
-      endpoint, config.connection, writer_id, config.check_timeout);
+      endpoint, config.connection, writer_id, config.check_timeout,
+      runtime->liveness.get());
   runtime->heartbeat = std::make_unique<mysql::MysqlHeartbeatSink>(
       endpoint, config.connection, writer_id, config.check_timeout,
       runtime->demotion.get());

@@ -10,6 +10,7 @@
 #include "server/health/replica_health.h"
 #include "server/health/topology.h"
 #include "server/metrics/server_metrics.h"
+#include "server/mysql/endpoint_liveness.h"
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/mysql_endpoint_probe.h"
 #include "server/mysql/mysql_heartbeat.h"
@@ -25,6 +26,7 @@ namespace userservice {
 // endpoint may be elected writer, so each has what a writer needs too.
 struct EndpointRuntime {
   mysql::Endpoint endpoint;
+  std::unique_ptr<mysql::EndpointLiveness> liveness;
   std::unique_ptr<mysql::MysqlPool> pool;
   std::unique_ptr<mysql::QueryKiller> killer;
   std::unique_ptr<mysql::PrimaryDemotion> demotion;

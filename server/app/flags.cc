@@ -50,6 +50,14 @@ ABSL_FLAG(absl::Duration, write_hold, Default().topology.write_hold,
           "Longest a write (or a read that needs the writer) waits for a "
           "writer to be elected, e.g. during a switchover, before failing "
           "UNAVAILABLE; never past the call's deadline. 0: no wait.");
+ABSL_FLAG(absl::Duration, hung_endpoint_timeout,
+          Default().hung_endpoint_timeout,
+          "A statement on a database that has answered nothing (no other "
+          "statement, no health check) for this long is abandoned: its "
+          "connection is cut and the call fails UNAVAILABLE (reads go to the "
+          "next endpoint) instead of waiting out its deadline. Reads use a "
+          "third of their remaining time if that is shorter. At least twice "
+          "--health-check-interval; 0: never.");
 ABSL_FLAG(int, max_held_writes, Default().topology.max_held_calls,
           "Most calls that may wait for a writer at once; more fail "
           "UNAVAILABLE at once.");
@@ -248,6 +256,7 @@ Flags DatabaseFlags() {
           Flag(FLAGS_databases),
           Flag(FLAGS_write_hold),
           Flag(FLAGS_max_held_writes),
+          Flag(FLAGS_hung_endpoint_timeout),
           Flag(FLAGS_db_name),
           Flag(FLAGS_db_user),
           Flag(FLAGS_db_password_file),

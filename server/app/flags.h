@@ -18,6 +18,7 @@ ABSL_DECLARE_FLAG(std::string, replicas);
 ABSL_DECLARE_FLAG(std::string, databases);
 ABSL_DECLARE_FLAG(absl::Duration, write_hold);
 ABSL_DECLARE_FLAG(int, max_held_writes);
+ABSL_DECLARE_FLAG(absl::Duration, hung_endpoint_timeout);
 ABSL_DECLARE_FLAG(std::string, db_name);
 ABSL_DECLARE_FLAG(std::string, db_user);
 ABSL_DECLARE_FLAG(std::string, db_password_file);

@@ -37,8 +37,10 @@ absl::Time AppliedStamp(int64_t stamp_us) {
 MysqlEndpointProbe::MysqlEndpointProbe(Endpoint endpoint,
                                        ConnectionSettings settings,
                                        std::string writer_id,
-                                       absl::Duration timeout)
+                                       absl::Duration timeout,
+                                       EndpointLiveness* liveness)
     : writer_id_(std::move(writer_id)),
+      liveness_(liveness),
       timeout_(timeout),
       conn_(std::move(endpoint), std::move(settings), timeout) {}
 
@@ -46,6 +48,7 @@ ProbeResult MysqlEndpointProbe::Observe() {
   const absl::Time deadline = absl::Now() + timeout_;
   ProbeResult seen;
   if (!ReadIdentity(deadline, &seen)) return seen;
+  if (liveness_ != nullptr) liveness_->RecordAnswer(absl::Now());
   if (!ReadHeartbeat(deadline, &seen)) return seen;
   seen.reachable = true;
   if (!ReadReplicationStatus(deadline, &seen)) {

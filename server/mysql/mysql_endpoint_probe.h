@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "server/health/health_checker.h"
 #include "server/mysql/dedicated_connection.h"
+#include "server/mysql/endpoint_liveness.h"
 #include "server/mysql/mysql_connection.h"
 
 namespace userservice::mysql {
@@ -22,8 +23,12 @@ class MysqlEndpointProbe final : public EndpointProbe {
  public:
   // `writer_id` is the heartbeat row this server writes on the writer
   // (see MysqlHeartbeatSink). Each Observe is bounded by `timeout`.
+  // Every check the endpoint answers is recorded in `liveness` (may be
+  // null; must outlive the probe), so its slow statements are not taken
+  // for hung ones.
   MysqlEndpointProbe(Endpoint endpoint, ConnectionSettings settings,
-                     std::string writer_id, absl::Duration timeout);
+                     std::string writer_id, absl::Duration timeout,
+                     EndpointLiveness* liveness = nullptr);
 
   // Unreachable (with a short reason that holds no SQL or credentials)
   // when the session fails. SHOW SLAVE STATUS needs the SLAVE MONITOR
@@ -47,6 +52,7 @@ class MysqlEndpointProbe final : public EndpointProbe {
   bool ReadReplicationStatus(absl::Time deadline, ProbeResult* seen);
 
   const std::string writer_id_;
+  EndpointLiveness* const liveness_;
   const absl::Duration timeout_;
   DedicatedConnection conn_;
 
