@@ -131,7 +131,7 @@ Election ElectWriter(absl::Span<const RoleFacts> endpoints, int current) {
     election.no_writer_reason = "waiting for a check of every database";
   } else if (election.claimants.empty()) {
     election.no_writer_reason =
-        "no reachable database is writable and replicating from nobody";
+        "every reachable database is read-only or replicates from another";
   } else if (election.claimants.size() == 1) {
     election.writer = election.claimants.front();
   } else {

@@ -81,7 +81,7 @@ TEST(ElectWriterTest, NoWritableServerMeansNoWriter) {
       {Facts(ReadOnlyAlone(1)), Facts(ReplicaProbe(2, 1)), Down()}, 0);
   EXPECT_EQ(e.writer, -1);
   EXPECT_THAT(e.roles, ElementsAre(kDetached, kReplica, kUnreachable));
-  EXPECT_THAT(e.no_writer_reason, HasSubstr("writable"));
+  EXPECT_THAT(e.no_writer_reason, HasSubstr("read-only"));
 }
 
 TEST(ElectWriterTest, OfTwoWritableServersTheOneTheReplicasFollowWins) {
