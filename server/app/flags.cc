@@ -70,8 +70,8 @@ ABSL_FLAG(std::string, db_password_file, "",
           "password comes from the environment variable "
           "USER_SERVICE_DB_PASSWORD (never from a flag, which ps shows).");
 ABSL_FLAG(int, pool_size, Default().pool.max_size,
-          "Most connections per database endpoint (primary and each "
-          "replica has its own pool).");
+          "Most connections per database endpoint (each has its own "
+          "pool).");
 ABSL_FLAG(absl::Duration, pool_acquire_timeout, Default().pool.acquire_timeout,
           "Longest a call waits for a free pooled connection before it "
           "fails with RESOURCE_EXHAUSTED (its own deadline, if sooner, "
@@ -97,11 +97,12 @@ ABSL_FLAG(absl::Duration, shutdown_grace, Default().shutdown_grace,
           "On SIGTERM/SIGINT, how long in-flight calls may take to finish "
           "before they are cancelled.");
 ABSL_FLAG(bool, migrate, Default().migration.migrate,
-          "Apply pending schema migrations to the primary at startup.");
+          "Apply pending schema migrations to the elected writer at "
+          "startup.");
 ABSL_FLAG(bool, migrate_only, Default().migration.only,
           "Apply pending schema migrations, then exit (0 on success).");
 ABSL_FLAG(absl::Duration, migrate_timeout, Default().migration.timeout,
-          "How long startup keeps retrying to reach the primary for "
+          "How long startup keeps retrying to find the writer for "
           "migrations before giving up with a non-zero exit.");
 ABSL_FLAG(absl::Duration, pool_max_lifetime, Default().pool.max_lifetime,
           "Connections are closed after at most this long (each gets a "
@@ -118,14 +119,16 @@ ABSL_FLAG(int, pool_max_opening, Default().pool.max_opening,
           "recovering database is not hit by a burst of connects.");
 ABSL_FLAG(absl::Duration, health_check_interval,
           Default().checker.check_interval,
-          "How often each replica is checked (reachability, replication "
-          "threads, heartbeat lag).");
+          "How often each database endpoint is checked (reachability, "
+          "read_only, replication source and threads, heartbeat lag): what "
+          "the writer election and the read rotation follow. While no "
+          "writer is elected, every 100ms.");
 ABSL_FLAG(absl::Duration, health_check_timeout, Default().check_timeout,
-          "Time limit of one replica check or heartbeat write (the socket "
+          "Time limit of one endpoint check or heartbeat write (the socket "
           "part in whole seconds, at least 1s).");
 ABSL_FLAG(absl::Duration, heartbeat_interval,
           Default().checker.heartbeat_interval,
-          "How often this server writes its heartbeat row on the primary: "
+          "How often this server writes its heartbeat row on the writer: "
           "the granularity of lag measurement.");
 ABSL_FLAG(int, eject_after, Default().health.eject_after_failures,
           "Consecutive failed checks or calls after which a replica leaves "
@@ -137,7 +140,7 @@ ABSL_FLAG(absl::Duration, max_eventual_lag, Default().health.max_eventual_lag,
           "EVENTUAL reads skip replicas further behind than this.");
 ABSL_FLAG(int, max_fallback_reads, Default().router.max_fallback_reads,
           "Most EVENTUAL/BOUNDED_STALENESS read statements that may run on "
-          "the primary at once when no replica can take them (GetUsers "
+          "the writer at once when no replica can take them (GetUsers "
           "that arrive together share one); beyond it they fail with "
           "UNAVAILABLE. STRONG and SESSION reads are never refused.");
 ABSL_FLAG(int, read_workers, Default().dispatcher.threads,

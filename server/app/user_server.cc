@@ -57,10 +57,8 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config,
 }
 
 // The writer as the server would elect it now, from one check of every
-// endpoint; UNAVAILABLE when there is none. A single endpoint is the writer
-// by configuration.
+// endpoint; UNAVAILABLE when there is none.
 absl::StatusOr<mysql::Endpoint> FindWriter(const ServerConfig& config) {
-  if (config.databases.size() == 1) return config.databases.front();
   std::vector<RoleFacts> facts;
   for (const mysql::Endpoint& endpoint : config.databases) {
     mysql::MysqlEndpointProbe probe(endpoint, config.connection, "migration",

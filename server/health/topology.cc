@@ -122,7 +122,7 @@ Election ElectWriter(absl::Span<const RoleFacts> endpoints, int current) {
       all_checked = false;
     } else if (!f.reachable) {
       election.roles[i] = EndpointRole::kUnreachable;
-    } else if (!f.read_only && !f.replicating) {
+    } else if (!f.read_only && !f.replicating && !f.replication_broken) {
       alias_of[i] = ClaimantOf(election, endpoints, f.server_id);
       if (alias_of[i] < 0) election.claimants.push_back(static_cast<int>(i));
     }

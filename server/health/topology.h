@@ -62,7 +62,8 @@ struct Election {
 };
 
 // The writer is the reachable endpoint that is writable and replicates from
-// nobody. When several servers claim it, the one the most replicas follow
+// nobody (without a replication error: a stopped, broken replication may
+// have left it diverged). When several servers claim it, the one the most replicas follow
 // wins; on a tie, the current writer stays while it still claims it;
 // otherwise there is none. Nobody is elected while an endpoint's role is
 // still unknown, so one slow first check cannot elect the wrong server.

@@ -136,6 +136,17 @@ TEST(ElectWriterTest, BrokenReplicationIsOutOfRotationEvenIfPositionsLookFine) {
   EXPECT_THAT(e.roles, ElementsAre(kDetached, kWriter, kReplica, kDetached));
 }
 
+TEST(ElectWriterTest, AWritableServerWithBrokenReplicationIsNoWriter) {
+  ProbeResult broken = WriterProbe(1);
+  broken.replication_configured = true;
+  broken.source_server_id = 2;
+  broken.last_io_errno = 1236;
+  const Election e = ElectWriter({Facts(broken), Facts(WriterProbe(2))}, 0);
+  EXPECT_EQ(e.writer, 1);
+  EXPECT_THAT(e.roles, ElementsAre(kDetached, kWriter));
+  EXPECT_EQ(e.claimants.size(), 1u);
+}
+
 TEST(ElectWriterTest, TheSameServerUnderTwoNamesIsOneWriter) {
   // A Service name and the pod's own name both reach server 1.
   const Election e = ElectWriter(

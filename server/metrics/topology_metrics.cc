@@ -54,8 +54,8 @@ std::vector<prometheus::MetricFamily> TopologyCollector::Collect() const {
          "Time calls spent waiting for a writer.", MetricType::Counter,
          absl::ToDoubleSeconds(stats.hold_time_total));
   single("userservice_write_resends_total",
-         "Writes that certainly did not run on a failing writer, sent again "
-         "to the next one.",
+         "Writes sent again to the next writer after the writer failed them: "
+         "those that certainly did not run, and creates with a request_id.",
          MetricType::Counter, static_cast<double>(writes_->resends()));
   auto holds = MakeFamily("userservice_write_holds_total",
                           "Calls that waited for a writer, by how the wait "
