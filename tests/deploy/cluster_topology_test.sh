@@ -146,3 +146,19 @@ expect_ids replica-0 1,2,3,4,5,6,7
 expect_replica_of replica-0 primary
 cl status >/dev/null || fail "status after thaw"
 pass "freeze hangs replica-0, thaw resumes it and it catches up"
+
+# ------------------------------------- failover to a node that received less ---
+# replica-1 stops receiving, so only replica-0 gets row 8 before the writer dies.
+admin replica-1 "STOP SLAVE IO_THREAD" || fail "stop replica-1's IO thread"
+app_sql primary "INSERT INTO topo VALUES (8, 'primary')" || fail "write before the second failover"
+pos="$(admin primary "SELECT @@gtid_binlog_pos")"
+[ "$(admin replica-0 "SELECT MASTER_GTID_WAIT('$pos', 10)")" = 0 ] || fail "replica-0 did not receive row 8"
+cl kill primary >/dev/null || fail "kill primary"
+out="$(cl failover replica-1 2>&1)" || fail "failover replica-1 failed: $out"
+grep -q 'WARNING: replica-0 had received' <<<"$out" || fail "failover did not warn that replica-0 had more: $out"
+app_sql replica-1 "INSERT INTO topo VALUES (9, 'replica-1')" || fail "write after the second failover"
+out="$(cl rejoin replica-0)" || fail "rejoin replica-0 failed: $out"
+grep -q diverged <<<"$out" || fail "rejoin did not find replica-0 diverged: $out"
+expect_ids replica-0 1,2,3,4,5,6,7,9
+expect_replica_of replica-0 replica-1
+pass "failover warns about a replica that had received more; rejoin rebuilds it"
