@@ -23,18 +23,36 @@ Commands:
   start                 create/start all nodes, configure on first start, wait for sync
   stop [--purge]        graceful shutdown of every node in DIR (--purge: then delete DIR)
   destroy               same as: stop --purge
-  status                one line per node; exit 0 only if all nodes are running
+  status                one line per node with its role (writer, replica of NODE,
+                        read-only not replicating, frozen, down); exit 0 only if
+                        every node is running and none is frozen
   env                   print export lines (CLUSTER_PRIMARY, CLUSTER_REPLICA_ADDRS, ...)
   kill NODE             SIGKILL a node and wait until it is gone
   stop-node NODE        graceful shutdown of one node
   start-node NODE       start one existing node again and wait until it accepts connections
-  sync [TIMEOUT]        wait (default 30 s) until running replicas applied the primary's
-                        @@gtid_binlog_pos
+  sync [TIMEOUT]        wait (default 30 s) until every other running node applied the
+                        writer's @@gtid_binlog_pos
+  writer                print the writer (running, read_only=0, no replication source);
+                        exit 1 if there is none or more than one
+  switchover NODE       planned move of the writer to NODE (every node up): the writer
+                        turns read-only, NODE applies all it wrote, NODE becomes the
+                        writer and every other running node replicates from NODE
+  failover NODE         the writer is gone (killed, frozen): NODE applies what it
+                        received, becomes the writer, the other running nodes follow it
+  rejoin NODE           NODE turns read-only at once and replicates from the writer;
+                        if it holds commits the writer lacks, it is rebuilt from a
+                        dump of the writer first
+  freeze NODE           SIGSTOP the node's mariadbd (a hung endpoint)
+  thaw NODE             SIGCONT it again (no-op if it is not frozen or not running)
   sql NODE [STATEMENT]  run SQL as cluster_admin over TCP (stdin if no STATEMENT),
                         tab-separated output without column names
 
 NODE is: primary | replica-0 | replica-1 | ...
-Other env: CLUSTER_START_TIMEOUT (60 s), CLUSTER_STOP_TIMEOUT (20 s).
+Other env: CLUSTER_START_TIMEOUT (60 s; also bounds rejoin's catch-up),
+CLUSTER_STOP_TIMEOUT (20 s), CLUSTER_SWITCH_TIMEOUT (10 s: switchover's wait for
+NODE to apply the writer's position, failover's wait for NODE's relay log).
+A node that is started again comes up read-only unless it was the writer
+(DIR/writer names it; without that file, primary).
 EOF
 }
 
@@ -50,6 +68,7 @@ opt_tls_dir="${CLUSTER_TLS_DIR:-}"
 opt_purge=0
 START_TIMEOUT="${CLUSTER_START_TIMEOUT:-60}"
 STOP_TIMEOUT="${CLUSTER_STOP_TIMEOUT:-20}"
+SWITCH_TIMEOUT="${CLUSTER_SWITCH_TIMEOUT:-10}"
 positional=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -80,6 +99,7 @@ is_uint() { [[ "$1" =~ ^[0-9]+$ ]]; }
 [ -z "$opt_replicas" ] || is_uint "$opt_replicas" || usage_error "--replicas must be a number: $opt_replicas"
 is_uint "$START_TIMEOUT" || die "CLUSTER_START_TIMEOUT must be a number of seconds"
 is_uint "$STOP_TIMEOUT" || die "CLUSTER_STOP_TIMEOUT must be a number of seconds"
+is_uint "$SWITCH_TIMEOUT" || die "CLUSTER_SWITCH_TIMEOUT must be a number of seconds"
 
 DIR="${opt_dir:-$REPO_ROOT/.local/cluster}"
 case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac
@@ -87,6 +107,7 @@ case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac
 DIR="$(realpath -m -- "$DIR")"
 [ "$DIR" != / ] || die "refusing to use / as cluster dir"
 CONF="$DIR/cluster.conf"
+WRITER_FILE="$DIR/writer"
 
 DB_NAME=userservice
 APP_USER=userservice
@@ -162,6 +183,27 @@ node_pid() {
   # guard against pid reuse: it must be our mariadbd for this datadir
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "--datadir=$DIR/$1/data " || return 1
   echo "$pid"
+}
+
+# frozen NODE: its mariadbd is stopped by a signal (see freeze)
+frozen() {
+  local pid
+  pid="$(node_pid "$1")" || return 1
+  [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = T ]
+}
+# node_up NODE: running and able to answer
+node_up() { node_pid "$1" >/dev/null && ! frozen "$1"; }
+port_node() {
+  local node
+  for node in "${NODES[@]}"; do
+    if [ "$(node_port "$node")" = "$1" ]; then echo "$node"; return 0; fi
+  done
+  echo "127.0.0.1:$1"
+}
+# The node that starts writable; every other node starts read-only, so a
+# replica that restarts never takes writes by accident.
+recorded_writer() {
+  if [ -s "$WRITER_FILE" ]; then cat "$WRITER_FILE"; else echo primary; fi
 }
 
 # root over the node's unix socket (root@localhost has no password; the
@@ -245,7 +287,7 @@ mariadbd_args() {
     --character-set-server=utf8mb4
     --collation-server=utf8mb4_unicode_ci
   )
-  if [ "$node" != primary ]; then a+=(--read-only=ON); fi
+  if [ "$node" != "$(recorded_writer)" ]; then a+=(--read-only=ON); fi
   # TLS is offered, not required: users created REQUIRE SSL need it.
   if [ -n "$TLS_DIR" ]; then
     a+=(--ssl-ca="$TLS_DIR/ca.pem" --ssl-cert="$TLS_DIR/server.pem" --ssl-key="$TLS_DIR/server.key")
@@ -313,6 +355,8 @@ stop_nodes() {
   for node in "$@"; do
     if pid="$(node_pid "$node")"; then
       kill "-$sig" "$pid" 2>/dev/null || true
+      # a frozen node only acts on SIGTERM once it runs again
+      [ "$sig" = KILL ] || kill -CONT "$pid" 2>/dev/null || true
       pids+=("$pid"); names+=("$node")
     fi
   done
@@ -421,7 +465,7 @@ SQL
 }
 
 # slave_field NODE FIELD (via root socket)
-slave_status_root() { root_sql "$1" -E -e "SHOW SLAVE STATUS" 2>/dev/null || true; }
+slave_status_root() { root_sql "$1" --column-names -E -e "SHOW SLAVE STATUS" 2>/dev/null || true; }
 field_of() { awk -F': ' -v f="$1" '{ k=$1; sub(/^ +/, "", k) } k == f { sub(/^[^:]*: /, ""); print; exit }'; }
 
 # wait_replicas_caught_up TIMEOUT NODE... (root over socket; fails fast on
@@ -462,6 +506,209 @@ verify_logins() {
     admin_sql "$node" -B -N -e "SELECT 1" >/dev/null 2>&1 ||
       die "$ADMIN_USER cannot log in to $node (127.0.0.1:$port)"
   done
+}
+
+# ---------------------------------------------------------------- topology ---
+# Everything here uses MariaDB's own statements as root over the socket.
+
+# GTID lists as printed by the server: comma-separated D-S-N, maybe wrapped.
+gtid_clean() { printf '%s' "$1" | tr -d ' \t\n' | sed 's/\\n//g'; }
+
+# gtid_covers HAVE WANT: HAVE reaches WANT's sequence number in every domain
+# of WANT (the comparison MASTER_GTID_WAIT makes).
+gtid_covers() {
+  awk -v have="$(gtid_clean "$1")" -v want="$(gtid_clean "$2")" 'BEGIN {
+    n = split(have, h, ",")
+    for (i = 1; i <= n; i++) { split(h[i], p, "-"); if (!(p[1] in top) || p[3] + 0 > top[p[1]]) top[p[1]] = p[3] + 0 }
+    n = split(want, w, ",")
+    for (i = 1; i <= n; i++) { split(w[i], p, "-"); if (!(p[1] in top) || top[p[1]] < p[3] + 0) exit 1 }
+  }'
+}
+
+# gtid_in_state STATE POS: every GTID D-S-N of POS is in a binlog whose
+# @@gtid_binlog_state is STATE (it has server S's commits in D up to N). A
+# commit of the same sequence number by another server does not count: that
+# is a diverged history.
+gtid_in_state() {
+  awk -v st="$(gtid_clean "$1")" -v pos="$(gtid_clean "$2")" 'BEGIN {
+    n = split(st, h, ",")
+    for (i = 1; i <= n; i++) { split(h[i], p, "-"); top[p[1] "-" p[2]] = p[3] + 0 }
+    n = split(pos, w, ",")
+    for (i = 1; i <= n; i++) { split(w[i], p, "-"); k = p[1] "-" p[2]; if (!(k in top) || top[k] < p[3] + 0) exit 1 }
+  }'
+}
+
+# gtid_state_at STATE POS: the binlog state a copy taken at POS holds: the
+# entries of STATE (taken later) that POS already covers, and POS itself
+# last, since the last entry of a domain is its current position.
+gtid_state_at() {
+  awk -v st="$(gtid_clean "$1")" -v pos="$(gtid_clean "$2")" 'BEGIN {
+    n = split(pos, w, ",")
+    for (i = 1; i <= n; i++) { split(w[i], p, "-"); lim[p[1]] = p[3] + 0; at[p[1] "-" p[2]] = 1 }
+    m = split(st, h, ",")
+    for (i = 1; i <= m; i++) {
+      split(h[i], p, "-")
+      if (!((p[1] "-" p[2]) in at) && (p[1] in lim) && p[3] + 0 <= lim[p[1]]) out = out "," h[i]
+    }
+    for (i = 1; i <= n; i++) out = out "," w[i]
+    print substr(out, 2)
+  }'
+}
+
+slave_status_of() { root_sql "$1" --column-names -E -e "SHOW SLAVE STATUS"; }
+
+# writers: the nodes that answer with read_only=0 and no replication source.
+writers() {
+  local node ro
+  for node in "${NODES[@]}"; do
+    node_up "$node" || continue
+    ro="$(root_sql "$node" -e "SELECT @@read_only" 2>/dev/null)" || continue
+    [ "$ro" = 0 ] || continue
+    [ -z "$(slave_status_of "$node" 2>/dev/null)" ] && echo "$node"
+  done
+}
+
+# the_writer [EXCLUDED_NODE]: sets WRITER, or dies unless exactly one.
+the_writer() {
+  local ws=()
+  mapfile -t ws < <(writers | grep -vxF -- "${1:-}")
+  case "${#ws[@]}" in
+    1) WRITER="${ws[0]}" ;;
+    0) die "no writer: no running node has read_only=0 and no replication source (see: $PROG status)" ;;
+    *) die "more than one writer: ${ws[*]} (make all but one read-only, or rejoin them)" ;;
+  esac
+}
+
+require_up() {
+  node_pid "$1" >/dev/null || die "$1 is not running (start it: $PROG start-node $1)"
+  ! frozen "$1" || die "$1 is frozen (thaw it: $PROG thaw $1)"
+}
+
+T0=0
+step() { say "$(printf '+%4d ms' $(( $(now_ms) - T0 ))) $*"; }
+
+# promote NODE: it replicates from nobody and takes writes; restarts keep it so.
+promote() {
+  root_sql "$1" -e "STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only=0"
+  printf '%s\n' "$1" >"$WRITER_FILE.tmp"
+  mv "$WRITER_FILE.tmp" "$WRITER_FILE"
+}
+
+# repoint NODE SOURCE [own]: NODE turns read-only and replicates from SOURCE.
+# "own": NODE has taken writes itself, so its replication position starts
+# from everything it holds (@@gtid_current_pos) instead of what it applied.
+repoint() {
+  local node="$1" source="$2" own="${3:-}" repl_pw
+  repl_pw="$(read_pw "$REPL_PW_FILE")"
+  root_sql "$node" <<SQL
+SET GLOBAL read_only=1;
+STOP SLAVE;
+${own:+SET GLOBAL gtid_slave_pos=@@gtid_current_pos;}
+CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=$(node_port "$source"), MASTER_USER='$REPL_USER', MASTER_PASSWORD='$repl_pw', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1;
+START SLAVE;
+SQL
+}
+
+# repoint_others SOURCE SKIP...: every other running node follows SOURCE.
+repoint_others() {
+  local source="$1" node skipped=(); shift
+  for node in "${NODES[@]}"; do
+    [ "$node" != "$source" ] || continue
+    if printf '%s\n' "$@" | grep -qxF -- "$node"; then continue; fi
+    if ! node_up "$node"; then skipped+=("$node"); continue; fi
+    repoint "$node" "$source" || die "could not re-point $node at $source"
+    step "$node replicates from $source"
+  done
+  if [ "${#skipped[@]}" -gt 0 ]; then
+    echo "$PROG: not running or frozen, not re-pointed: ${skipped[*]} (later: $PROG rejoin NODE)" >&2
+  fi
+}
+
+# wait_relay_applied NODE: NODE's SQL thread has applied everything its
+# (stopped) IO thread wrote to the relay log.
+wait_relay_applied() {
+  local node="$1" st deadline
+  root_sql "$node" -e "START SLAVE SQL_THREAD" >/dev/null 2>&1 || true
+  deadline=$(( $(now_ms) + SWITCH_TIMEOUT * 1000 ))
+  while :; do
+    st="$(slave_status_of "$node")" || die "cannot query $node"
+    if [ "$(field_of Slave_SQL_Running <<<"$st")" != Yes ]; then
+      die "$node's SQL thread stopped: $(field_of Last_SQL_Errno <<<"$st") $(field_of Last_SQL_Error <<<"$st")"
+    fi
+    if [ "$(field_of Master_Log_File <<<"$st")" = "$(field_of Relay_Master_Log_File <<<"$st")" ] &&
+       [ "$(field_of Read_Master_Log_Pos <<<"$st")" = "$(field_of Exec_Master_Log_Pos <<<"$st")" ]; then
+      return 0
+    fi
+    case "$(field_of Slave_SQL_Running_State <<<"$st")" in *"read all relay log"*) return 0 ;; esac
+    [ "$(now_ms)" -lt "$deadline" ] || die "$node did not apply its relay log within ${SWITCH_TIMEOUT}s"
+    sleep 0.02
+  done
+}
+
+# warn_if_ahead NODE: another running node received commits NODE lacks.
+warn_if_ahead() {
+  local node="$1" mine other got
+  mine="$(root_sql "$node" -e "SELECT @@gtid_current_pos")"
+  for other in "${NODES[@]}"; do
+    if [ "$other" = "$node" ] || ! node_up "$other"; then continue; fi
+    got="$(field_of Gtid_IO_Pos <<<"$(slave_status_of "$other" 2>/dev/null)")"
+    [ -n "$got" ] || got="$(root_sql "$other" -e "SELECT @@gtid_current_pos" 2>/dev/null)" || continue
+    if ! gtid_covers "$mine" "$got"; then
+      echo "$PROG: WARNING: $other had received $got, more than $node has ($mine): those commits are lost; $other will stop with error 1236 (then: $PROG rejoin $other)" >&2
+    fi
+  done
+}
+
+# caught_up NODE SOURCE TIMEOUT: 0 when NODE applied SOURCE's position,
+# 2 when SOURCE refuses NODE's position (error 1236: NODE diverged); dies on
+# other replication errors and on timeout.
+caught_up() {
+  local node="$1" source="$2" pos st deadline io_errno
+  pos="$(root_sql "$source" -e "SELECT @@gtid_binlog_pos")" || die "cannot query $source"
+  deadline=$(( $(now_ms) + $3 * 1000 ))
+  while :; do
+    [ "$(root_sql "$node" -e "SELECT MASTER_GTID_WAIT('$pos', 0.2)")" = 0 ] && return 0
+    st="$(slave_status_of "$node")" || die "cannot query $node"
+    io_errno="$(field_of Last_IO_Errno <<<"$st")"
+    [ "$io_errno" = 1236 ] && return 2
+    if [ "$(field_of Slave_SQL_Running <<<"$st")" = No ] || [ "$(field_of Slave_IO_Running <<<"$st")" = No ]; then
+      die "$node stopped replicating from $source: $io_errno $(field_of Last_IO_Error <<<"$st") $(field_of Last_SQL_Errno <<<"$st") $(field_of Last_SQL_Error <<<"$st")"
+    fi
+    [ "$(now_ms)" -lt "$deadline" ] || die "$node did not catch up with $source ($pos) within $3s"
+  done
+}
+
+user_databases() {
+  root_sql "$1" -e "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')"
+}
+
+# rebuild NODE SOURCE: NODE's databases, binlog and GTID state are replaced by
+# a consistent dump of SOURCE, and NODE replicates from the dump's position.
+rebuild() {
+  local node="$1" source="$2" dump="$DIR/$1/rebuild.sql" dbs=() db pos state drop=""
+  local dump_bin
+  dump_bin="$(find_bin mariadb-dump mysqldump)" || die "mariadb-dump not found"
+  mapfile -t dbs < <(user_databases "$source")
+  [ "${#dbs[@]}" -gt 0 ] || die "$source has no databases to copy"
+  "$dump_bin" --defaults-file="$ADMIN_CNF" --port="$(node_port "$source")" --single-transaction \
+    --gtid --master-data=2 --routines --events --triggers --databases "${dbs[@]}" >"$dump" ||
+    { rm -f "$dump"; die "mariadb-dump of $source failed"; }
+  pos="$(sed -n "s/^-- SET GLOBAL gtid_slave_pos='\(.*\)';$/\1/p" "$dump")"
+  [ -n "$pos" ] || { rm -f "$dump"; die "the dump of $source has no GTID position"; }
+  step "dumped $source at $pos"
+  while read -r db; do [ -z "$db" ] || drop+="DROP DATABASE \`$db\`; "; done < <(user_databases "$node")
+  root_sql "$node" -e "STOP SLAVE; RESET SLAVE ALL; SET sql_log_bin=0; $drop RESET MASTER;" ||
+    { rm -f "$dump"; die "could not reset $node"; }
+  root_sql "$node" --init-command="SET sql_log_bin=0" <"$dump" ||
+    { rm -f "$dump"; die "loading the dump into $node failed"; }
+  rm -f "$dump"
+  # The copy's binlog claims the source's history up to the dump, so that it
+  # can be compared with other nodes and serve as a source itself.
+  state="$(gtid_state_at "$(root_sql "$source" -e "SELECT @@gtid_binlog_state")" "$pos")"
+  root_sql "$node" -e "SET GLOBAL gtid_binlog_state='$state'; SET GLOBAL gtid_slave_pos='$pos'" ||
+    die "could not set $node's GTID state"
+  repoint "$node" "$source" || die "could not re-point $node at $source"
+  step "$node loaded the dump and replicates from $source"
 }
 
 # ---------------------------------------------------------------- commands ---
@@ -558,49 +805,52 @@ cmd_stop() {
 
 cmd_status() {
   need_client_bins
-  local node pid port rc=0 st line
+  local node pid port rc=0
   for node in "${NODES[@]}"; do
     port="$(node_port "$node")"
     if ! pid="$(node_pid "$node")"; then
-      printf '%-10s %5s stopped\n' "$node" "$port"
+      printf '%-10s %5s down\n' "$node" "$port"
       rc=1
-      continue
-    fi
-    line="$(printf '%-10s %5s running pid=%s' "$node" "$port" "$pid")"
-    if [ "$node" = primary ]; then
-      local gp
-      if gp="$(admin_sql "$node" -B -N -e "SELECT @@gtid_binlog_pos" 2>/dev/null)"; then
-        line+=" gtid_binlog_pos=$gp"
-      else
-        line+=" (admin login failed)"
-      fi
+    elif frozen "$node"; then
+      printf '%-10s %5s frozen pid=%s\n' "$node" "$port" "$pid"
+      rc=1
     else
-      # SHOW ALL SLAVES STATUS also has Gtid_Slave_Pos (SHOW SLAVE STATUS does not)
-      if st="$(admin_sql "$node" -E -e "SHOW ALL SLAVES STATUS" 2>/dev/null)"; then
-        if [ -z "$st" ]; then
-          line+=" (replication not configured)"
-        else
-          local io sq sbm gsp errno err
-          io="$(field_of Slave_IO_Running <<<"$st")"
-          sq="$(field_of Slave_SQL_Running <<<"$st")"
-          sbm="$(field_of Seconds_Behind_Master <<<"$st")"
-          gsp="$(field_of Gtid_Slave_Pos <<<"$st")"
-          line+=" Slave_IO_Running=$io Slave_SQL_Running=$sq Seconds_Behind_Master=${sbm:-NULL} gtid_slave_pos=$gsp"
-          errno="$(field_of Last_SQL_Errno <<<"$st")"
-          err="$(field_of Last_SQL_Error <<<"$st")"
-          if [ "${errno:-0}" = 0 ]; then
-            errno="$(field_of Last_IO_Errno <<<"$st")"
-            err="$(field_of Last_IO_Error <<<"$st")"
-          fi
-          [ "${errno:-0}" = 0 ] || line+=" last_error=\"$errno: $err\""
-        fi
-      else
-        line+=" (admin login failed)"
-      fi
+      printf '%-10s %5s running pid=%s %s\n' "$node" "$port" "$pid" "$(node_role "$node")"
     fi
-    echo "$line"
   done
   return "$rc"
+}
+
+# node_role NODE: writer / replica of NODE (with its threads) / read-only
+# not replicating, from the admin login (so a broken login shows too).
+node_role() {
+  local node="$1" ro st line io sq sbm gsp errno err
+  ro="$(admin_sql "$node" -B -N -e "SELECT @@read_only" 2>/dev/null)" || { echo "(admin login failed)"; return 0; }
+  # SHOW ALL SLAVES STATUS also has Gtid_Slave_Pos (SHOW SLAVE STATUS does not)
+  st="$(admin_sql "$node" -E -e "SHOW ALL SLAVES STATUS" 2>/dev/null)" || { echo "(admin login failed)"; return 0; }
+  if [ -z "$st" ]; then
+    if [ "$ro" = 0 ]; then
+      echo "writer gtid_binlog_pos=$(admin_sql "$node" -B -N -e "SELECT @@gtid_binlog_pos" 2>/dev/null)"
+    else
+      echo "read-only, not replicating"
+    fi
+    return 0
+  fi
+  line="replica of $(port_node "$(field_of Master_Port <<<"$st")")"
+  [ "$ro" = 1 ] || line="WRITABLE $line"
+  io="$(field_of Slave_IO_Running <<<"$st")"
+  sq="$(field_of Slave_SQL_Running <<<"$st")"
+  sbm="$(field_of Seconds_Behind_Master <<<"$st")"
+  gsp="$(field_of Gtid_Slave_Pos <<<"$st")"
+  line+=" Slave_IO_Running=$io Slave_SQL_Running=$sq Seconds_Behind_Master=${sbm:-NULL} gtid_slave_pos=$gsp"
+  errno="$(field_of Last_SQL_Errno <<<"$st")"
+  err="$(field_of Last_SQL_Error <<<"$st")"
+  if [ "${errno:-0}" = 0 ]; then
+    errno="$(field_of Last_IO_Errno <<<"$st")"
+    err="$(field_of Last_IO_Error <<<"$st")"
+  fi
+  [ "${errno:-0}" = 0 ] || line+=" last_error=\"$errno: $err\""
+  echo "$line"
 }
 
 cmd_env() {
@@ -653,23 +903,141 @@ cmd_sync() {
   local timeout="${1:-30}" pos node res deadline remaining skipped=()
   is_uint "$timeout" || usage_error "sync TIMEOUT must be a whole number of seconds"
   need_client_bins
-  node_pid primary >/dev/null || die "primary is not running"
-  pos="$(admin_sql primary -B -N -e "SELECT @@gtid_binlog_pos")" || die "cannot query the primary"
+  the_writer
+  pos="$(admin_sql "$WRITER" -B -N -e "SELECT @@gtid_binlog_pos")" || die "cannot query the writer $WRITER"
   deadline=$(( $(now_ms) + timeout * 1000 ))
-  for node in "${NODES[@]:1}"; do
-    if ! node_pid "$node" >/dev/null; then skipped+=("$node"); continue; fi
+  for node in "${NODES[@]}"; do
+    [ "$node" != "$WRITER" ] || continue
+    if ! node_up "$node"; then skipped+=("$node"); continue; fi
     [ -n "$pos" ] || continue
     remaining=$(( deadline - $(now_ms) ))
     [ "$remaining" -gt 0 ] || remaining=0
     res="$(admin_sql "$node" -B -N -e "SELECT MASTER_GTID_WAIT('$pos', $((remaining / 1000)).$(printf '%03d' $((remaining % 1000))))")" || res="error"
     if [ "$res" != 0 ]; then
-      echo "$PROG: $node did not reach primary gtid_binlog_pos $pos within ${timeout}s (result: $res)" >&2
+      echo "$PROG: $node did not reach writer $WRITER's gtid_binlog_pos $pos within ${timeout}s (result: $res)" >&2
+      cmd_status >&2 || true
+      exit 1
+    fi
+    # Having the position is not enough when the source refuses the node's
+    # position: it would never receive the next commit.
+    if [ "$(field_of Last_IO_Errno <<<"$(slave_status_of "$node")")" = 1236 ]; then
+      echo "$PROG: $node cannot replicate from its source (error 1236; $PROG rejoin $node)" >&2
       cmd_status >&2 || true
       exit 1
     fi
   done
-  [ "${#skipped[@]}" -eq 0 ] || echo "$PROG: not running, skipped: ${skipped[*]}" >&2
-  say "replicas in sync at ${pos:-<empty>}"
+  [ "${#skipped[@]}" -eq 0 ] || echo "$PROG: not running or frozen, skipped: ${skipped[*]}" >&2
+  say "in sync with writer $WRITER at ${pos:-<empty>}"
+}
+
+cmd_writer() {
+  need_client_bins
+  the_writer
+  echo "$WRITER"
+}
+
+cmd_switchover() {
+  local target="$1" old pos res node
+  need_client_bins
+  require_up "$target"
+  the_writer
+  old="$WRITER"
+  [ "$old" != "$target" ] || die "$target is already the writer"
+  for node in "${NODES[@]}"; do
+    ! frozen "$node" || die "$node is frozen; a switchover needs every running node (thaw it, or use failover)"
+  done
+  T0="$(now_ms)"
+  root_sql "$old" -e "SET GLOBAL read_only=1" || die "could not make $old read-only"
+  pos="$(root_sql "$old" -e "SELECT @@gtid_binlog_pos")" || die "cannot query $old"
+  step "$old is read-only at $pos"
+  res="$(root_sql "$target" -e "SELECT MASTER_GTID_WAIT('$pos', $SWITCH_TIMEOUT)")" || res=error
+  if [ "$res" != 0 ]; then
+    root_sql "$old" -e "SET GLOBAL read_only=0" || true
+    die "$target did not apply $old's $pos within ${SWITCH_TIMEOUT}s (result: $res); $old is writable again, nothing else changed"
+  fi
+  step "$target applied $pos"
+  promote "$target"
+  step "$target is the writer"
+  repoint "$old" "$target" own || die "could not re-point $old at $target"
+  step "$old replicates from $target"
+  repoint_others "$target" "$old"
+  say "switchover from $old to $target done in $(( $(now_ms) - T0 )) ms"
+}
+
+cmd_failover() {
+  local target="$1" ws=()
+  need_client_bins
+  require_up "$target"
+  mapfile -t ws < <(writers)
+  if [ "${#ws[@]}" -gt 0 ]; then
+    [ "${ws[*]}" != "$target" ] || die "$target is already the writer"
+    die "the writer ${ws[*]} is running and answers; use switchover"
+  fi
+  T0="$(now_ms)"
+  if [ -n "$(slave_status_of "$target")" ]; then
+    root_sql "$target" -e "STOP SLAVE IO_THREAD" || die "could not stop $target's IO thread"
+    step "$target stopped receiving"
+    wait_relay_applied "$target"
+    step "$target applied its relay log up to $(root_sql "$target" -e "SELECT @@gtid_current_pos")"
+  fi
+  warn_if_ahead "$target"
+  promote "$target"
+  step "$target is the writer"
+  repoint_others "$target"
+  say "failover to $target done in $(( $(now_ms) - T0 )) ms"
+}
+
+cmd_rejoin() {
+  local node="$1" was_ro others mine state rc=0
+  need_client_bins
+  require_up "$node"
+  # Before anything else: a returning old writer must not take one more write.
+  was_ro="$(root_sql "$node" -e "SELECT @@read_only; SET GLOBAL read_only=1")" ||
+    die "could not make $node read-only"
+  T0="$(now_ms)"
+  step "$node is read-only"
+  if [ "$was_ro" = 0 ]; then
+    others="$(writers | grep -vxF -- "$node")" || true
+    if [ -z "$others" ]; then
+      root_sql "$node" -e "SET GLOBAL read_only=0"
+      die "there is no other writer for $node to follow; $node is writable again"
+    fi
+  fi
+  the_writer "$node"
+  mine="$(root_sql "$node" -e "SELECT @@gtid_binlog_pos")"
+  state="$(root_sql "$WRITER" -e "SELECT @@gtid_binlog_state")"
+  if gtid_in_state "$state" "$mine"; then
+    repoint "$node" "$WRITER" own || die "could not re-point $node at $WRITER"
+    step "$node replicates from $WRITER"
+    caught_up "$node" "$WRITER" "$START_TIMEOUT" || rc=$?
+    [ "$rc" -eq 0 ] || step "$WRITER refuses $node's position (error 1236): $node diverged"
+  else
+    rc=2
+    step "$node diverged: it holds $mine, $WRITER's binlog has $state"
+  fi
+  if [ "$rc" -ne 0 ]; then
+    rebuild "$node" "$WRITER"
+    caught_up "$node" "$WRITER" "$START_TIMEOUT" || die "$WRITER refuses $node's position even after the rebuild"
+  fi
+  say "$node rejoined as a replica of $WRITER, caught up in $(( $(now_ms) - T0 )) ms"
+}
+
+cmd_freeze() {
+  local node="$1" pid i
+  pid="$(node_pid "$node")" || die "$node is not running"
+  if frozen "$node"; then say "$node is already frozen"; return 0; fi
+  kill -STOP "$pid"
+  for i in $(seq 1 100); do frozen "$node" && break; sleep 0.01; done
+  frozen "$node" || die "$node (pid $pid) did not stop"
+  say "froze $node (pid $pid)"
+}
+
+cmd_thaw() {
+  local node="$1" pid
+  pid="$(node_pid "$node")" || { say "$node is not running"; return 0; }
+  if ! frozen "$node"; then say "$node is not frozen"; return 0; fi
+  kill -CONT "$pid"
+  say "thawed $node (pid $pid)"
 }
 
 cmd_sql() {
@@ -730,7 +1098,8 @@ load_config() {
 # is read only after the lock is taken.
 case "$CMD" in
   start) lock_dir ;;
-  stop|destroy|kill|stop-node|start-node) if [ -d "$DIR" ]; then lock_dir; fi ;;
+  stop|destroy|kill|stop-node|start-node|switchover|failover|rejoin|freeze|thaw)
+    if [ -d "$DIR" ]; then lock_dir; fi ;;
 esac
 load_config
 nargs=$(( ${#positional[@]} - 1 ))
@@ -745,6 +1114,10 @@ case "$CMD" in
   stop-node)  [ "$nargs" -eq 1 ] || usage_error "usage: $PROG stop-node NODE"; check_node_arg "$arg1"; cmd_stop_node "$arg1" ;;
   start-node) [ "$nargs" -eq 1 ] || usage_error "usage: $PROG start-node NODE"; check_node_arg "$arg1"; cmd_start_node "$arg1" ;;
   sync)    [ "$nargs" -le 1 ] || usage_error "usage: $PROG sync [TIMEOUT_SECONDS]"; cmd_sync "$arg1" ;;
+  writer)  [ "$nargs" -eq 0 ] || usage_error "writer takes no arguments"; cmd_writer ;;
+  switchover|failover|rejoin|freeze|thaw)
+           [ "$nargs" -eq 1 ] || usage_error "usage: $PROG $CMD NODE"; check_node_arg "$arg1"
+           "cmd_$CMD" "$arg1" ;;
   sql)     [ "$nargs" -ge 1 ] || usage_error "usage: $PROG sql NODE [STATEMENT]"; check_node_arg "$arg1"
            cmd_sql "${positional[@]:1}" ;;
   help)    usage ;;

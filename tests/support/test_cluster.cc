@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -186,6 +187,30 @@ absl::Status TestCluster::ClusterScript(const std::string& args) const {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::string> TestCluster::ClusterScriptOutput(
+    const std::string& args) const {
+  const std::string command =
+      absl::StrCat(SourceDir(), "/deploy/local/cluster.sh --dir '", dir_, "' ",
+                   args, " 2>&1");
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot run cluster.sh ", args));
+  }
+  std::string output;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    output.append(buffer, n);
+  }
+  const int rc = pclose(pipe);
+  output = std::string(absl::StripTrailingAsciiWhitespace(output));
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat(
+        "cluster.sh ", args, " failed with status ", rc, ": ", output));
+  }
+  return output;
+}
+
 absl::Status TestCluster::Kill(const std::string& node) const {
   return ClusterScript("kill " + node);
 }
@@ -197,6 +222,30 @@ absl::Status TestCluster::StartNode(const std::string& node) const {
 absl::Status TestCluster::Sync(absl::Duration timeout) const {
   return ClusterScript(
       absl::StrCat("sync ", absl::ToInt64Seconds(timeout) + 1));
+}
+
+absl::StatusOr<std::string> TestCluster::Writer() const {
+  return ClusterScriptOutput("writer");
+}
+
+absl::Status TestCluster::Switchover(const std::string& node) const {
+  return ClusterScript("switchover " + node);
+}
+
+absl::Status TestCluster::Failover(const std::string& node) const {
+  return ClusterScript("failover " + node);
+}
+
+absl::Status TestCluster::Rejoin(const std::string& node) const {
+  return ClusterScript("rejoin " + node);
+}
+
+absl::Status TestCluster::Freeze(const std::string& node) const {
+  return ClusterScript("freeze " + node);
+}
+
+absl::Status TestCluster::Thaw(const std::string& node) const {
+  return ClusterScript("thaw " + node);
 }
 
 absl::Status TestCluster::StopReplicationSql() const {
@@ -226,18 +275,93 @@ absl::Status TestCluster::EnsureUp(const std::string& node) const {
   return StartNode(node);
 }
 
+std::vector<std::string> TestCluster::Nodes() const {
+  std::vector<std::string> nodes = ReplicaNodes();
+  nodes.insert(nodes.begin(), "primary");
+  return nodes;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> TestCluster::SlaveStatus(
+    const std::string& node) const {
+  try {
+    std::unique_ptr<sql::Connection> conn =
+        ConnectAdmin(Address(node), admin_user_, admin_password_);
+    std::unique_ptr<sql::Statement> statement(conn->createStatement());
+    std::unique_ptr<sql::ResultSet> rs(
+        statement->executeQuery("SHOW SLAVE STATUS"));
+    std::map<std::string, std::string> fields;
+    if (rs->next()) {
+      sql::ResultSetMetaData* meta = rs->getMetaData();
+      for (unsigned c = 1; c <= meta->getColumnCount(); ++c) {
+        fields[std::string(meta->getColumnLabel(c))] =
+            rs->isNull(c) ? "NULL" : std::string(rs->getString(c));
+      }
+    }
+    return fields;
+  } catch (const sql::SQLException& e) {
+    return absl::UnknownError(absl::StrCat("SHOW SLAVE STATUS on ", node,
+                                           " failed (", e.getErrorCode(),
+                                           "): ", e.what()));
+  }
+}
+
+absl::StatusOr<bool> TestCluster::Follows(const std::string& node,
+                                          const std::string& source) const {
+  absl::StatusOr<std::string> read_only =
+      QueryValue(node, "SELECT @@read_only");
+  if (!read_only.ok()) return read_only.status();
+  absl::StatusOr<std::map<std::string, std::string>> status = SlaveStatus(node);
+  if (!status.ok()) return status.status();
+  const std::string address = Address(source);
+  const std::string port = address.substr(address.rfind(':') + 1);
+  return *read_only == "1" && (*status)["Master_Port"] == port &&
+         (*status)["Last_IO_Errno"] != "1236";
+}
+
+absl::StatusOr<std::string> TestCluster::SettleWriter() const {
+  absl::StatusOr<std::string> writer = Writer();
+  if (writer.ok()) return writer;
+  // A test left no writer (the writer made read-only) or a second one (a
+  // node made writable beside it). cluster.sh records whom it promoted last;
+  // nodes start writable only when they are that one.
+  std::string recorded = "primary";
+  std::ifstream record(dir_ + "/writer");
+  if (record) {
+    std::getline(record, recorded);
+  }
+  absl::StatusOr<std::map<std::string, std::string>> status =
+      SlaveStatus(recorded);
+  if (!status.ok()) return status.status();
+  if (!status->empty()) return writer.status();
+  if (absl::Status s = Execute(recorded, "SET GLOBAL read_only=OFF"); !s.ok()) {
+    return s;
+  }
+  return recorded;
+}
+
 absl::Status TestCluster::Restore(absl::Duration sync_timeout) const {
   absl::Status first;
   auto note = [&first](absl::Status s) {
     if (first.ok() && !s.ok()) first = std::move(s);
   };
-  note(EnsureUp("primary"));
-  note(Execute("primary", "SET GLOBAL read_only=OFF"));
-  for (const std::string& node : ReplicaNodes()) {
+  for (const std::string& node : Nodes()) {
+    note(Thaw(node));
     note(EnsureUp(node));
-    // Starts whichever replication thread is stopped; a no-op otherwise.
-    note(Execute(node, "START SLAVE"));
   }
+  if (!first.ok()) return first;
+  absl::StatusOr<std::string> writer = SettleWriter();
+  if (!writer.ok()) return writer.status();
+  for (const std::string& node : Nodes()) {
+    if (node == *writer) continue;
+    absl::StatusOr<bool> follows = Follows(node, *writer);
+    if (!follows.ok()) {
+      note(follows.status());
+      continue;
+    }
+    // START SLAVE starts whichever replication thread is stopped.
+    note(*follows ? Execute(node, "START SLAVE") : Rejoin(node));
+  }
+  if (first.ok() && *writer != "primary") note(Switchover("primary"));
   if (first.ok()) note(Sync(sync_timeout));
   return first;
 }

@@ -1,6 +1,7 @@
 #ifndef USERSERVICE_TESTS_SUPPORT_TEST_CLUSTER_H_
 #define USERSERVICE_TESTS_SUPPORT_TEST_CLUSTER_H_
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,7 +50,28 @@ class TestCluster {
   // deploy/local/cluster.sh subcommands against this cluster.
   absl::Status Kill(const std::string& node) const;
   absl::Status StartNode(const std::string& node) const;
+  // Waits until every other running node applied the writer's position.
   absl::Status Sync(absl::Duration timeout = absl::Seconds(30)) const;
+
+  // The node that takes writes now ("primary" or "replica-N"): running,
+  // read_only off, replicating from nobody. An error when there is none or
+  // more than one.
+  absl::StatusOr<std::string> Writer() const;
+  // Planned move of the writer to `node` (every node up): the writer turns
+  // read-only, `node` applies all it wrote and takes writes, every other
+  // running node replicates from `node`.
+  absl::Status Switchover(const std::string& node) const;
+  // The writer is gone (killed or frozen): `node` applies what it received,
+  // takes writes, and every other running node replicates from it.
+  absl::Status Failover(const std::string& node) const;
+  // `node` turns read-only and replicates from the writer, caught up; if it
+  // holds commits the writer never had, it is rebuilt from a dump first.
+  absl::Status Rejoin(const std::string& node) const;
+  // SIGSTOP / SIGCONT of the node's mariadbd: a frozen node accepts TCP
+  // connections and never answers. Thaw is a no-op on a node that is not
+  // frozen or not running.
+  absl::Status Freeze(const std::string& node) const;
+  absl::Status Thaw(const std::string& node) const;
 
   // STOP/START SLAVE SQL_THREAD on every replica.
   absl::Status StopReplicationSql() const;
@@ -59,10 +81,12 @@ class TestCluster {
   bool IsUp(const std::string& node) const;
   // Starts `node` unless it answers already.
   absl::Status EnsureUp(const std::string& node) const;
-  // Puts the cluster back the way tests expect it: every node running,
-  // replication (IO and SQL threads) running on every replica, the primary
-  // writable, and the replicas caught up. Returns the first failure (after
-  // trying every step).
+  // Puts the cluster back the way tests expect it: every node running and
+  // thawed, node "primary" the writer (switched back to if another node took
+  // over), every replica read-only and replicating from it with both threads
+  // (a node that replicates from elsewhere or from nobody is rejoined), and
+  // the replicas caught up. Returns the first failure (after trying every
+  // step that does not depend on an earlier one).
   absl::Status Restore(absl::Duration sync_timeout = absl::Seconds(30)) const;
 
   // Statements of the app user (db_user) running on `node` (plain or
@@ -74,6 +98,21 @@ class TestCluster {
  private:
   TestCluster() = default;
   absl::Status ClusterScript(const std::string& args) const;
+  // What the script printed (stdout and stderr); on failure, in the status.
+  absl::StatusOr<std::string> ClusterScriptOutput(
+      const std::string& args) const;
+  std::vector<std::string> Nodes() const;  // "primary" and the replicas
+  // SHOW SLAVE STATUS as column -> value; empty when `node` has no source.
+  absl::StatusOr<std::map<std::string, std::string>> SlaveStatus(
+      const std::string& node) const;
+  // Whether `node` is read-only and replicates from `source` (its threads
+  // may be stopped, but the source has not refused it).
+  absl::StatusOr<bool> Follows(const std::string& node,
+                               const std::string& source) const;
+  // The writer Restore keeps: Writer(), or, when there is none or several,
+  // the node cluster.sh promoted last, made writable if it replicates from
+  // nobody.
+  absl::StatusOr<std::string> SettleWriter() const;
 
   std::string dir_;
   std::string primary_;
