@@ -1,8 +1,11 @@
 #include "server/app/endpoint_set.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "server/repository/write_outcome.h"
 #include "server/mysql/socket_watchdog.h"
 #include "server/observability/connect_failure_log.h"
 
@@ -32,10 +35,27 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
     options.observer = metrics->pool_observer(endpoint.name);
   auto connect_log =
       std::make_shared<observability::ConnectFailureLog>(endpoint.name);
+  // A handshake cannot be cut like a statement (the socket is not known
+  // yet): it is bounded by the hung-endpoint timeout too.
+  mysql::ConnectionSettings pooled = config.connection;
+  if (config.hung_endpoint_timeout > absl::ZeroDuration()) {
+    pooled.connect_timeout =
+        std::min(pooled.connect_timeout, config.hung_endpoint_timeout);
+  }
   runtime->pool = std::make_unique<mysql::MysqlPool>(
       options,
-      [endpoint, settings = config.connection,
-       connect_log](absl::Time deadline) {
+      [endpoint, settings = std::move(pooled), connect_log,
+       liveness = runtime->liveness.get(),
+       hung = config.hung_endpoint_timeout](absl::Time deadline)
+          -> absl::StatusOr<std::unique_ptr<mysql::MysqlConnection>> {
+        if (mysql::SilentFor(*liveness, hung, absl::Now())) {
+          // Calls fail over at once instead; the health checks, on their
+          // own sessions, see it answer again.
+          return MarkNotExecuted(absl::UnavailableError(absl::StrCat(
+              "database ", endpoint.name, " has not answered for ",
+              absl::FormatDuration(hung),
+              " or more; no new connection until it does")));
+        }
         auto conn = mysql::MysqlConnection::Open(endpoint, settings, deadline);
         connect_log->Record(conn.status());
         return conn;

@@ -56,8 +56,10 @@ ABSL_FLAG(absl::Duration, hung_endpoint_timeout,
           "statement, no health check) for this long is abandoned: its "
           "connection is cut and the call fails UNAVAILABLE (reads go to the "
           "next endpoint) instead of waiting out its deadline. Reads use a "
-          "third of their remaining time if that is shorter. At least twice "
-          "--health-check-interval; 0: never.");
+          "third of their remaining time if that is shorter. Opening a "
+          "pooled connection takes at most this long too (if shorter than "
+          "--connect-timeout), and none is opened to a database silent for "
+          "this long. At least twice --health-check-interval; 0: never.");
 ABSL_FLAG(int, max_held_writes, Default().topology.max_held_calls,
           "Most calls that may wait for a writer at once; more fail "
           "UNAVAILABLE at once.");

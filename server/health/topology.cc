@@ -130,8 +130,15 @@ Election ElectWriter(absl::Span<const RoleFacts> endpoints, int current) {
   if (!all_checked) {
     election.no_writer_reason = "waiting for a check of every database";
   } else if (election.claimants.empty()) {
+    const auto unreachable =
+        std::count(election.roles.begin(), election.roles.end(),
+                   EndpointRole::kUnreachable);
     election.no_writer_reason =
-        "every reachable database is read-only or replicates from another";
+        unreachable == 0
+            ? "every database is read-only or replicates from another"
+            : absl::StrCat("every reachable database is read-only or "
+                           "replicates from another; ",
+                           unreachable, " cannot be reached");
   } else if (election.claimants.size() == 1) {
     election.writer = election.claimants.front();
   } else {

@@ -59,6 +59,17 @@ inline absl::Duration ReadSilenceLimit(absl::Duration hung_timeout,
   return std::max(floor, std::min(hung_timeout, remaining / 3));
 }
 
+// Whether an endpoint that has answered before has now been silent for
+// `hung_timeout` (zero or less: never): it is hung, not merely idle, since
+// its health checks answer far more often. Opening a connection to it would
+// only wait out the whole connect timeout, which no watchdog can cut.
+inline bool SilentFor(const EndpointLiveness& liveness,
+                      absl::Duration hung_timeout, absl::Time now) {
+  const absl::Time last = liveness.last_answer();
+  return hung_timeout > absl::ZeroDuration() && last != absl::InfinitePast() &&
+         now - last >= hung_timeout;
+}
+
 }  // namespace userservice::mysql
 
 #endif  // USERSERVICE_SERVER_MYSQL_ENDPOINT_LIVENESS_H_

@@ -80,5 +80,16 @@ TEST(ReadSilenceLimitTest, NeverBelowTheFloor) {
             absl::Milliseconds(50));
 }
 
+TEST(SilentForTest, OnlyAnEndpointThatAnsweredBeforeAndStoppedIsSilent) {
+  EndpointLiveness liveness;
+  // Never answered (e.g. at startup): not known to be hung.
+  EXPECT_FALSE(SilentFor(liveness, absl::Seconds(1), kT0));
+  liveness.RecordAnswer(kT0);
+  EXPECT_FALSE(SilentFor(liveness, absl::Seconds(1),
+                         kT0 + absl::Milliseconds(999)));
+  EXPECT_TRUE(SilentFor(liveness, absl::Seconds(1), kT0 + absl::Seconds(1)));
+  EXPECT_FALSE(SilentFor(liveness, absl::ZeroDuration(), kT0 + absl::Hours(1)));
+}
+
 }  // namespace
 }  // namespace userservice::mysql
