@@ -23,30 +23,30 @@ EndpointSet::~EndpointSet() {
   for (const auto& e : endpoints_) e->pool->Close();
 }
 
-std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
-    const ServerConfig& config, const mysql::Endpoint& endpoint,
-    const std::string& writer_id, metrics::ServerMetrics* metrics) {
-  auto runtime = std::make_unique<EndpointRuntime>();
-  runtime->endpoint = endpoint;
-  runtime->liveness = std::make_unique<mysql::EndpointLiveness>();
+namespace {
+
+// The endpoint's pool. A handshake cannot be cut like a statement (its
+// socket is not known yet), so it is bounded by the hung-endpoint timeout
+// too, and no connection is opened to an endpoint silent for that long.
+std::unique_ptr<mysql::MysqlPool> MakePool(const ServerConfig& config,
+                                           const mysql::Endpoint& endpoint,
+                                           const mysql::EndpointLiveness* liveness,
+                                           metrics::ServerMetrics* metrics) {
   PoolOptions options = config.pool;
   options.name = endpoint.name;
   if (metrics != nullptr)
     options.observer = metrics->pool_observer(endpoint.name);
   auto connect_log =
       std::make_shared<observability::ConnectFailureLog>(endpoint.name);
-  // A handshake cannot be cut like a statement (the socket is not known
-  // yet): it is bounded by the hung-endpoint timeout too.
-  mysql::ConnectionSettings pooled = config.connection;
-  if (config.hung_endpoint_timeout > absl::ZeroDuration()) {
-    pooled.connect_timeout =
-        std::min(pooled.connect_timeout, config.hung_endpoint_timeout);
+  mysql::ConnectionSettings settings = config.connection;
+  const absl::Duration hung = config.hung_endpoint_timeout;
+  if (hung > absl::ZeroDuration()) {
+    settings.connect_timeout = std::min(settings.connect_timeout, hung);
   }
-  runtime->pool = std::make_unique<mysql::MysqlPool>(
+  return std::make_unique<mysql::MysqlPool>(
       options,
-      [endpoint, settings = std::move(pooled), connect_log,
-       liveness = runtime->liveness.get(),
-       hung = config.hung_endpoint_timeout](absl::Time deadline)
+      [endpoint, settings = std::move(settings), connect_log, liveness,
+       hung](absl::Time deadline)
           -> absl::StatusOr<std::unique_ptr<mysql::MysqlConnection>> {
         if (mysql::SilentFor(*liveness, hung, absl::Now())) {
           // Calls fail over at once instead; the health checks, on their
@@ -61,6 +61,18 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
         return conn;
       },
       [](mysql::MysqlConnection& conn, absl::Time) { return conn.Ping(); });
+}
+
+}  // namespace
+
+std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
+    const ServerConfig& config, const mysql::Endpoint& endpoint,
+    const std::string& writer_id, metrics::ServerMetrics* metrics) {
+  auto runtime = std::make_unique<EndpointRuntime>();
+  runtime->endpoint = endpoint;
+  runtime->liveness = std::make_unique<mysql::EndpointLiveness>();
+  runtime->pool =
+      MakePool(config, endpoint, runtime->liveness.get(), metrics);
   runtime->killer =
       std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
   runtime->demotion =
@@ -71,7 +83,8 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
   hooks.hung_timeout = config.hung_endpoint_timeout;
   runtime->store = std::make_unique<mysql::MysqlUserStore>(
       endpoint.name, runtime->pool.get(), hooks);
-  runtime->health = std::make_unique<ReplicaHealth>(endpoint.name, config.health);
+  runtime->health =
+      std::make_unique<ReplicaHealth>(endpoint.name, config.health);
   runtime->probe = std::make_unique<mysql::MysqlEndpointProbe>(
       endpoint, config.connection, writer_id, config.check_timeout,
       runtime->liveness.get());

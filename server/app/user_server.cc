@@ -60,15 +60,20 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config,
 // endpoint; UNAVAILABLE when there is none.
 absl::StatusOr<mysql::Endpoint> FindWriter(const ServerConfig& config) {
   std::vector<RoleFacts> facts;
+  std::string errors;  // of the endpoints that could not be checked
   for (const mysql::Endpoint& endpoint : config.databases) {
     mysql::MysqlEndpointProbe probe(endpoint, config.connection, "migration",
                                     config.check_timeout);
-    facts.push_back(RoleFacts::Of(probe.Observe()));
+    const ProbeResult seen = probe.Observe();
+    if (!seen.reachable) {
+      absl::StrAppend(&errors, "; ", endpoint.name, ": ", seen.error);
+    }
+    facts.push_back(RoleFacts::Of(seen));
   }
   const Election election = ElectWriter(facts, -1);
   if (election.writer < 0) {
     return absl::UnavailableError(
-        absl::StrCat("no writer: ", election.no_writer_reason));
+        absl::StrCat("no writer: ", election.no_writer_reason, errors));
   }
   return config.databases[election.writer];
 }

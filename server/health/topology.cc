@@ -66,6 +66,59 @@ EndpointRole RoleOfOther(const Election& election,
   return EndpointRole::kReplica;
 }
 
+// Fills the unreachable roles and the claimants; returns, per endpoint,
+// the claimant whose server it reaches again under another name (-1:
+// none), or all -1 with `*all_checked` false.
+std::vector<int> FindClaimants(absl::Span<const RoleFacts> endpoints,
+                               Election* election, bool* all_checked) {
+  std::vector<int> alias_of(endpoints.size(), -1);
+  *all_checked = true;
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const RoleFacts& f = endpoints[i];
+    if (!f.checked) {
+      *all_checked = false;
+    } else if (!f.reachable) {
+      election->roles[i] = EndpointRole::kUnreachable;
+    } else if (!f.read_only && !f.replicating && !f.replication_broken) {
+      alias_of[i] = ClaimantOf(*election, endpoints, f.server_id);
+      if (alias_of[i] < 0) election->claimants.push_back(static_cast<int>(i));
+    }
+  }
+  return alias_of;
+}
+
+std::string NoClaimantReason(const Election& election) {
+  const auto unreachable = std::count(
+      election.roles.begin(), election.roles.end(), EndpointRole::kUnreachable);
+  if (unreachable == 0) {
+    return "every database is read-only or replicates from another";
+  }
+  return absl::StrCat(
+      "every reachable database is read-only or replicates from another; ",
+      unreachable, " cannot be reached");
+}
+
+void AssignRoles(absl::Span<const RoleFacts> endpoints,
+                 const std::vector<int>& alias_of, Election* election) {
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    if (!endpoints[i].checked || !endpoints[i].reachable) continue;
+    const int self = static_cast<int>(i);
+    const bool claims =
+        std::count(election->claimants.begin(), election->claimants.end(),
+                   self) > 0;
+    if (claims) {
+      election->roles[i] = self == election->writer ? EndpointRole::kWriter
+                                                    : EndpointRole::kRival;
+    } else if (alias_of[i] >= 0) {
+      election->roles[i] = alias_of[i] == election->writer
+                               ? EndpointRole::kAlias
+                               : EndpointRole::kRival;
+    } else {
+      election->roles[i] = RoleOfOther(*election, endpoints, i);
+    }
+  }
+}
+
 }  // namespace
 
 const char* EndpointRoleName(EndpointRole role) {
@@ -114,31 +167,13 @@ RoleFacts RoleFacts::Of(const ProbeResult& result) {
 Election ElectWriter(absl::Span<const RoleFacts> endpoints, int current) {
   Election election;
   election.roles.assign(endpoints.size(), EndpointRole::kUnknown);
-  std::vector<int> alias_of(endpoints.size(), -1);
-  bool all_checked = true;
-  for (size_t i = 0; i < endpoints.size(); ++i) {
-    const RoleFacts& f = endpoints[i];
-    if (!f.checked) {
-      all_checked = false;
-    } else if (!f.reachable) {
-      election.roles[i] = EndpointRole::kUnreachable;
-    } else if (!f.read_only && !f.replicating && !f.replication_broken) {
-      alias_of[i] = ClaimantOf(election, endpoints, f.server_id);
-      if (alias_of[i] < 0) election.claimants.push_back(static_cast<int>(i));
-    }
-  }
+  bool all_checked = false;
+  const std::vector<int> alias_of =
+      FindClaimants(endpoints, &election, &all_checked);
   if (!all_checked) {
     election.no_writer_reason = "waiting for a check of every database";
   } else if (election.claimants.empty()) {
-    const auto unreachable =
-        std::count(election.roles.begin(), election.roles.end(),
-                   EndpointRole::kUnreachable);
-    election.no_writer_reason =
-        unreachable == 0
-            ? "every database is read-only or replicates from another"
-            : absl::StrCat("every reachable database is read-only or "
-                           "replicates from another; ",
-                           unreachable, " cannot be reached");
+    election.no_writer_reason = NoClaimantReason(election);
   } else if (election.claimants.size() == 1) {
     election.writer = election.claimants.front();
   } else {
@@ -148,23 +183,7 @@ Election ElectWriter(absl::Span<const RoleFacts> endpoints, int current) {
           "several databases are writable and as many replicas follow each";
     }
   }
-  for (size_t i = 0; i < endpoints.size(); ++i) {
-    if (!endpoints[i].checked || !endpoints[i].reachable) continue;
-    const int claimant = alias_of[i] >= 0 ? alias_of[i] : -1;
-    const bool claims =
-        std::count(election.claimants.begin(), election.claimants.end(),
-                   static_cast<int>(i)) > 0;
-    if (claims) {
-      election.roles[i] = static_cast<int>(i) == election.writer
-                              ? EndpointRole::kWriter
-                              : EndpointRole::kRival;
-    } else if (claimant >= 0) {
-      election.roles[i] = claimant == election.writer ? EndpointRole::kAlias
-                                                      : EndpointRole::kRival;
-    } else {
-      election.roles[i] = RoleOfOther(election, endpoints, i);
-    }
-  }
+  AssignRoles(endpoints, alias_of, &election);
   return election;
 }
 
@@ -228,13 +247,19 @@ void Topology::ElectLocked() {
 }
 
 void Topology::LogChangesLocked(const Election& next) {
+  LogRoleChangesLocked(next);
+  if (next.writer != election_.writer) LogWriterChangeLocked(next);
+  LogSplitBrainLocked(next);
+}
+
+void Topology::LogRoleChangesLocked(const Election& next) {
   for (size_t i = 0; i < names_.size(); ++i) {
     const EndpointRole from = election_.roles[i];
     const EndpointRole to = next.roles[i];
     if (from == to) continue;
     ++stats_.role_changes;
     // A voided check (WriterFailed) and the check that follows it are
-    // not news; the writer change below is.
+    // not news; the writer change is.
     if (from == EndpointRole::kUnknown || to == EndpointRole::kUnknown) {
       continue;
     }
@@ -244,41 +269,44 @@ void Topology::LogChangesLocked(const Election& next) {
                {"to", EndpointRoleName(to)},
                {"server_id", absl::StrCat(latest_[i].server_id)}});
   }
-  if (next.writer != election_.writer) {
-    ++stats_.writer_changes;
-    const std::string previous =
-        election_.writer >= 0 ? names_[election_.writer] : "none";
-    if (next.writer >= 0) {
-      log::Info("writer elected",
-                {{"endpoint", names_[next.writer]},
-                 {"previous", previous},
-                 {"writerless_for",
-                  election_.writer >= 0
-                      ? "0s"
-                      : absl::FormatDuration(clock_() - writerless_since_)}});
-    } else {
-      writerless_since_ = clock_();
-      log::Warning("no writer: writes wait for one, then fail",
-                   {{"previous", previous}, {"reason", next.no_writer_reason}});
-    }
+}
+
+void Topology::LogWriterChangeLocked(const Election& next) {
+  ++stats_.writer_changes;
+  const std::string previous =
+      election_.writer >= 0 ? names_[election_.writer] : "none";
+  if (next.writer < 0) {
+    writerless_since_ = clock_();
+    log::Warning("no writer: writes wait for one, then fail",
+                 {{"previous", previous}, {"reason", next.no_writer_reason}});
+    return;
   }
+  log::Info("writer elected",
+            {{"endpoint", names_[next.writer]},
+             {"previous", previous},
+             {"writerless_for",
+              election_.writer >= 0
+                  ? "0s"
+                  : absl::FormatDuration(clock_() - writerless_since_)}});
+}
+
+void Topology::LogSplitBrainLocked(const Election& next) {
   std::vector<std::string> claimants;
   for (int c : next.claimants) claimants.push_back(names_[c]);
   const std::string split =
       claimants.size() > 1 ? absl::StrJoin(claimants, ",") : "";
-  if (split != logged_split_) {
-    if (!split.empty()) {
-      log::Error(
-          "split brain: more than one database is writable and replicates "
-          "from nobody; only the elected writer gets writes and heartbeats",
-          {{"endpoints", split},
-           {"writer", next.writer >= 0 ? names_[next.writer] : "none"}});
-    } else {
-      log::Info("split brain over: one writable database left",
-                {{"endpoints", logged_split_}});
-    }
-    logged_split_ = split;
+  if (split == logged_split_) return;
+  if (!split.empty()) {
+    log::Error(
+        "split brain: more than one database is writable and replicates "
+        "from nobody; only the elected writer gets writes and heartbeats",
+        {{"endpoints", split},
+         {"writer", next.writer >= 0 ? names_[next.writer] : "none"}});
+  } else {
+    log::Info("split brain over: one writable database left",
+              {{"endpoints", logged_split_}});
   }
+  logged_split_ = split;
 }
 
 absl::StatusOr<size_t> Topology::AwaitWriter(absl::Time deadline) {

@@ -130,7 +130,12 @@ class Topology {
 
  private:
   void ElectLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LogChangesLocked(const Election& election)
+  void LogChangesLocked(const Election& next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LogRoleChangesLocked(const Election& next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LogWriterChangeLocked(const Election& next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LogSplitBrainLocked(const Election& next)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool HasWriterLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -12,24 +12,47 @@ TopologyCollector::TopologyCollector(const Topology* topology,
                                      const WriteRouter* writes)
     : topology_(topology), writes_(writes) {}
 
-std::vector<prometheus::MetricFamily> TopologyCollector::Collect() const {
+namespace {
+
+prometheus::MetricFamily Roles(const Topology& topology) {
   auto role = MakeFamily("userservice_endpoint_role",
                          "1 for the endpoint's current role (writer, replica, "
                          "unreachable, rival, alias, detached, unknown).",
                          MetricType::Gauge);
-  for (size_t i = 0; i < topology_->size(); ++i) {
-    const EndpointRole current = topology_->role(i);
+  for (size_t i = 0; i < topology.size(); ++i) {
+    const EndpointRole current = topology.role(i);
     for (int r = 0; r < kEndpointRoleCount; ++r) {
       const auto each = static_cast<EndpointRole>(r);
       AddSample(&role,
-                {{"endpoint", topology_->name(i)},
+                {{"endpoint", topology.name(i)},
                  {"role", EndpointRoleName(each)}},
                 current == each ? 1 : 0);
     }
   }
+  return role;
+}
+
+prometheus::MetricFamily Holds(const TopologyStats& stats) {
+  auto holds = MakeFamily("userservice_write_holds_total",
+                          "Calls that waited for a writer, by how the wait "
+                          "ended (refused: too many waiting already).",
+                          MetricType::Counter);
+  AddSample(&holds, {{"outcome", "writer_elected"}},
+            static_cast<double>(stats.holds_ended_with_writer));
+  AddSample(&holds, {{"outcome", "timed_out"}},
+            static_cast<double>(stats.holds_timed_out));
+  AddSample(&holds, {{"outcome", "refused"}},
+            static_cast<double>(stats.holds_refused));
+  return holds;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> TopologyCollector::Collect() const {
   const TopologyStats stats = topology_->stats();
   std::vector<prometheus::MetricFamily> families;
-  families.push_back(std::move(role));
+  families.push_back(Roles(*topology_));
+  families.push_back(Holds(stats));
   const auto single = [&](const char* name, const char* help, MetricType type,
                           double value) {
     auto family = MakeFamily(name, help, type);
@@ -57,17 +80,6 @@ std::vector<prometheus::MetricFamily> TopologyCollector::Collect() const {
          "Writes sent again to the next writer after the writer failed them: "
          "those that certainly did not run, and creates with a request_id.",
          MetricType::Counter, static_cast<double>(writes_->resends()));
-  auto holds = MakeFamily("userservice_write_holds_total",
-                          "Calls that waited for a writer, by how the wait "
-                          "ended (refused: too many waiting already).",
-                          MetricType::Counter);
-  AddSample(&holds, {{"outcome", "writer_elected"}},
-            static_cast<double>(stats.holds_ended_with_writer));
-  AddSample(&holds, {{"outcome", "timed_out"}},
-            static_cast<double>(stats.holds_timed_out));
-  AddSample(&holds, {{"outcome", "refused"}},
-            static_cast<double>(stats.holds_refused));
-  families.push_back(std::move(holds));
   return families;
 }
 

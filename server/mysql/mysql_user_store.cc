@@ -86,13 +86,7 @@ absl::Status MysqlUserStore::WithConnection(
   absl::StatusOr<MysqlPool::Lease> lease = pool_->Acquire(ctx.deadline);
   if (!lease.ok()) return lease.status();
   MysqlConnection& conn = **lease;
-  std::unique_ptr<QueryKiller::Watch> watch;
-  if (hooks_.killer != nullptr) {
-    std::function<bool()> cancelled = ctx.cancelled;
-    if (!cancelled) cancelled = [] { return false; };
-    watch = hooks_.killer->WatchQuery(conn.id(), ctx.deadline,
-                                      std::move(cancelled));
-  }
+  std::unique_ptr<QueryKiller::Watch> watch = WatchForCancel(ctx, conn);
   const absl::Duration silence = SilenceLimit(ctx, access) + quiet_wait;
   std::unique_ptr<SocketWatchdog::Watch> hang = WatchForHang(conn, silence);
   bool body_started = false;
@@ -108,6 +102,38 @@ absl::Status MysqlUserStore::WithConnection(
   // No kill and no cut may reach the session once the body is over.
   watch.reset();
   const bool cut = hang != nullptr && hang->Finish();
+  Release(*lease, outcome, cut);
+  if (outcome.error_code == kErrReadOnly) {
+    // The server refuses a write before executing any of it.
+    status = MarkNotExecuted(std::move(status));
+  }
+  if (!status.ok() && ctx.Cancelled()) {
+    return absl::CancelledError("the call was cancelled by the client");
+  }
+  if (cut && !status.ok()) {
+    status = absl::UnavailableError(absl::StrCat(
+        "database ", endpoint_name_, " did not answer for ",
+        absl::FormatDuration(absl::Trunc(silence, absl::Milliseconds(1))),
+        "; the statement was abandoned (error ", outcome.error_code, ")"));
+    // Cut while the session was still being prepared: the write was never
+    // sent.
+    if (!body_started) status = MarkNotExecuted(std::move(status));
+  }
+  return status;
+}
+
+std::unique_ptr<QueryKiller::Watch> MysqlUserStore::WatchForCancel(
+    const RequestContext& ctx, const MysqlConnection& conn) const {
+  if (hooks_.killer == nullptr) return nullptr;
+  std::function<bool()> cancelled = ctx.cancelled;
+  if (!cancelled) cancelled = [] { return false; };
+  return hooks_.killer->WatchQuery(conn.id(), ctx.deadline,
+                                   std::move(cancelled));
+}
+
+void MysqlUserStore::Release(MysqlPool::Lease& lease,
+                             const SqlOutcome& outcome, bool cut) {
+  MysqlConnection& conn = *lease;
   bool broken = outcome.connection_broken || cut;
   if (!broken && hooks_.liveness != nullptr) {
     hooks_.liveness->RecordAnswer(absl::Now());
@@ -129,28 +155,13 @@ absl::Status MysqlUserStore::WithConnection(
         });
     if (!rollback.ok()) broken = true;
   }
-  if (broken) lease->MarkBroken();
   if (outcome.error_code == kErrReadOnly) {
-    // A demoted primary: this session points at it, and so do the idle
+    // A demoted writer: this session points at it, and so do the idle
     // ones, which PrimaryDemotion discards.
-    lease->MarkBroken();
+    broken = true;
     if (hooks_.demotion != nullptr) hooks_.demotion->WriteRefused();
-    // The server refuses a write before executing any of it.
-    status = MarkNotExecuted(std::move(status));
   }
-  if (!status.ok() && ctx.Cancelled()) {
-    return absl::CancelledError("the call was cancelled by the client");
-  }
-  if (cut && !status.ok()) {
-    status = absl::UnavailableError(absl::StrCat(
-        "database ", endpoint_name_, " did not answer for ",
-        absl::FormatDuration(absl::Trunc(silence, absl::Milliseconds(1))),
-        "; the statement was abandoned (error ", outcome.error_code, ")"));
-    // Cut while the session was still being prepared: the write was never
-    // sent.
-    if (!body_started) status = MarkNotExecuted(std::move(status));
-  }
-  return status;
+  if (broken) lease.MarkBroken();
 }
 
 absl::Status MysqlUserStore::RunRead(

@@ -10,6 +10,7 @@
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
+#include "server/mysql/sql_status.h"
 #include "server/mysql/socket_watchdog.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
@@ -93,6 +94,13 @@ class MysqlUserStore final : public UserReader, public UserWriter {
                        absl::FunctionRef<absl::Status(MysqlConnection&)> body);
   absl::Status RunWrite(const RequestContext& ctx,
                         absl::FunctionRef<absl::Status(MysqlConnection&)> body);
+  // Kills `conn`'s statement if the call is cancelled; null: no killer.
+  std::unique_ptr<QueryKiller::Watch> WatchForCancel(
+      const RequestContext& ctx, const MysqlConnection& conn) const;
+  // Returns the session to the pool after a body ended with `outcome`
+  // (`cut`: by the hang watchdog): discarded when it cannot be trusted,
+  // rolled back when a transaction was left open.
+  void Release(MysqlPool::Lease& lease, const SqlOutcome& outcome, bool cut);
   // Watches `conn`'s socket for a hang; null when it cannot be cut.
   std::unique_ptr<SocketWatchdog::Watch> WatchForHang(
       const MysqlConnection& conn, absl::Duration silence) const;

@@ -6,9 +6,6 @@ namespace userservice {
 namespace {
 
 admin::v1::EndpointState StateOf(const EndpointSnapshot& endpoint) {
-  if (endpoint.role == EndpointRole::kUnreachable) {
-    return admin::v1::ENDPOINT_STATE_UNAVAILABLE;
-  }
   if (endpoint.role == EndpointRole::kWriter) {
     return endpoint.writable ? admin::v1::ENDPOINT_STATE_WRITABLE
                              : admin::v1::ENDPOINT_STATE_UNAVAILABLE;

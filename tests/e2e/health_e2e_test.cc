@@ -28,7 +28,6 @@ namespace {
 
 using admin::v1::ENDPOINT_STATE_EJECTED;
 using admin::v1::ENDPOINT_STATE_HEALTHY;
-using admin::v1::ENDPOINT_STATE_UNAVAILABLE;
 using admin::v1::ENDPOINT_STATE_WRITABLE;
 using grpc::health::v1::HealthCheckResponse;
 using ::testing::AnyOf;
@@ -678,8 +677,10 @@ TEST_F(HealthE2eTest, KilledPrimaryFailsWritesFastAndRecoversWithoutRestart) {
     EXPECT_THAT(r.served_by, StartsWith("replica-"));
   }
   EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] {
-    return server_->EndpointIs("primary", ENDPOINT_STATE_UNAVAILABLE);
-  })) << "GetStatus does not show the killed primary UNAVAILABLE";
+    absl::StatusOr<admin::v1::EndpointStatus> primary =
+        server_->Endpoint("primary");
+    return primary.ok() && primary->role() == admin::v1::ROLE_UNREACHABLE;
+  })) << "GetStatus does not show the killed primary UNREACHABLE";
   // The replicas still serve reads: the service stays SERVING.
   absl::StatusOr<HealthCheckResponse::ServingStatus> health = server_->Health();
   ASSERT_TRUE(health.ok()) << health.status();
@@ -1089,7 +1090,9 @@ TEST_F(HealthE2eTest, HealthIsServingWhileAnyEndpointCanServe) {
   };
   ASSERT_TRUE(cluster_->Kill("primary").ok());
   EXPECT_TRUE(WaitFor(absl::Seconds(5), [&] {
-    return server_->EndpointIs("primary", ENDPOINT_STATE_UNAVAILABLE);
+    absl::StatusOr<admin::v1::EndpointStatus> primary =
+        server_->Endpoint("primary");
+    return primary.ok() && primary->role() == admin::v1::ROLE_UNREACHABLE;
   }));
   EXPECT_TRUE(serving_is(HealthCheckResponse::SERVING))
       << "replicas in rotation: still SERVING";
