@@ -71,11 +71,13 @@ start_server() {
   exit 1
 }
 
-# load WORKLOAD PORT DURATION [JSON]: user_bench at a fixed rate.
+# load WORKLOAD PORT DURATION [JSON]: user_bench at a fixed rate, on the
+# dataset named by $prefix (the warm-up creates it; the counted run reuses
+# it, so its window holds only the workload's own calls).
 load() {
   "$bench" --addr="127.0.0.1:$2" --channels=4 --dataset=2000 --workload="$1" \
     --concurrency=8 --rate="$rate" --duration="$3" --warmup=0s \
-    --prefix="i$RANDOM" ${4:+--json="$4"} >/dev/null 2>&1
+    --prefix="$prefix" ${4:+--json="$4"} >/dev/null 2>&1
 }
 
 # Instructions in every dump of OUT (callgrind writes one per -d and at exit).
@@ -90,6 +92,7 @@ for spec in "$@"; do
   for workload in ${WORKLOADS:-idle read write}; do
     out="$out_dir/$name-$workload"
     start_server "${spec#*=}" "$out"
+    prefix="i$RANDOM"
     calls=0
     if [ "$workload" = idle ]; then
       callgrind_control -i on "$server_pid" >/dev/null 2>&1
