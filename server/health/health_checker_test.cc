@@ -4,6 +4,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "server/testing/fixed_topology.h"
 
 namespace userservice {
 namespace {
@@ -67,31 +68,12 @@ class FakeProbe : public EndpointProbe {
   int resets_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-ProbeResult Writable(int64_t server_id) {
-  ProbeResult seen;
-  seen.reachable = true;
-  seen.server_id = server_id;
-  seen.read_only = false;
-  seen.replication_status_known = true;
-  return seen;
-}
-
-ProbeResult ReplicaOf(int64_t server_id, int64_t source) {
-  ProbeResult seen = Writable(server_id);
-  seen.read_only = true;
-  seen.replication_configured = true;
-  seen.io_running = true;
-  seen.sql_running = true;
-  seen.source_server_id = source;
-  return seen;
-}
-
 // Endpoint 0 is the writer (server 1), endpoint 1 its replica (server 2),
 // once both were checked.
 struct Rig {
   explicit Rig(CheckerOptions options = {}) : checker_options(options) {
-    probes[0].Set(Writable(1));
-    probes[1].Set(ReplicaOf(2, 1));
+    probes[0].Set(WriterProbe(1));
+    probes[1].Set(ReplicaProbe(2, 1));
   }
   void CheckBoth() {
     checker.CheckOnce(0);
@@ -139,8 +121,8 @@ TEST(HealthCheckerTest, HeartbeatsGoToTheElectedWriterOnly) {
   EXPECT_EQ(rig.ledger.Newest(), rig.sinks[0].last());
 
   // A switchover: the replica is promoted, the old writer follows it.
-  rig.probes[0].Set(ReplicaOf(1, 2));
-  rig.probes[1].Set(Writable(2));
+  rig.probes[0].Set(ReplicaProbe(1, 2));
+  rig.probes[1].Set(WriterProbe(2));
   rig.CheckBoth();
   EXPECT_EQ(rig.topology.writer(), 1);
   rig.checker.BeatOnce();
@@ -171,7 +153,7 @@ TEST(HealthCheckerTest, ReplicaCaughtUpWithTheLatestBeatHasZeroLag) {
   Rig rig;
   rig.CheckBoth();
   rig.checker.BeatOnce();
-  ProbeResult seen = ReplicaOf(2, 1);
+  ProbeResult seen = ReplicaProbe(2, 1);
   seen.applied_heartbeat = rig.sinks[0].last();
   rig.probes[1].Set(seen);
   rig.checker.CheckOnce(1);
@@ -189,7 +171,7 @@ TEST(HealthCheckerTest, ReplicaMissingBeatsLagsByTheirAge) {
   absl::SleepFor(absl::Milliseconds(20));
   rig.checker.BeatOnce();
   const absl::Time missing = rig.sinks[0].last();
-  ProbeResult seen = ReplicaOf(2, 1);
+  ProbeResult seen = ReplicaProbe(2, 1);
   seen.applied_heartbeat = applied;
   rig.probes[1].Set(seen);
   rig.checker.CheckOnce(1);
@@ -248,7 +230,7 @@ TEST(HealthCheckerTest, WithoutAWriterEndpointsAreCheckedOften) {
   CheckerOptions slow;
   slow.check_interval = absl::Seconds(30);
   Rig rig(slow);
-  ProbeResult read_only = ReplicaOf(1, 0);
+  ProbeResult read_only = ReplicaProbe(1, 0);
   read_only.replication_configured = false;
   rig.probes[0].Set(read_only);  // a switchover half-way: no writer
   rig.checker.Start();

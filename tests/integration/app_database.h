@@ -7,11 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "absl/random/random.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/mysql/migrations.h"
 #include "server/mysql/mysql_connection.h"
+#include "server/repository/request_context.h"
 #include "tests/support/test_cluster.h"
 
 namespace userservice::mysql {
@@ -53,6 +55,19 @@ inline absl::Status MigrateAppSchema() {
       PrimaryEndpoint(), AppSettings(), absl::Now() + absl::Seconds(10));
   if (!conn.ok()) return conn.status();
   return Migrate(**conn, absl::Now() + absl::Seconds(30)).status();
+}
+
+// A name no earlier test or run used.
+inline std::string Unique(absl::string_view prefix) {
+  static absl::BitGen gen;
+  return absl::StrCat(prefix, absl::Uniform<uint32_t>(gen), "_",
+                      absl::ToUnixMicros(absl::Now()) % 1000000);
+}
+
+inline RequestContext Within(absl::Duration d) {
+  RequestContext ctx;
+  ctx.deadline = absl::Now() + d;
+  return ctx;
 }
 
 }  // namespace userservice::mysql

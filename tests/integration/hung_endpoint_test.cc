@@ -43,18 +43,6 @@ using userservice::testing::TestCluster;
 
 constexpr absl::Duration kHungTimeout = absl::Seconds(1);
 
-std::string Unique(absl::string_view prefix) {
-  static absl::BitGen gen;
-  return absl::StrCat(prefix, absl::Uniform<uint32_t>(gen), "_",
-                      absl::ToUnixMicros(absl::Now()) % 1000000);
-}
-
-RequestContext Within(absl::Duration d) {
-  RequestContext ctx;
-  ctx.deadline = absl::Now() + d;
-  return ctx;
-}
-
 // The pid of `node`'s mariadbd, from the pid file cluster.sh keeps.
 pid_t NodePid(const std::string& node) {
   const char* dir = std::getenv("CLUSTER_DIR");

@@ -34,19 +34,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using userservice::testing::TestCluster;
 
-// A name no earlier test or run used.
-std::string Unique(absl::string_view prefix) {
-  static absl::BitGen gen;
-  return absl::StrCat(prefix, absl::Uniform<uint32_t>(gen), "_",
-                      absl::ToUnixMicros(absl::Now()) % 1000000);
-}
-
-RequestContext Within(absl::Duration d) {
-  RequestContext ctx;
-  ctx.deadline = absl::Now() + d;
-  return ctx;
-}
-
 class StoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
