@@ -705,8 +705,20 @@ rebuild() {
   # The copy's binlog claims the source's history up to the dump, so that it
   # can be compared with other nodes and serve as a source itself.
   state="$(gtid_state_at "$(root_sql "$source" -e "SELECT @@gtid_binlog_state")" "$pos")"
-  root_sql "$node" -e "SET GLOBAL gtid_binlog_state='$state'; SET GLOBAL gtid_slave_pos='$pos'" ||
-    die "could not set $node's GTID state"
+  # Right after a crash restart InnoDB may not have loaded mysql.gtid_slave_pos
+  # yet (error 1932, "doesn't exist in engine"): retried for a few seconds.
+  root_sql "$node" -e "SET GLOBAL gtid_binlog_state='$state'" ||
+    die "could not set $node's binlog GTID state"
+  local tries=0
+  until root_sql "$node" -e "SET GLOBAL gtid_slave_pos='$pos'" 2>"$DIR/$node/gtid-state.err"; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 50 ]; then
+      cat "$DIR/$node/gtid-state.err" >&2
+      die "could not set $node's GTID state"
+    fi
+    sleep 0.2
+  done
+  rm -f "$DIR/$node/gtid-state.err"
   repoint "$node" "$source" || die "could not re-point $node at $source"
   step "$node loaded the dump and replicates from $source"
 }
