@@ -134,9 +134,9 @@ UserServer::UserServer(const ServerConfig& config)
             health_service_.SetServingStatus(kReadinessServiceName, ready);
           }),
       admin_service_([this] { return Snapshot(); }),
-      dispatcher_(config_.dispatcher),
       checker_(config_.checker, &topology_, &primary_health_, &ledger_,
-               endpoints_.Checked(), [this] { readiness_.Update(); }) {
+               endpoints_.Checked(), [this] { readiness_.Update(); }),
+      dispatcher_(config_.dispatcher) {
   user_service_.AddAsyncMethodsTo(dispatcher_);
 }
 

@@ -35,10 +35,12 @@ absl::Status MigrateSchema(const ServerConfig& config);
 // services and the listeners.
 //
 // The members are declared in dependency order: each uses only those above
-// it. They are built in that order, and destroyed in the reverse one, which
-// is the shutdown order: background work stops first, then the health
-// checker, then the call dispatcher (after answering what it holds), then
-// the gRPC server, the services, the router, and last the pools.
+// it, except that the topology asks the health checker for re-checks (a
+// call into it only ever comes from a call being served or from the checker
+// itself). They are built in that order, and destroyed in the reverse one,
+// which is the shutdown order: background work stops first, then the call
+// dispatcher (after answering what it holds), the gRPC server, the health
+// checker, the services, the routers, and last the pools.
 class UserServer {
  public:
   explicit UserServer(const ServerConfig& config);
@@ -79,10 +81,12 @@ class UserServer {
   Readiness readiness_;
   AdminServiceImpl admin_service_;
   LagLedger ledger_;
+  // Re-checks the topology when a call asks (through topology_), so it
+  // outlives everything that serves calls.
+  HealthChecker checker_;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
   std::unique_ptr<grpc::Server> grpc_server_;
   CompletionQueueDispatcher dispatcher_;
-  HealthChecker checker_;
   std::unique_ptr<Background> background_;
 };
 
