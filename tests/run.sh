@@ -21,9 +21,24 @@ step "dependencies"
 step "build ($BUILD_DIR)"
 "$REPO_ROOT/deploy/local/build.sh" "$BUILD_DIR"
 
-step "buf lint"
-(cd "$REPO_ROOT" && "$REPO_ROOT/.tools/node_modules/.bin/buf" lint)
+step "buf lint and breaking-change check"
+BUF="$REPO_ROOT/.tools/node_modules/.bin/buf"
+(cd "$REPO_ROOT" && "$BUF" lint)
 echo "buf lint: clean"
+# Other teams generate stubs from proto/: every change must be an addition.
+# The tree is checked against the previous commit (and against HEAD too when
+# proto/ has uncommitted changes).
+if ! git -C "$REPO_ROOT" rev-parse --verify --quiet HEAD~1 >/dev/null; then
+  echo "buf breaking: no previous commit to compare with (a shallow clone?);" \
+    "clone with history or run 'git fetch --unshallow'" >&2
+  exit 1
+fi
+against=(HEAD~1)
+if ! git -C "$REPO_ROOT" diff --quiet HEAD -- proto; then against+=(HEAD); fi
+for rev in "${against[@]}"; do
+  (cd "$REPO_ROOT" && "$BUF" breaking --against ".git#ref=$rev")
+  echo "buf breaking against $rev ($(git -C "$REPO_ROOT" rev-parse --short "$rev")): additions only"
+done
 
 step "test cluster"
 export CLUSTER_DIR="$BUILD_DIR/test-cluster"
