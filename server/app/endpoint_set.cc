@@ -71,6 +71,7 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
   auto runtime = std::make_unique<EndpointRuntime>();
   runtime->endpoint = endpoint;
   runtime->liveness = std::make_unique<mysql::EndpointLiveness>();
+  runtime->applied = std::make_unique<AppliedPosition>();
   runtime->pool =
       MakePool(config, endpoint, runtime->liveness.get(), metrics);
   runtime->killer =
@@ -81,13 +82,14 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
   hooks.watchdog = &mysql::SocketWatchdog::Default();
   hooks.liveness = runtime->liveness.get();
   hooks.hung_timeout = config.hung_endpoint_timeout;
+  hooks.applied = runtime->applied.get();
   runtime->store = std::make_unique<mysql::MysqlUserStore>(
       endpoint.name, runtime->pool.get(), hooks);
   runtime->health =
       std::make_unique<ReplicaHealth>(endpoint.name, config.health);
   runtime->probe = std::make_unique<mysql::MysqlEndpointProbe>(
       endpoint, config.connection, writer_id, config.check_timeout,
-      runtime->liveness.get());
+      runtime->liveness.get(), runtime->applied.get());
   runtime->heartbeat = std::make_unique<mysql::MysqlHeartbeatSink>(
       endpoint, config.connection, writer_id, config.check_timeout,
       runtime->demotion.get());
@@ -103,7 +105,8 @@ std::vector<std::string> EndpointSet::Names() const {
 std::vector<NamedReader> EndpointSet::Readers() const {
   std::vector<NamedReader> readers;
   for (const auto& e : endpoints_) {
-    readers.push_back({e->endpoint.name, e->store.get(), e->health.get()});
+    readers.push_back({e->endpoint.name, e->store.get(), e->health.get(),
+                       e->applied.get()});
   }
   return readers;
 }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "server/app/config.h"
+#include "server/health/applied_position.h"
 #include "server/health/health_checker.h"
 #include "server/health/replica_health.h"
 #include "server/health/topology.h"
@@ -27,6 +28,7 @@ namespace userservice {
 struct EndpointRuntime {
   mysql::Endpoint endpoint;
   std::unique_ptr<mysql::EndpointLiveness> liveness;
+  std::unique_ptr<AppliedPosition> applied;
   std::unique_ptr<mysql::MysqlPool> pool;
   std::unique_ptr<mysql::QueryKiller> killer;
   std::unique_ptr<mysql::PrimaryDemotion> demotion;

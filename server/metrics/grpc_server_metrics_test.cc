@@ -156,6 +156,7 @@ TEST(GrpcServerMetricsUnitTest, MethodsOfServicesListsEveryMethod) {
       MethodsOfServices({kService, "no.such.Service"}),
       (std::vector<std::string>{"/userservice.v1.UserService/CreateUser",
                                 "/userservice.v1.UserService/GetUser",
+                                "/userservice.v1.UserService/BatchGetUsers",
                                 "/userservice.v1.UserService/ListUsers",
                                 "/userservice.v1.UserService/UpdateUser",
                                 "/userservice.v1.UserService/DeleteUser"}));

@@ -45,7 +45,7 @@ uint64_t Fingerprint(const NewUser& user) {
 }  // namespace
 
 absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
-                              Written<User>* out) {
+                              Positioned<User>* out) {
   absl::Status replay = ReplayCreate(conn, user, out);
   if (!absl::IsNotFound(replay)) return replay;
 
@@ -60,12 +60,14 @@ absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
   record.setUInt64(3, Fingerprint(user));
   record.executeUpdate();
   conn.Commit();
-  out->position = LastWritePosition(conn);
+  absl::StatusOr<ReplicationPosition> position = LastWritePosition(conn);
+  if (!position.ok()) return position.status();
+  out->position = *std::move(position);
   return absl::OkStatus();
 }
 
 absl::Status ReplayCreate(MysqlConnection& conn, const NewUser& user,
-                          Written<User>* out) {
+                          Positioned<User>* out) {
   sql::PreparedStatement& select = conn.Prepare(kSelectRequest);
   select.setString(1, user.request_id);
   std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
@@ -85,7 +87,9 @@ absl::Status ReplayCreate(MysqlConnection& conn, const NewUser& user,
   out->value = *std::move(created);
   // The original write's own GTID was not kept; the primary's current
   // position includes it, so a session read with it still sees the user.
-  out->position = BinlogPosition(conn);
+  absl::StatusOr<ServerPosition> now = CurrentPosition(conn);
+  if (!now.ok()) return now.status();
+  out->position = std::move(now->covering);
   return absl::OkStatus();
 }
 

@@ -23,13 +23,13 @@ namespace userservice::mysql {
 // mapped by RunSql) when a concurrent create with the same key, or another
 // user with the same username or email, committed first.
 absl::Status CreateIdempotent(MysqlConnection& conn, const NewUser& user,
-                              Written<User>* out);
+                              Positioned<User>* out);
 
 // The user recorded for `user.request_id`: NOT_FOUND when the key is unused,
 // INVALID_ARGUMENT when it was used for other fields, FAILED_PRECONDITION
 // when its user has since been deleted.
 absl::Status ReplayCreate(MysqlConnection& conn, const NewUser& user,
-                          Written<User>* out);
+                          Positioned<User>* out);
 
 // Forgets idempotency keys older than `age`, at most `limit` of them in one
 // statement; returns how many went.

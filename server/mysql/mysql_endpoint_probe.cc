@@ -15,7 +15,8 @@ constexpr char kSelectStamp[] =
     "SELECT stamp_us FROM heartbeat WHERE writer = ?";
 constexpr char kSlaveStatus[] = "SHOW SLAVE STATUS";
 constexpr char kIdentity[] =
-    "SELECT @@server_id, @@global.read_only, @@global.gtid_current_pos";
+    "SELECT @@server_id, @@global.read_only, @@global.gtid_current_pos, "
+    "@@global.gtid_slave_pos";
 
 // A refused SHOW SLAVE STATUS is a missing grant, which does not fix itself
 // within seconds; retrying it on every check would only repeat the error
@@ -38,16 +39,21 @@ MysqlEndpointProbe::MysqlEndpointProbe(Endpoint endpoint,
                                        ConnectionSettings settings,
                                        std::string writer_id,
                                        absl::Duration timeout,
-                                       EndpointLiveness* liveness)
+                                       EndpointLiveness* liveness,
+                                       AppliedPosition* applied)
     : writer_id_(std::move(writer_id)),
       liveness_(liveness),
+      applied_(applied),
       timeout_(timeout),
       conn_(std::move(endpoint), std::move(settings), timeout) {}
 
 ProbeResult MysqlEndpointProbe::Observe() {
   const absl::Time deadline = absl::Now() + timeout_;
   ProbeResult seen;
-  if (!ReadIdentity(deadline, &seen)) return seen;
+  if (!ReadIdentity(deadline, &seen)) {
+    if (applied_ != nullptr) applied_->Forget();
+    return seen;
+  }
   if (liveness_ != nullptr) liveness_->RecordAnswer(absl::Now());
   if (!ReadHeartbeat(deadline, &seen)) return seen;
   seen.reachable = true;
@@ -60,6 +66,19 @@ ProbeResult MysqlEndpointProbe::Observe() {
 
 void MysqlEndpointProbe::ResetSession() { conn_.Reset(); }
 
+void MysqlEndpointProbe::RecordApplied(sql::ResultSet& identity,
+                                       int64_t server_id) {
+  absl::StatusOr<ReplicationPosition> applied =
+      identity.isNull(4)
+          ? ReplicationPosition()
+          : ReplicationPosition::Parse(std::string(identity.getString(4)));
+  if (applied.ok() && server_id != 0) {
+    applied_->Observe(server_id, *std::move(applied));
+  } else {
+    applied_->Forget();
+  }
+}
+
 bool MysqlEndpointProbe::ReadIdentity(absl::Time deadline, ProbeResult* seen) {
   absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
     std::unique_ptr<sql::ResultSet> rs(conn.Prepare(kIdentity).executeQuery());
@@ -67,6 +86,7 @@ bool MysqlEndpointProbe::ReadIdentity(absl::Time deadline, ProbeResult* seen) {
       seen->server_id = rs->isNull(1) ? 0 : rs->getInt64(1);
       seen->read_only = rs->isNull(2) || rs->getInt(2) != 0;
       seen->gtid_position = rs->isNull(3) ? "" : std::string(rs->getString(3));
+      if (applied_ != nullptr) RecordApplied(*rs, seen->server_id);
     }
     return absl::OkStatus();
   });

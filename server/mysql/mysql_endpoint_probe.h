@@ -6,6 +6,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "cppconn/resultset.h"
+#include "server/health/applied_position.h"
 #include "server/health/health_checker.h"
 #include "server/mysql/dedicated_connection.h"
 #include "server/mysql/endpoint_liveness.h"
@@ -23,12 +25,14 @@ class MysqlEndpointProbe final : public EndpointProbe {
  public:
   // `writer_id` is the heartbeat row this server writes on the writer
   // (see MysqlHeartbeatSink). Each Observe is bounded by `timeout`.
-  // Every check the endpoint answers is recorded in `liveness` (may be
-  // null; must outlive the probe), so its slow statements are not taken
-  // for hung ones.
+  // Every check the endpoint answers is recorded in `liveness`, so its
+  // slow statements are not taken for hung ones, and the replicated
+  // position it has applied (@@gtid_slave_pos) in `applied`. Either may be
+  // null; both must outlive the probe.
   MysqlEndpointProbe(Endpoint endpoint, ConnectionSettings settings,
                      std::string writer_id, absl::Duration timeout,
-                     EndpointLiveness* liveness = nullptr);
+                     EndpointLiveness* liveness = nullptr,
+                     AppliedPosition* applied = nullptr);
 
   // Unreachable (with a short reason that holds no SQL or credentials)
   // when the session fails. SHOW SLAVE STATUS needs the SLAVE MONITOR
@@ -44,6 +48,8 @@ class MysqlEndpointProbe final : public EndpointProbe {
   // Fills server_id, read_only and gtid_position; false with `seen->error`
   // set if the endpoint could not be asked.
   bool ReadIdentity(absl::Time deadline, ProbeResult* seen);
+  // Tells `applied_` the position in column 4 of the identity row.
+  void RecordApplied(sql::ResultSet& identity, int64_t server_id);
   // Fills the heartbeat field; false with `seen->error` set if the replica
   // could not be asked.
   bool ReadHeartbeat(absl::Time deadline, ProbeResult* seen);
@@ -53,6 +59,7 @@ class MysqlEndpointProbe final : public EndpointProbe {
 
   const std::string writer_id_;
   EndpointLiveness* const liveness_;
+  AppliedPosition* const applied_;
   const absl::Duration timeout_;
   DedicatedConnection conn_;
 

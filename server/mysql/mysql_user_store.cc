@@ -31,7 +31,7 @@ constexpr char kSelectConflict[] =
     "SELECT username_key = LOWER(?), email_key = LOWER(?) FROM users "
     "WHERE (username_key = LOWER(?) OR email_key = LOWER(?)) AND id <> ? "
     "LIMIT 2";
-constexpr char kGtidWait[] = "SELECT MASTER_GTID_WAIT(?, ?)";
+constexpr char kGtidWait[] = "SELECT MASTER_GTID_WAIT(?, ?), @@server_id";
 
 std::unique_ptr<sql::ResultSet> Query(sql::PreparedStatement& statement) {
   return std::unique_ptr<sql::ResultSet>(statement.executeQuery());
@@ -161,7 +161,14 @@ void MysqlUserStore::Release(MysqlPool::Lease& lease,
     broken = true;
     if (hooks_.demotion != nullptr) hooks_.demotion->WriteRefused();
   }
-  if (broken) lease.MarkBroken();
+  if (broken) {
+    lease.MarkBroken();
+    // The server behind the endpoint may be restarting, perhaps from an
+    // older copy.
+    if (outcome.connection_broken && hooks_.applied != nullptr) {
+      hooks_.applied->Forget();
+    }
+  }
 }
 
 absl::Status MysqlUserStore::RunRead(
@@ -176,15 +183,33 @@ absl::Status MysqlUserStore::RunWrite(
   return WithConnection(ctx, Access::kWrite, body);
 }
 
-absl::StatusOr<User> MysqlUserStore::GetUser(const UserKey& key,
-                                             const RequestContext& ctx) {
-  std::optional<User> user;
+template <typename T>
+absl::StatusOr<Positioned<T>> MysqlUserStore::ReadPositioned(
+    const RequestContext& ctx, absl::FunctionRef<T(MysqlConnection&)> select) {
+  Positioned<T> result;
   absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
-    user = SelectUser(conn, key);
+    result.value = select(conn);
+    absl::StatusOr<ServerPosition> now = CurrentPosition(conn);
+    if (!now.ok()) return now.status();
+    if (hooks_.applied != nullptr) {
+      hooks_.applied->Reached(now->server_id, now->applied);
+    }
+    result.position = std::move(now->covering);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
-  if (user.has_value()) return *std::move(user);
+  return result;
+}
+
+absl::StatusOr<Positioned<User>> MysqlUserStore::GetUser(
+    const UserKey& key, const RequestContext& ctx) {
+  absl::StatusOr<Positioned<std::optional<User>>> read =
+      ReadPositioned<std::optional<User>>(
+          ctx, [&](MysqlConnection& conn) { return SelectUser(conn, key); });
+  if (!read.ok()) return read.status();
+  if (read->value.has_value()) {
+    return Positioned<User>{*std::move(read->value), std::move(read->position)};
+  }
   switch (key.kind) {
     case UserKey::Kind::kId:
       return absl::NotFoundError(absl::StrCat("user ", key.id, " not found"));
@@ -197,61 +222,52 @@ absl::StatusOr<User> MysqlUserStore::GetUser(const UserKey& key,
   return absl::NotFoundError("no user with that email");
 }
 
-absl::StatusOr<std::vector<User>> MysqlUserStore::GetUsersByIds(
+absl::StatusOr<Positioned<std::vector<User>>> MysqlUserStore::GetUsersByIds(
     absl::Span<const uint64_t> ids, const RequestContext& ctx) {
-  std::vector<User> users;
-  if (ids.empty()) return users;
-  absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
-    users = SelectUsersByIds(conn, ids);
-    return absl::OkStatus();
+  return ReadPositioned<std::vector<User>>(ctx, [&](MysqlConnection& conn) {
+    return SelectUsersByIds(conn, ids);
   });
-  if (!status.ok()) return status;
-  return users;
 }
 
-absl::StatusOr<std::vector<User>> MysqlUserStore::ListUsers(
+absl::StatusOr<Positioned<std::vector<User>>> MysqlUserStore::ListUsers(
     uint64_t after_id, int limit, const RequestContext& ctx) {
-  std::vector<User> users;
-  absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
-    users = SelectUsersAfter(conn, after_id, limit);
-    return absl::OkStatus();
+  return ReadPositioned<std::vector<User>>(ctx, [&](MysqlConnection& conn) {
+    return SelectUsersAfter(conn, after_id, limit);
   });
-  if (!status.ok()) return status;
-  return users;
 }
 
 absl::StatusOr<bool> MysqlUserStore::WaitForPosition(
     const ReplicationPosition& position, absl::Duration timeout,
     const RequestContext& ctx) {
-  if (position.flavor != kFlavorMariaDb) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("consistency token is for a ", position.flavor,
-                     " database, but this service runs on MariaDB"));
-  }
-  if (position.gtids.empty()) return true;
+  if (position.empty()) return true;
   bool applied = false;
+  int64_t server_id = 0;
   auto wait_for = [&](MysqlConnection& conn) {
     sql::PreparedStatement& wait = conn.Prepare(kGtidWait);
-    wait.setString(1, position.gtids);
+    wait.setString(1, position.ToString());
     wait.setDouble(
         2, absl::ToDoubleSeconds(std::max(timeout, absl::ZeroDuration())));
     std::unique_ptr<sql::ResultSet> rs = Query(wait);
     // 0: reached; -1: timed out; NULL: not a replica or bad arguments.
     applied = rs->next() && !rs->isNull(1) && rs->getInt(1) == 0;
+    if (applied && !rs->isNull(2)) server_id = rs->getInt64(2);
     return absl::OkStatus();
   };
   // The wait itself is silent for up to `timeout` on a healthy replica.
   absl::Status status = WithConnection(ctx, Access::kRead, wait_for,
                                        std::max(timeout, absl::ZeroDuration()));
   if (!status.ok()) return status;
+  if (applied && server_id != 0 && hooks_.applied != nullptr) {
+    hooks_.applied->Reached(server_id, position);
+  }
   return applied;
 }
 
-absl::StatusOr<Written<User>> MysqlUserStore::CreateUser(
+absl::StatusOr<Positioned<User>> MysqlUserStore::CreateUser(
     const NewUser& user, const RequestContext& ctx) {
-  absl::StatusOr<Written<User>> created;
+  absl::StatusOr<Positioned<User>> created;
   if (user.request_id.empty()) {
-    absl::StatusOr<std::vector<Written<User>>> batch =
+    absl::StatusOr<std::vector<Positioned<User>>> batch =
         CreateUsers(absl::MakeConstSpan(&user, 1), ctx);
     if (batch.ok()) {
       created = std::move(batch->front());
@@ -268,9 +284,9 @@ absl::StatusOr<Written<User>> MysqlUserStore::CreateUser(
   return created;
 }
 
-absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
+absl::StatusOr<std::vector<Positioned<User>>> MysqlUserStore::CreateUsers(
     absl::Span<const NewUser> users, const RequestContext& ctx) {
-  std::vector<Written<User>> results(users.size());
+  std::vector<Positioned<User>> results(users.size());
   if (users.empty()) return results;
   for (const NewUser& user : users) {
     if (!user.request_id.empty()) {
@@ -281,9 +297,10 @@ absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
   absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     absl::StatusOr<std::vector<User>> inserted = InsertUsers(conn, users);
     if (!inserted.ok()) return inserted.status();
-    const ReplicationPosition position = LastWritePosition(conn);
+    absl::StatusOr<ReplicationPosition> position = LastWritePosition(conn);
+    if (!position.ok()) return position.status();
     for (size_t i = 0; i < users.size(); ++i) {
-      results[i] = Written<User>{std::move((*inserted)[i]), position};
+      results[i] = Positioned<User>{std::move((*inserted)[i]), *position};
     }
     return absl::OkStatus();
   });
@@ -291,9 +308,9 @@ absl::StatusOr<std::vector<Written<User>>> MysqlUserStore::CreateUsers(
   return results;
 }
 
-absl::StatusOr<Written<User>> MysqlUserStore::CreateWithRequestId(
+absl::StatusOr<Positioned<User>> MysqlUserStore::CreateWithRequestId(
     const NewUser& user, const RequestContext& ctx) {
-  Written<User> result;
+  Positioned<User> result;
   absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     return CreateIdempotent(conn, user, &result);
   });
@@ -356,9 +373,9 @@ absl::Status MysqlUserStore::DescribeConflict(const std::string& username,
   return original;
 }
 
-absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
+absl::StatusOr<Positioned<User>> MysqlUserStore::UpdateUser(
     const UserUpdate& update, const RequestContext& ctx) {
-  Written<User> result;
+  Positioned<User> result;
   absl::Status status = RunWrite(ctx, [&](MysqlConnection& conn) {
     conn.Begin();
     sql::PreparedStatement& change = conn.Prepare(kUpdateUser);
@@ -388,7 +405,9 @@ absl::StatusOr<Written<User>> MysqlUserStore::UpdateUser(
     }
     result.value = *std::move(updated);
     conn.Commit();
-    result.position = LastWritePosition(conn);
+    absl::StatusOr<ReplicationPosition> position = LastWritePosition(conn);
+    if (!position.ok()) return position.status();
+    result.position = *std::move(position);
     return absl::OkStatus();
   });
   if (absl::IsAlreadyExists(status)) {
@@ -411,7 +430,9 @@ absl::StatusOr<ReplicationPosition> MysqlUserStore::DeleteUser(
     if (erase.executeUpdate() == 0) {
       return VersionMismatchOrMissing(conn, id, expected_version);
     }
-    position = LastWritePosition(conn);
+    absl::StatusOr<ReplicationPosition> written = LastWritePosition(conn);
+    if (!written.ok()) return written.status();
+    position = *std::move(written);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;

@@ -6,6 +6,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/time/time.h"
+#include "server/health/applied_position.h"
 #include "server/mysql/endpoint_liveness.h"
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/primary_demotion.h"
@@ -38,6 +39,9 @@ struct StoreHooks {
   // The silence limit of writes; reads get ReadSilenceLimit of it. Zero or
   // less: never abandon.
   absl::Duration hung_timeout = absl::Seconds(1);
+  // Told the replicated position every read and successful position wait
+  // found applied, and forgotten when a session breaks; null: nobody.
+  AppliedPosition* applied = nullptr;
 };
 
 // The users table on one MariaDB endpoint, through that endpoint's pool.
@@ -48,11 +52,11 @@ class MysqlUserStore final : public UserReader, public UserWriter {
   MysqlUserStore(std::string endpoint_name, MysqlPool* pool,
                  StoreHooks hooks = {});
 
-  absl::StatusOr<User> GetUser(const UserKey& key,
-                               const RequestContext& ctx) override;
-  absl::StatusOr<std::vector<User>> GetUsersByIds(
+  absl::StatusOr<Positioned<User>> GetUser(const UserKey& key,
+                                           const RequestContext& ctx) override;
+  absl::StatusOr<Positioned<std::vector<User>>> GetUsersByIds(
       absl::Span<const uint64_t> ids, const RequestContext& ctx) override;
-  absl::StatusOr<std::vector<User>> ListUsers(
+  absl::StatusOr<Positioned<std::vector<User>>> ListUsers(
       uint64_t after_id, int limit, const RequestContext& ctx) override;
   absl::StatusOr<bool> WaitForPosition(const ReplicationPosition& position,
                                        absl::Duration timeout,
@@ -60,11 +64,11 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   // Without a request_id, a batch of one (CreateUsers) whose clash is then
   // named; with one, see create_requests.h.
-  absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
+  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
                                            const RequestContext& ctx) override;
-  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+  absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext& ctx) override;
-  absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
+  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate& update,
                                            const RequestContext& ctx) override;
 
   // Forgets idempotency keys older than `age`, at most `limit` of them in
@@ -88,6 +92,12 @@ class MysqlUserStore final : public UserReader, public UserWriter {
       const RequestContext& ctx, Access access,
       absl::FunctionRef<absl::Status(MysqlConnection&)> body,
       absl::Duration quiet_wait = absl::ZeroDuration());
+  // RunRead for a read statement that `select` runs: the result comes with
+  // the endpoint's position asked right after it on the same session.
+  template <typename T>
+  absl::StatusOr<Positioned<T>> ReadPositioned(
+      const RequestContext& ctx,
+      absl::FunctionRef<T(MysqlConnection&)> select);
   // WithConnection for the statements of reads and of writes (and the
   // reads that are part of a write).
   absl::Status RunRead(const RequestContext& ctx,
@@ -108,7 +118,7 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   // The create path for a request that carries a request_id (see
   // create_requests.h), including the race with a concurrent retry.
-  absl::StatusOr<Written<User>> CreateWithRequestId(const NewUser& user,
+  absl::StatusOr<Positioned<User>> CreateWithRequestId(const NewUser& user,
                                                     const RequestContext& ctx);
   // Turns a bare duplicate-key failure into a message naming the field that
   // clashes (ignoring the user `own_id` itself); `original` if unknown.

@@ -28,7 +28,8 @@ constexpr char kSelectByEmail[] =
 constexpr char kListAfter[] =
     "SELECT " USER_COLUMNS " FROM users WHERE id > ? ORDER BY id LIMIT ?";
 constexpr char kLastGtid[] = "SELECT @@last_gtid";
-constexpr char kBinlogPosition[] = "SELECT @@global.gtid_binlog_pos";
+constexpr char kServerPosition[] =
+    "SELECT @@server_id, @@global.gtid_binlog_pos, @@global.gtid_slave_pos";
 
 // Statement text for users whose id is one of `arity` placeholders; one id
 // reads as the plain point select.
@@ -55,7 +56,7 @@ std::string InsertUsersSql(int rows) {
 
 // Multi-id selects come in a few arities, so each connection prepares at most
 // kIdBucketCount statements.
-constexpr int kIdBucketCount = 8;  // 1, 2, 4, ..., 128
+constexpr int kIdBucketCount = 11;  // 1, 2, 4, ..., 1024
 constexpr size_t kMaxIdsPerStatement = size_t{1} << (kIdBucketCount - 1);
 
 // Stable C strings, because MysqlConnection caches statements by pointer.
@@ -118,12 +119,20 @@ std::vector<User> ReadUsers(sql::PreparedStatement& statement) {
   return users;
 }
 
-ReplicationPosition QueryPosition(MysqlConnection& conn, const char* sql) {
-  std::unique_ptr<sql::ResultSet> rs = Query(conn.Prepare(sql));
-  std::string gtids;
-  if (rs->next() && !rs->isNull(1)) gtids = rs->getString(1);
-  return ReplicationPosition{kFlavorMariaDb, std::move(gtids)};
+// Column `column` of `rs`'s current row as a position; NULL is empty.
+absl::StatusOr<ReplicationPosition> PositionAt(sql::ResultSet& rs,
+                                               int column) {
+  if (rs.isNull(column)) return ReplicationPosition();
+  absl::StatusOr<ReplicationPosition> position =
+      ReplicationPosition::Parse(std::string(rs.getString(column)));
+  if (!position.ok()) {
+    return absl::InternalError(
+        "the database reported a GTID position this server cannot read");
+  }
+  return position;
 }
+
+
 
 // Inserts one statement's worth of `users` and files each returned row
 // under the position of its user; returns how many rows came back.
@@ -226,12 +235,27 @@ absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
   return out;
 }
 
-ReplicationPosition LastWritePosition(MysqlConnection& conn) {
-  return QueryPosition(conn, kLastGtid);
+absl::StatusOr<ReplicationPosition> LastWritePosition(MysqlConnection& conn) {
+  std::unique_ptr<sql::ResultSet> rs = Query(conn.Prepare(kLastGtid));
+  if (!rs->next()) return ReplicationPosition();
+  return PositionAt(*rs, 1);
 }
 
-ReplicationPosition BinlogPosition(MysqlConnection& conn) {
-  return QueryPosition(conn, kBinlogPosition);
+absl::StatusOr<ServerPosition> CurrentPosition(MysqlConnection& conn) {
+  std::unique_ptr<sql::ResultSet> rs = Query(conn.Prepare(kServerPosition));
+  if (!rs->next()) {
+    return absl::InternalError("the database reported no GTID position");
+  }
+  ServerPosition now;
+  now.server_id = rs->isNull(1) ? 0 : rs->getInt64(1);
+  absl::StatusOr<ReplicationPosition> logged = PositionAt(*rs, 2);
+  if (!logged.ok()) return logged.status();
+  absl::StatusOr<ReplicationPosition> applied = PositionAt(*rs, 3);
+  if (!applied.ok()) return applied.status();
+  now.applied = *std::move(applied);
+  now.covering = *std::move(logged);
+  now.covering.Merge(now.applied);
+  return now;
 }
 
 }  // namespace userservice::mysql

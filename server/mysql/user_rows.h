@@ -23,7 +23,7 @@ namespace userservice::mysql {
 std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key);
 
 // The users among `ids` that exist, in no particular order. Statements take
-// 1, 2, 4, ..., 128 ids; a batch is padded to the next size by repeating its
+// 1, 2, 4, ..., 1024 ids; a batch is padded to the next size by repeating its
 // last id (IN ignores duplicates) and a longer one is split.
 std::vector<User> SelectUsersByIds(MysqlConnection& conn,
                                    absl::Span<const uint64_t> ids);
@@ -40,9 +40,22 @@ absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
                                               absl::Span<const NewUser> users);
 
 // The position of this session's last write (@@last_gtid).
-ReplicationPosition LastWritePosition(MysqlConnection& conn);
-// The server's whole binlog position (@@global.gtid_binlog_pos).
-ReplicationPosition BinlogPosition(MysqlConnection& conn);
+absl::StatusOr<ReplicationPosition> LastWritePosition(MysqlConnection& conn);
+
+// Where a session's server stands, asked after a read statement on the
+// same session.
+struct ServerPosition {
+  int64_t server_id = 0;  // @@server_id
+  // At or past everything the statement could see: a transaction enters
+  // the binary log (@@gtid_binlog_pos) before its rows become visible, and
+  // a replica without a binary log of its replicated transactions has only
+  // @@gtid_slave_pos (which can trail a just-committed one by an instant).
+  ReplicationPosition covering;
+  // Replicated transactions applied and visible (@@gtid_slave_pos, updated
+  // after their commit): at or behind what the statement could see.
+  ReplicationPosition applied;
+};
+absl::StatusOr<ServerPosition> CurrentPosition(MysqlConnection& conn);
 
 }  // namespace userservice::mysql
 

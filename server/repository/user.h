@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "server/repository/replication_position.h"
 
 namespace userservice {
 
@@ -50,26 +51,12 @@ struct UserKey {
   }
 };
 
-// A point in the primary's replication stream, precise enough for a replica
-// to wait until it has applied it.
-struct ReplicationPosition {
-  // "mariadb": `gtids` is a MariaDB GTID list ("0-1-42,1-2-7").
-  // "mysql": `gtids` is a MySQL GTID set ("uuid:1-42,uuid2:7").
-  std::string flavor;
-  std::string gtids;
-
-  friend bool operator==(const ReplicationPosition& a,
-                         const ReplicationPosition& b) {
-    return a.flavor == b.flavor && a.gtids == b.gtids;
-  }
-};
-
-inline constexpr char kFlavorMariaDb[] = "mariadb";
-inline constexpr char kFlavorMySql[] = "mysql";
-
-// The outcome of a write plus where it sits in the replication stream.
+// What a call wrote or read, with a replication position that covers it:
+// for a write, the write's own GTID; for a read, the serving database's
+// position taken after the statement. A server that has applied the
+// position has (at least) this data.
 template <typename T>
-struct Written {
+struct Positioned {
   T value;
   ReplicationPosition position;
 };

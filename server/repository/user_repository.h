@@ -12,7 +12,9 @@
 
 namespace userservice {
 
-// Reads served by one database endpoint (the primary or one replica).
+// Reads served by one database endpoint (the primary or one replica). Each
+// read returns, with its data, the endpoint's position taken after the
+// statement on the same session: it covers what the read saw.
 //
 // Error contract (absl codes, which are gRPC's): NOT_FOUND for a missing
 // user; UNAVAILABLE when the endpoint cannot be reached or the connection
@@ -23,17 +25,17 @@ class UserReader {
  public:
   virtual ~UserReader() = default;
 
-  virtual absl::StatusOr<User> GetUser(const UserKey& key,
-                                       const RequestContext& ctx) = 0;
+  virtual absl::StatusOr<Positioned<User>> GetUser(
+      const UserKey& key, const RequestContext& ctx) = 0;
 
   // The users among `ids` that exist, in no particular order; an id with no
   // user is simply absent (not an error). One statement for all of them:
   // this is what lets concurrent point reads share a database round trip.
-  virtual absl::StatusOr<std::vector<User>> GetUsersByIds(
+  virtual absl::StatusOr<Positioned<std::vector<User>>> GetUsersByIds(
       absl::Span<const uint64_t> ids, const RequestContext& ctx) = 0;
 
   // Up to `limit` users with id > `after_id`, ascending by id.
-  virtual absl::StatusOr<std::vector<User>> ListUsers(
+  virtual absl::StatusOr<Positioned<std::vector<User>>> ListUsers(
       uint64_t after_id, int limit, const RequestContext& ctx) = 0;
 
   // True once this endpoint has applied every transaction up to `position`,
@@ -51,7 +53,7 @@ class UserWriter {
  public:
   virtual ~UserWriter() = default;
 
-  virtual absl::StatusOr<Written<User>> CreateUser(
+  virtual absl::StatusOr<Positioned<User>> CreateUser(
       const NewUser& user, const RequestContext& ctx) = 0;
   // Creates all of `users` in one statement and one commit, or none of them:
   // this is what lets concurrent creates share a round trip and a commit.
@@ -59,9 +61,9 @@ class UserWriter {
   // with an existing user, or between two of `users`, fails the whole batch
   // with ALREADY_EXISTS without naming the culprit: create them one by one
   // to learn which. No user may carry a request_id.
-  virtual absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+  virtual absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext& ctx) = 0;
-  virtual absl::StatusOr<Written<User>> UpdateUser(
+  virtual absl::StatusOr<Positioned<User>> UpdateUser(
       const UserUpdate& update, const RequestContext& ctx) = 0;
   virtual absl::StatusOr<ReplicationPosition> DeleteUser(
       uint64_t id, int64_t expected_version, const RequestContext& ctx) = 0;

@@ -21,13 +21,24 @@ RoutingObserver* NoopObserver() {
   return noop;
 }
 
+bool NeedsPosition(const ReadPolicy& policy) {
+  return policy.consistency == ReadConsistency::kSession &&
+         !policy.min_position.empty();
+}
+
+// Whether `replica` (in rotation) may serve `policy` without a wait.
 bool Eligible(const NamedReader& replica, const ReadPolicy& policy,
               absl::Time now) {
   if (policy.consistency == ReadConsistency::kBoundedStaleness) {
     return replica.health != nullptr &&
            replica.health->EligibleForStaleness(policy.max_staleness, now);
   }
-  return replica.health == nullptr || replica.health->EligibleForEventual(now);
+  if (replica.health != nullptr && !replica.health->EligibleForEventual(now)) {
+    return false;
+  }
+  return !NeedsPosition(policy) ||
+         (replica.applied != nullptr &&
+          replica.applied->Covers(policy.min_position));
 }
 
 }  // namespace
@@ -43,6 +54,20 @@ ReadRouter::ReadRouter(std::vector<NamedReader> endpoints, Topology* topology,
 FallbackStats ReadRouter::fallback_stats() const {
   return FallbackStats{fallback_in_flight_.load(), options_.max_fallback_reads,
                        fallback_refused_.load()};
+}
+
+bool ReadRouter::KnowsReplicaAt(const ReplicationPosition& position) const {
+  ReadPolicy session;
+  session.consistency = ReadConsistency::kSession;
+  session.min_position = position;
+  const absl::Time now = absl::Now();
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    if (topology_->role(i) == EndpointRole::kReplica &&
+        Eligible(endpoints_[i], session, now)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::vector<size_t> ReadRouter::Candidates(const ReadPolicy& policy,
@@ -86,8 +111,8 @@ absl::Status ReadRouter::Read(const ReadPolicy& policy,
       return ReadAtWriter(ctx, read, served_by, ReadReason::kPrimaryStrong,
                           reads);
     case ReadConsistency::kSession:
-      if (policy.min_position.has_value()) {
-        return ReadSession(*policy.min_position, ctx, read, served_by);
+      if (NeedsPosition(policy)) {
+        return ReadSession(policy, ctx, read, served_by, reads);
       }
       return ReadFromReplicas(policy, ctx, read, served_by, reads);
     case ReadConsistency::kEventual:
@@ -142,39 +167,59 @@ absl::Status ReadRouter::ReadFallback(
 }
 
 absl::Status ReadRouter::ReadSession(
-    const ReplicationPosition& position, const RequestContext& ctx,
-    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by) {
-  ReadPolicy eventual;
-  std::vector<size_t> candidates = Candidates(eventual, 1);
-  if (!candidates.empty()) {
-    const size_t index = candidates.front();
-    const NamedReader& replica = endpoints_[index];
-    const absl::Duration wait =
-        std::max(absl::ZeroDuration(),
-                 std::min(options_.session_wait, ctx.Remaining() / 2));
-    const absl::Time wait_start = absl::Now();
-    absl::StatusOr<bool> applied =
-        replica.reader->WaitForPosition(position, wait, ctx);
-    observer_->OnPositionWait(replica.name,
-                              !applied.ok() ? PositionWaitOutcome::kError
-                              : *applied    ? PositionWaitOutcome::kReached
-                                            : PositionWaitOutcome::kTimeout,
-                              absl::Now() - wait_start);
-    if (absl::IsInvalidArgument(applied.status())) return applied.status();
-    if (absl::IsUnavailable(applied.status()) && replica.health != nullptr) {
-      replica.health->RecordCallFailure(
-          absl::Now(), std::string(applied.status().message()));
-    }
-    if (applied.ok() && *applied) {
-      observer_->OnRead(replica.name, ReadReason::kReplica, 1);
-      absl::Status status = ReadAt(index, read, served_by);
-      if (!ShouldTryElsewhere(status, ctx)) return status;
-    }
+    const ReadPolicy& policy, const RequestContext& ctx,
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+    int reads) {
+  // A replica already known to be there, and after a connection failure
+  // one more.
+  absl::Status status;
+  bool tried = false;
+  for (size_t replica : Candidates(policy, 2)) {
+    observer_->OnRead(endpoints_[replica].name,
+                      tried ? ReadReason::kRetry : ReadReason::kReplicaCaughtUp,
+                      reads);
+    status = ReadAt(replica, read, served_by);
+    tried = true;
+    if (!ShouldTryElsewhere(status, ctx)) return status;
   }
-  // The replica is behind or unreachable: only the writer is sure to have
-  // the caller's write.
+  if (tried && ctx.Expired()) return status;
+  if (policy.wait_for_replica &&
+      ReadAfterWait(policy.min_position, ctx, read, served_by, reads,
+                    &status)) {
+    return status;
+  }
+  // No replica has the caller's writes: only the writer is sure to.
   return ReadAtWriter(ctx, read, served_by,
-                      ReadReason::kPrimarySessionFallback, 1);
+                      ReadReason::kPrimarySessionFallback, reads);
+}
+
+bool ReadRouter::ReadAfterWait(
+    const ReplicationPosition& position, const RequestContext& ctx,
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+    int reads, absl::Status* status) {
+  std::vector<size_t> candidates = Candidates(ReadPolicy(), 1);
+  if (candidates.empty()) return false;
+  const size_t index = candidates.front();
+  const NamedReader& replica = endpoints_[index];
+  const absl::Duration wait =
+      std::max(absl::ZeroDuration(),
+               std::min(options_.session_wait, ctx.Remaining() / 2));
+  const absl::Time wait_start = absl::Now();
+  absl::StatusOr<bool> applied =
+      replica.reader->WaitForPosition(position, wait, ctx);
+  observer_->OnPositionWait(replica.name,
+                            !applied.ok() ? PositionWaitOutcome::kError
+                            : *applied    ? PositionWaitOutcome::kReached
+                                          : PositionWaitOutcome::kTimeout,
+                            absl::Now() - wait_start);
+  if (absl::IsUnavailable(applied.status()) && replica.health != nullptr) {
+    replica.health->RecordCallFailure(absl::Now(),
+                                      std::string(applied.status().message()));
+  }
+  if (!applied.ok() || !*applied) return false;
+  observer_->OnRead(replica.name, ReadReason::kReplica, reads);
+  *status = ReadAt(index, read, served_by);
+  return !ShouldTryElsewhere(*status, ctx);
 }
 
 absl::Status ReadRouter::ReadAtWriter(

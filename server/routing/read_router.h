@@ -10,6 +10,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/health/applied_position.h"
 #include "server/health/replica_health.h"
 #include "server/health/topology.h"
 #include "server/repository/request_context.h"
@@ -24,11 +25,16 @@ enum class ReadConsistency { kEventual, kBoundedStaleness, kSession, kStrong };
 // What a read requires of the endpoint that serves it.
 struct ReadPolicy {
   ReadConsistency consistency = ReadConsistency::kEventual;
-  // kSession: the position the serving endpoint must have applied; nullopt
-  // when the caller passed no token (then it is an eventual read).
-  std::optional<ReplicationPosition> min_position;
+  // The caller's consistency tokens, merged. kSession: the serving
+  // endpoint must have applied it (empty: none, an eventual read). The
+  // other levels route without it.
+  ReplicationPosition min_position;
   // kBoundedStaleness: the oldest acceptable data.
   absl::Duration max_staleness = absl::ZeroDuration();
+  // kSession with a position, when no replica is known to have applied it:
+  // whether the next replica may be waited for before the writer serves
+  // the read. Reads that share a statement do not wait: all would.
+  bool wait_for_replica = true;
 };
 
 struct NamedReader {
@@ -37,6 +43,9 @@ struct NamedReader {
   // Its health as the checker and past calls saw it. Null means no health
   // checking: in rotation whenever its role is replica, lag unknown.
   ReplicaHealth* health = nullptr;
+  // How far it is known to have applied the replication stream; null:
+  // never known, session reads always wait for it.
+  const AppliedPosition* applied = nullptr;
 };
 
 struct RouterOptions {
@@ -73,9 +82,12 @@ struct FallbackStats {
 //                           eligible replica, then the writer.
 //   kBoundedStaleness       the next replica provably within max_staleness,
 //                           then as above. Unknown lag is never eligible.
-//   kSession with position  the next replica in rotation if it applies the
-//                           position within the session wait, else the
-//                           writer. The caller always sees its own write.
+//   kSession with position  the next replica in rotation already known to
+//                           have applied the position (AppliedPosition),
+//                           without a wait; if none is, the next replica
+//                           if it applies the position within the session
+//                           wait; else the writer. The caller always sees
+//                           its own write.
 // Eventual and bounded reads that end up on the writer count against the
 // fallback budget; STRONG and SESSION reads never do. A read that needs the
 // writer while none is elected waits for one like a write (the write hold).
@@ -100,6 +112,10 @@ class ReadRouter {
                     absl::FunctionRef<absl::Status(UserReader&)> read,
                     std::string* served_by, int reads = 1);
 
+  // True when a replica in rotation is known to have applied `position`:
+  // a session read for it needs no wait (unless that changes first).
+  bool KnowsReplicaAt(const ReplicationPosition& position) const;
+
   size_t endpoint_count() const { return endpoints_.size(); }
   FallbackStats fallback_stats() const;
 
@@ -117,10 +133,15 @@ class ReadRouter {
                             absl::FunctionRef<absl::Status(UserReader&)> read,
                             std::string* served_by, ReadReason reason,
                             int reads);
-  absl::Status ReadSession(const ReplicationPosition& position,
-                           const RequestContext& ctx,
+  absl::Status ReadSession(const ReadPolicy& policy, const RequestContext& ctx,
                            absl::FunctionRef<absl::Status(UserReader&)> read,
-                           std::string* served_by);
+                           std::string* served_by, int reads);
+  // The next replica if it applies `position` within the session wait;
+  // false when it did not (or could not) serve the read.
+  bool ReadAfterWait(const ReplicationPosition& position,
+                     const RequestContext& ctx,
+                     absl::FunctionRef<absl::Status(UserReader&)> read,
+                     std::string* served_by, int reads, absl::Status* status);
   // The writer (waiting for one while none is elected) on behalf of a read
   // for `reason`.
   absl::Status ReadAtWriter(const RequestContext& ctx,

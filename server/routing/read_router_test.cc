@@ -40,7 +40,7 @@ ReadPolicy SessionAt(ReplicationPosition position) {
 }
 
 ReplicationPosition Position() {
-  return ReplicationPosition{kFlavorMariaDb, "0-1-42"};
+  return *ReplicationPosition::Parse("0-1-42");
 }
 
 User Alice() {
@@ -66,11 +66,14 @@ class ReadRouterTest : public ::testing::Test {
     primary_ = std::make_unique<FakeUserReader>();
     primary_->AddUser(Alice());
     replicas_.clear();
+    applied_.clear();
     std::vector<NamedReader> named;
     for (int i = 0; i < replica_count; ++i) {
       replicas_.push_back(std::make_unique<FakeUserReader>());
       replicas_.back()->AddUser(Alice());
-      named.push_back({absl::StrCat("replica-", i), replicas_.back().get()});
+      applied_.push_back(std::make_unique<AppliedPosition>());
+      named.push_back({absl::StrCat("replica-", i), replicas_.back().get(),
+                       nullptr, applied_.back().get()});
     }
     RouterOptions options;
     options.session_wait = session_wait;
@@ -105,9 +108,12 @@ class ReadRouterTest : public ::testing::Test {
   }
 
   FakeUserReader& replica(int i) { return *replicas_[i]; }
+  // What replica `i` is known to have applied.
+  AppliedPosition& applied(int i) { return *applied_[i]; }
 
   std::unique_ptr<FakeUserReader> primary_;
   std::vector<std::unique_ptr<FakeUserReader>> replicas_;
+  std::vector<std::unique_ptr<AppliedPosition>> applied_;
   std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
 };
@@ -243,20 +249,71 @@ TEST_F(ReadRouterTest, SessionReadGoesToPrimaryWhenWaitIsUnavailable) {
   EXPECT_EQ(primary_->get_user_calls(), 1);
 }
 
-TEST_F(ReadRouterTest, SessionReadReturnsInvalidArgumentFromWaitAsIs) {
+TEST_F(ReadRouterTest, SessionReadGoesToAReplicaKnownToBeThereWithoutAWait) {
   Build(2);
-  const absl::Status invalid =
-      absl::InvalidArgumentError("consistency token is for a mysql database");
-  replica(0).SetWaitResult(invalid);
-
-  std::string served_by = "stale";
-  absl::Status status =
-      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by);
-  EXPECT_EQ(status, invalid);
-  EXPECT_EQ(served_by, "");
-  EXPECT_EQ(replica(0).get_user_calls(), 0);
-  EXPECT_EQ(replica(1).get_user_calls(), 0);
+  applied(1).Reached(12, *ReplicationPosition::Parse("0-1-42,1-1-3"));
+  EXPECT_TRUE(router_->KnowsReplicaAt(Position()));
+  EXPECT_THAT(ServedBySequence(SessionAt(Position()), 3),
+              ElementsAreArray({"replica-1", "replica-1", "replica-1"}));
+  EXPECT_EQ(replica(0).wait_calls() + replica(1).wait_calls(), 0);
   EXPECT_EQ(primary_->get_user_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, ReplicasKnownToBeThereShareSessionReads) {
+  Build(2);
+  applied(0).Observe(11, Position());
+  applied(1).Observe(12, Position());
+  EXPECT_THAT(ServedBySequence(SessionAt(Position()), 4),
+              ElementsAreArray(
+                  {"replica-0", "replica-1", "replica-0", "replica-1"}));
+  EXPECT_EQ(replica(0).wait_calls() + replica(1).wait_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, AReplicaKnownToBeBehindIsStillWaitedFor) {
+  Build(1);
+  applied(0).Observe(11, *ReplicationPosition::Parse("0-1-41"));
+  EXPECT_FALSE(router_->KnowsReplicaAt(Position()));
+  std::string served_by;
+  ASSERT_TRUE(
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by).ok());
+  EXPECT_EQ(served_by, "replica-0");
+  EXPECT_EQ(replica(0).wait_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, TokensFromEveryDomainMustBeKnownApplied) {
+  Build(1);
+  applied(0).Observe(11, Position());  // domain 0 only
+  ReplicationPosition two_domains = Position();
+  two_domains.Merge(*ReplicationPosition::Parse("1-2-5"));
+  EXPECT_FALSE(router_->KnowsReplicaAt(two_domains));
+  replica(0).SetWaitResult(false);
+  std::string served_by;
+  ASSERT_TRUE(
+      Read(SessionAt(two_domains), Within(absl::Seconds(10)), &served_by).ok());
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).wait_calls(), 1);
+}
+
+TEST_F(ReadRouterTest, ASessionReadThatMayNotWaitGoesToTheWriter) {
+  Build(2);
+  ReadPolicy policy = SessionAt(Position());
+  policy.wait_for_replica = false;
+  std::string served_by;
+  ASSERT_TRUE(Read(policy, Within(absl::Seconds(10)), &served_by).ok());
+  EXPECT_EQ(served_by, "primary");
+  EXPECT_EQ(replica(0).wait_calls() + replica(1).wait_calls(), 0);
+}
+
+TEST_F(ReadRouterTest, AKnownReplicaThatFailsIsFollowedByTheNextKnownOne) {
+  Build(2);
+  applied(0).Observe(11, Position());
+  applied(1).Observe(12, Position());
+  replica(0).FailReads(absl::UnavailableError("connection refused"));
+  std::string served_by;
+  ASSERT_TRUE(
+      Read(SessionAt(Position()), Within(absl::Seconds(10)), &served_by).ok());
+  EXPECT_EQ(served_by, "replica-1");
+  EXPECT_EQ(replica(0).wait_calls() + replica(1).wait_calls(), 0);
 }
 
 TEST_F(ReadRouterTest, SessionReadFallsBackToPrimaryWhenAppliedReplicaFails) {
@@ -629,8 +686,8 @@ TEST_F(HealthAwareRouterTest, NoEligibleReplicaFallsBackToThePrimary) {
 // A reader whose GetUser blocks until released, to hold fallback slots.
 class BlockingReader : public FakeUserReader {
  public:
-  absl::StatusOr<User> GetUser(const UserKey& key,
-                               const RequestContext& ctx) override {
+  absl::StatusOr<Positioned<User>> GetUser(
+      const UserKey& key, const RequestContext& ctx) override {
     entered_.fetch_add(1);
     release_.WaitForNotification();
     return FakeUserReader::GetUser(key, ctx);
@@ -703,6 +760,26 @@ TEST_F(HealthAwareRouterTest, SessionReadSkipsEjectedReplicas) {
     EXPECT_EQ(by, "replica-0");
   }
   EXPECT_EQ(replica(1).wait_calls(), 0);
+}
+
+TEST_F(HealthAwareRouterTest, AnEjectedReplicaKnownToBeThereIsNotChosen) {
+  Build(2);
+  AppliedPosition applied;
+  applied.Observe(12, Position());
+  std::vector<NamedReader> endpoints = PrimaryFirst(
+      {"primary", primary_.get()},
+      {{"replica-0", replicas_[0].get(), health_[0].get()},
+       {"replica-1", replicas_[1].get(), health_[1].get(), &applied}});
+  router_ = std::make_unique<ReadRouter>(std::move(endpoints), topology_.get(),
+                                         RouterOptions());
+  Probe(0, absl::ZeroDuration());
+  Probe(1, std::nullopt, false);
+  Probe(1, std::nullopt, false);
+  EXPECT_FALSE(router_->KnowsReplicaAt(Position()));
+  std::string by;
+  ASSERT_TRUE(Read(SessionAt(Position()), &by).ok());
+  EXPECT_EQ(by, "replica-0");
+  EXPECT_EQ(replica(0).wait_calls(), 1);
 }
 
 }  // namespace

@@ -17,6 +17,8 @@ const char* ReadReasonName(ReadReason reason) {
       return "primary_staleness_fallback";
     case ReadReason::kPrimaryNoReplica:
       return "primary_no_replica";
+    case ReadReason::kReplicaCaughtUp:
+      return "replica_caught_up";
   }
   return "unknown";
 }

@@ -16,8 +16,10 @@ enum class ReadReason {
   kPrimaryStalenessFallback,  // BOUNDED_STALENESS: no replica fresh enough
   kPrimaryNoReplica,          // none configured, none in rotation, or the
                               // replicas tried could not be reached
+  kReplicaCaughtUp,           // SESSION: a replica already known to have
+                              // applied the tokens, chosen without a wait
 };
-inline constexpr int kReadReasonCount = 6;
+inline constexpr int kReadReasonCount = 7;
 
 // How a replica's wait for a session token's position (MASTER_GTID_WAIT)
 // ended.

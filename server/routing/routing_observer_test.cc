@@ -80,7 +80,7 @@ ReadPolicy Policy(ReadConsistency consistency) {
 ReadPolicy Session() {
   ReadPolicy policy;
   policy.consistency = ReadConsistency::kSession;
-  policy.min_position = ReplicationPosition{kFlavorMariaDb, "0-1-42"};
+  policy.min_position = *ReplicationPosition::Parse("0-1-42");
   return policy;
 }
 

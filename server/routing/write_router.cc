@@ -28,24 +28,24 @@ absl::StatusOr<T> WriteRouter::Send(
   }
 }
 
-absl::StatusOr<Written<User>> WriteRouter::CreateUser(
+absl::StatusOr<Positioned<User>> WriteRouter::CreateUser(
     const NewUser& user, const RequestContext& ctx) {
-  return Send<Written<User>>(ctx, !user.request_id.empty(),
+  return Send<Positioned<User>>(ctx, !user.request_id.empty(),
                              [&](UserWriter& writer) {
                                return writer.CreateUser(user, ctx);
                              });
 }
 
-absl::StatusOr<std::vector<Written<User>>> WriteRouter::CreateUsers(
+absl::StatusOr<std::vector<Positioned<User>>> WriteRouter::CreateUsers(
     absl::Span<const NewUser> users, const RequestContext& ctx) {
-  return Send<std::vector<Written<User>>>(
+  return Send<std::vector<Positioned<User>>>(
       ctx, /*idempotent=*/false,
       [&](UserWriter& writer) { return writer.CreateUsers(users, ctx); });
 }
 
-absl::StatusOr<Written<User>> WriteRouter::UpdateUser(
+absl::StatusOr<Positioned<User>> WriteRouter::UpdateUser(
     const UserUpdate& update, const RequestContext& ctx) {
-  return Send<Written<User>>(ctx, /*idempotent=*/false,
+  return Send<Positioned<User>>(ctx, /*idempotent=*/false,
                              [&](UserWriter& writer) {
                                return writer.UpdateUser(update, ctx);
                              });

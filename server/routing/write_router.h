@@ -29,11 +29,11 @@ class WriteRouter final : public UserWriter {
   // router.
   WriteRouter(std::vector<UserWriter*> writers, Topology* topology);
 
-  absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
+  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
                                            const RequestContext& ctx) override;
-  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+  absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext& ctx) override;
-  absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
+  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate& update,
                                            const RequestContext& ctx) override;
   absl::StatusOr<ReplicationPosition> DeleteUser(
       uint64_t id, int64_t expected_version,

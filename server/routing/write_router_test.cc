@@ -17,10 +17,10 @@ namespace {
 
 using ::testing::HasSubstr;
 
-Written<User> Created(uint64_t id) {
-  Written<User> written;
+Positioned<User> Created(uint64_t id) {
+  Positioned<User> written;
   written.value.id = id;
-  written.position = ReplicationPosition{kFlavorMariaDb, "0-1-9"};
+  written.position = *ReplicationPosition::Parse("0-1-9");
   return written;
 }
 
@@ -86,7 +86,7 @@ TEST_F(WriteRouterTest, AWriteThatDidNotRunGoesToTheNextWriter) {
   writers_[0].SetCreateResult(MarkNotExecuted(
       absl::UnavailableError("database is read-only (error 1290)")));
   on_recheck_ = [this] { PromoteReplica0(); };
-  absl::StatusOr<Written<User>> created =
+  absl::StatusOr<Positioned<User>> created =
       router_->CreateUser(Carol(), Within(absl::Seconds(5)));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(writers_[1].calls(), 1);
@@ -101,7 +101,7 @@ TEST_F(WriteRouterTest, AWriteThatMayHaveRunIsAnsweredUnavailable) {
   UserUpdate update;
   update.id = 5;
   update.username = "carol2";
-  absl::StatusOr<Written<User>> updated =
+  absl::StatusOr<Positioned<User>> updated =
       router_->UpdateUser(update, Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsUnavailable(updated.status()));
   EXPECT_EQ(writers_[1].calls(), 0);
@@ -113,7 +113,7 @@ TEST_F(WriteRouterTest, ACreateWithARequestIdIsAlwaysSafeToSendAgain) {
   writers_[0].SetCreateResult(
       absl::UnavailableError("database connection failed (error 2013)"));
   on_recheck_ = [this] { PromoteReplica0(); };
-  absl::StatusOr<Written<User>> created =
+  absl::StatusOr<Positioned<User>> created =
       router_->CreateUser(Carol("req-1"), Within(absl::Seconds(5)));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(writers_[1].last_new_user().request_id, "req-1");
@@ -123,7 +123,7 @@ TEST_F(WriteRouterTest, WithoutASuccessorTheWriteFailsAfterTheHold) {
   writers_[0].SetCreateResult(MarkNotExecuted(
       absl::UnavailableError("database connection failed (error 2003)")));
   const absl::Time start = absl::Now();
-  absl::StatusOr<Written<User>> created =
+  absl::StatusOr<Positioned<User>> created =
       router_->CreateUser(Carol(), Within(absl::Seconds(30)));
   EXPECT_TRUE(absl::IsUnavailable(created.status()));
   EXPECT_THAT(created.status().message(), HasSubstr("no writable database"));
@@ -133,7 +133,7 @@ TEST_F(WriteRouterTest, WithoutASuccessorTheWriteFailsAfterTheHold) {
 
 TEST_F(WriteRouterTest, OtherErrorsAreTheCallersAndKeepTheWriter) {
   writers_[0].SetCreateResult(absl::AlreadyExistsError("taken"));
-  absl::StatusOr<Written<User>> created =
+  absl::StatusOr<Positioned<User>> created =
       router_->CreateUser(Carol(), Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsAlreadyExists(created.status()));
   EXPECT_EQ(topology_->writer(), 0);
@@ -145,7 +145,7 @@ TEST_F(WriteRouterTest, ARepeatedlyFailingWriterIsTriedABoundedNumberOfTimes) {
       absl::UnavailableError("database has no free connections")));
   // Each check finds the same writer again.
   on_recheck_ = [this] { topology_->Record(0, WriterProbe(1)); };
-  absl::StatusOr<Written<User>> created =
+  absl::StatusOr<Positioned<User>> created =
       router_->CreateUser(Carol(), Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsUnavailable(created.status()));
   EXPECT_EQ(writers_[0].calls(), WriteRouter::kMaxAttempts);

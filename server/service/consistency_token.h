@@ -1,19 +1,23 @@
 #ifndef USERSERVICE_SERVER_SERVICE_CONSISTENCY_TOKEN_H_
 #define USERSERVICE_SERVER_SERVICE_CONSISTENCY_TOKEN_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "server/repository/user.h"
+#include "server/repository/replication_position.h"
 
 namespace userservice {
 
-// The opaque consistency token handed to clients after a write:
-//   "v1." + base64url(flavor + ":" + gtids)
-// The version prefix lets the format change without breaking tokens held by
-// clients; the flavor keeps MariaDB GTID lists ("0-1-42,1-2-7") and MySQL
-// GTID sets ("3E11FA47-71CA-11E1-9E33-C80AA9429562:1-5") apart.
+// Longest token accepted: far above a real cluster's positions, and small
+// enough that a hostile token costs little.
+inline constexpr size_t kMaxConsistencyTokenSize = 8192;
+
+// The opaque consistency token handed to clients after a write or a read:
+//   "v1." + base64url("mariadb:" + canonical GTID list)
+// The version prefix lets the format change without breaking tokens held
+// by clients; the flavor keeps room for other databases' positions.
 std::string EncodeConsistencyToken(const ReplicationPosition& position);
 
 // INVALID_ARGUMENT (naming `field`) for anything Encode could not have

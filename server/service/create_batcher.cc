@@ -11,7 +11,7 @@
 namespace userservice {
 namespace {
 
-void ReplyCreated(CreateUserCall& call, const Written<User>& created) {
+void ReplyCreated(CreateUserCall& call, const Positioned<User>& created) {
   ToProto(created.value, call.response().mutable_user());
   call.response().set_consistency_token(
       EncodeConsistencyToken(created.position));
@@ -68,7 +68,7 @@ void CreateBatcher::InsertBatch(absl::Span<ParsedCreateUser* const> batch) {
   users.reserve(batch.size());
   for (const ParsedCreateUser* create : batch) users.push_back(create->user);
   if (observer_ != nullptr) observer_->OnInsert(static_cast<int>(batch.size()));
-  absl::StatusOr<std::vector<Written<User>>> created =
+  absl::StatusOr<std::vector<Positioned<User>>> created =
       writer_->CreateUsers(users, SharedContext(batch));
   if (absl::IsAlreadyExists(created.status())) {
     if (observer_ != nullptr) observer_->OnSharedInsertClash();
@@ -94,7 +94,7 @@ void CreateBatcher::InsertBatch(absl::Span<ParsedCreateUser* const> batch) {
 void CreateBatcher::InsertAlone(ParsedCreateUser& create) {
   CreateUserCall& call = *create.call;
   if (observer_ != nullptr) observer_->OnInsert(1);
-  absl::StatusOr<Written<User>> created =
+  absl::StatusOr<Positioned<User>> created =
       writer_->CreateUser(create.user, create.ctx);
   if (!created.ok()) {
     call.Reply(

@@ -48,7 +48,7 @@ class UniqueUsersWriter : public UserWriter {
     if (!gate_.HasBeenNotified()) gate_.Notify();
   }
 
-  absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
+  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
                                            const RequestContext&) override {
     bool hold = false;
     {
@@ -68,7 +68,7 @@ class UniqueUsersWriter : public UserWriter {
     }
     return Record(user, ++commits_);
   }
-  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+  absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext&) override {
     absl::MutexLock lock(&mu_);
     batch_sizes_.push_back(users.size());
@@ -80,11 +80,11 @@ class UniqueUsersWriter : public UserWriter {
       }
     }
     const int commit = ++commits_;
-    std::vector<Written<User>> created;
+    std::vector<Positioned<User>> created;
     for (const NewUser& user : users) created.push_back(Record(user, commit));
     return created;
   }
-  absl::StatusOr<Written<User>> UpdateUser(const UserUpdate&,
+  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate&,
                                            const RequestContext&) override {
     return absl::UnimplementedError("not used");
   }
@@ -107,14 +107,14 @@ class UniqueUsersWriter : public UserWriter {
   }
 
  private:
-  Written<User> Record(const NewUser& user, int commit)
+  Positioned<User> Record(const NewUser& user, int commit)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     taken_.insert(user.username);
-    Written<User> written;
+    Positioned<User> written;
     written.value = MakeUser(taken_.size() + 100, user.username);
     written.value.email = user.email;
     written.position =
-        ReplicationPosition{kFlavorMariaDb, absl::StrCat("0-1-", commit)};
+        *ReplicationPosition::Parse(absl::StrCat("0-1-", commit));
     return written;
   }
 

@@ -1,5 +1,6 @@
 #include "server/service/read_batcher.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "server/service/consistency_token.h"
+#include "server/service/user_mapper.h"
 #include "server/testing/fake_user_reader.h"
 #include "server/testing/fake_user_writer.h"
 #include "server/testing/in_process_user_service.h"
@@ -28,26 +30,29 @@
 namespace userservice {
 namespace {
 
-// Holds the first GetUser of one key until released.
+// Holds the first read of one key (by id: any read that includes the id)
+// until released.
 class GatedReader : public FakeUserReader {
  public:
   void Gate(UserKey key) {
     absl::MutexLock lock(&mu_);
     gated_ = std::move(key);
   }
-  absl::StatusOr<User> GetUser(const UserKey& key,
-                               const RequestContext& ctx) override {
-    bool hold = false;
-    {
-      absl::MutexLock lock(&mu_);
-      hold = key.kind == gated_.kind && key.id == gated_.id &&
-             key.text == gated_.text && !entered_.HasBeenNotified();
-    }
-    if (hold) {
-      entered_.Notify();
-      gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
-    }
+  absl::StatusOr<Positioned<User>> GetUser(
+      const UserKey& key, const RequestContext& ctx) override {
+    MaybeHold([&](const UserKey& gated) {
+      return key.kind == gated.kind && key.id == gated.id &&
+             key.text == gated.text;
+    });
     return FakeUserReader::GetUser(key, ctx);
+  }
+  absl::StatusOr<Positioned<std::vector<User>>> GetUsersByIds(
+      absl::Span<const uint64_t> ids, const RequestContext& ctx) override {
+    MaybeHold([&](const UserKey& gated) {
+      return gated.kind == UserKey::Kind::kId &&
+             std::find(ids.begin(), ids.end(), gated.id) != ids.end();
+    });
+    return FakeUserReader::GetUsersByIds(ids, ctx);
   }
   void WaitUntilHeld() {
     entered_.WaitForNotificationWithTimeout(absl::Seconds(20));
@@ -57,6 +62,19 @@ class GatedReader : public FakeUserReader {
   }
 
  private:
+  template <typename Matches>
+  void MaybeHold(Matches matches) {
+    bool hold = false;
+    {
+      absl::MutexLock lock(&mu_);
+      hold = matches(gated_) && !entered_.HasBeenNotified();
+    }
+    if (hold) {
+      entered_.Notify();
+      gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
+    }
+  }
+
   absl::Mutex mu_;
   UserKey gated_ ABSL_GUARDED_BY(mu_) = UserKey::Id(5);
   absl::Notification entered_;
@@ -125,8 +143,9 @@ TEST_F(ReadBatcherTest, ReadsThatArriveTogetherShareOneStatement) {
   std::vector<Reply*> replies =
       SendWhileHeld(replica_, v1::CONSISTENCY_EVENTUAL, requests);
 
-  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
-  EXPECT_EQ(replica_.get_user_calls(), 1);  // the held read
+  // The held read, then all the others.
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 2);
+  EXPECT_EQ(replica_.last_ids(), (std::vector<uint64_t>{1, 3, 5, 404}));
   EXPECT_EQ(primary_.read_calls(), 0);
   const std::vector<uint64_t> expected = {3, 1, 0, 5, 3};
   for (size_t i = 0; i < replies.size(); ++i) {
@@ -152,7 +171,7 @@ TEST_F(ReadBatcherTest, OnlyReadsWithTheSameConsistencyShareAStatement) {
       SendWhileHeld(replica_, v1::CONSISTENCY_EVENTUAL, requests);
 
   EXPECT_EQ(primary_.get_users_by_ids_calls(), 1);
-  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 2);  // with the held read
   for (size_t i = 0; i < replies.size(); ++i) {
     SCOPED_TRACE(i);
     ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
@@ -170,14 +189,14 @@ TEST_F(ReadBatcherTest, AFailedSharedStatementIsRetriedLikeOneRead) {
       SendWhileHeld(primary_, v1::CONSISTENCY_STRONG, requests);
 
   EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
-  EXPECT_EQ(primary_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(primary_.get_users_by_ids_calls(), 2);  // with the held read
   for (Reply* reply : replies) EXPECT_EQ(ServedBy(reply->context), "primary");
   EXPECT_TRUE(replies[0]->status.ok());
   EXPECT_EQ(replies[1]->response.user().id(), 2u);
   EXPECT_EQ(replies[2]->status.error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
-TEST_F(ReadBatcherTest, SessionReadsWithAPositionAreAnsweredAlone) {
+TEST_F(ReadBatcherTest, SessionReadsThatMayWaitAreAnsweredAlone) {
   v1::GetUserRequest session = ById(2, v1::CONSISTENCY_SESSION);
   session.mutable_read_options()->set_consistency_token(
       EncodeConsistencyToken(WritePosition()));
@@ -185,9 +204,9 @@ TEST_F(ReadBatcherTest, SessionReadsWithAPositionAreAnsweredAlone) {
       replica_, v1::CONSISTENCY_EVENTUAL, {session, ById(1), ById(3)});
 
   EXPECT_EQ(replica_.wait_calls(), 1);
-  // The two eventual reads together; the session read alone.
-  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
-  EXPECT_EQ(replica_.get_user_calls(), 2);
+  // The held read; the two eventual reads together; the session read
+  // alone.
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 3);
   for (size_t i = 0; i < replies.size(); ++i) {
     ASSERT_TRUE(replies[i]->status.ok()) << replies[i]->status.error_message();
   }
@@ -211,6 +230,190 @@ TEST_F(ReadBatcherTest, ALookupThatWaitsDoesNotHoldUpReadsById) {
   replica_.Release();
   EXPECT_TRUE(held->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
   EXPECT_EQ(held->response.user().id(), 1u);
+}
+
+TEST_F(ReadBatcherTest, SessionReadsJoinTheBatchWhenAReplicaIsKnownThere) {
+  service_.replica_applied().Observe(2, WritePosition());
+  v1::GetUserRequest session = ById(2, v1::CONSISTENCY_SESSION);
+  session.mutable_read_options()->set_consistency_token(
+      EncodeConsistencyToken(WritePosition()));
+  v1::GetUserRequest other_session = ById(4, v1::CONSISTENCY_SESSION);
+  other_session.mutable_read_options()->set_consistency_token(
+      EncodeConsistencyToken(*ReplicationPosition::Parse("0-1-7")));
+  std::vector<Reply*> replies = SendWhileHeld(
+      replica_, v1::CONSISTENCY_EVENTUAL, {session, ById(1), other_session});
+
+  EXPECT_EQ(replica_.wait_calls(), 0);
+  // The held read, the eventual read, the two session reads together.
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 3);
+  EXPECT_EQ(primary_.read_calls(), 0);
+  for (Reply* reply : replies) {
+    ASSERT_TRUE(reply->status.ok()) << reply->status.error_message();
+    EXPECT_EQ(ServedBy(reply->context), "replica-0");
+  }
+}
+
+TEST_F(ReadBatcherTest, EveryResponseTokenCoversItsRequestAndTheRead) {
+  replica_.SetPosition(ReplicaPosition());
+  v1::GetUserRequest with_token = ById(2);  // EVENTUAL: routed without it
+  with_token.mutable_read_options()->add_consistency_tokens(
+      EncodeConsistencyToken(WritePosition()));
+  std::vector<Reply*> replies = SendWhileHeld(
+      replica_, v1::CONSISTENCY_EVENTUAL, {with_token, ById(1)});
+
+  ReplicationPosition both = WritePosition();
+  both.Merge(ReplicaPosition());
+  ASSERT_TRUE(replies[0]->status.ok());
+  EXPECT_EQ(replies[0]->response.consistency_token(),
+            EncodeConsistencyToken(both));
+  ASSERT_TRUE(replies[1]->status.ok());
+  EXPECT_EQ(replies[1]->response.consistency_token(),
+            EncodeConsistencyToken(ReplicaPosition()));
+}
+
+class BatchGetUsersTest : public ReadBatcherTest {
+ protected:
+  using BatchReply = AsyncReply<v1::BatchGetUsersResponse>;
+
+  BatchReply* SendBatch(const v1::BatchGetUsersRequest& request) {
+    return SendAsync(batch_replies_, request, [this](auto... args) {
+      stub_->async()->BatchGetUsers(args...);
+    });
+  }
+
+  static v1::BatchGetUsersRequest Ids(std::vector<uint64_t> ids) {
+    v1::BatchGetUsersRequest request;
+    for (uint64_t id : ids) request.add_ids(id);
+    request.mutable_read_options()->set_consistency(v1::CONSISTENCY_EVENTUAL);
+    return request;
+  }
+
+  BatchReply* Call(const v1::BatchGetUsersRequest& request) {
+    BatchReply* reply = SendBatch(request);
+    EXPECT_TRUE(reply->done.WaitForNotificationWithTimeout(absl::Seconds(20)));
+    return reply;
+  }
+
+  static std::vector<uint64_t> IdsOf(const v1::BatchGetUsersResponse& r) {
+    std::vector<uint64_t> ids;
+    for (const v1::User& user : r.users()) ids.push_back(user.id());
+    return ids;
+  }
+
+  std::vector<std::unique_ptr<BatchReply>> batch_replies_;
+};
+
+TEST_F(BatchGetUsersTest, ReturnsUsersInRequestOrderWithDuplicates) {
+  replica_.SetPosition(ReplicaPosition());
+  BatchReply* reply = Call(Ids({4, 2, 4, 1}));
+  ASSERT_TRUE(reply->status.ok()) << reply->status.error_message();
+  EXPECT_EQ(IdsOf(reply->response), (std::vector<uint64_t>{4, 2, 4, 1}));
+  EXPECT_EQ(reply->response.users(1).username(), "user2");
+  EXPECT_EQ(ServedBy(reply->context), "replica-0");
+  EXPECT_EQ(reply->response.consistency_token(),
+            EncodeConsistencyToken(ReplicaPosition()));
+  // One statement, each id once.
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(replica_.last_ids(), (std::vector<uint64_t>{1, 2, 4}));
+}
+
+TEST_F(BatchGetUsersTest, AnyMissingIdFailsTheCallNamingTheMissingIds) {
+  BatchReply* reply = Call(Ids({1, 404, 2, 405}));
+  EXPECT_EQ(reply->status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(reply->status.error_message(),
+            "2 of the 4 requested users not found: 404, 405; no user is "
+            "returned");
+  EXPECT_EQ(reply->response.users_size(), 0);
+}
+
+TEST_F(BatchGetUsersTest, LongListsOfMissingIdsAreCut) {
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 100; id < 130; ++id) ids.push_back(id);
+  BatchReply* reply = Call(Ids(ids));
+  EXPECT_EQ(reply->status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(reply->status.error_message(),
+              ::testing::HasSubstr("108, 109 and 20 more"));
+}
+
+TEST_F(BatchGetUsersTest, EmptyIdsReadNothingAndPassTheTokensOn) {
+  v1::BatchGetUsersRequest request = Ids({});
+  BatchReply* reply = Call(request);
+  ASSERT_TRUE(reply->status.ok());
+  EXPECT_EQ(reply->response.users_size(), 0);
+  EXPECT_EQ(reply->response.consistency_token(), "");
+  request.mutable_read_options()->set_consistency_token(
+      EncodeConsistencyToken(WritePosition()));
+  reply = Call(request);
+  ASSERT_TRUE(reply->status.ok());
+  EXPECT_EQ(reply->response.consistency_token(),
+            EncodeConsistencyToken(WritePosition()));
+  EXPECT_EQ(replica_.read_calls() + primary_.read_calls(), 0);
+}
+
+TEST_F(BatchGetUsersTest, ValidationErrorsNameTheField) {
+  BatchReply* zero = Call(Ids({3, 0}));
+  EXPECT_EQ(zero->status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(zero->status.error_message(), ::testing::StartsWith("ids[1]:"));
+  std::vector<uint64_t> many(kMaxBatchGetIds + 1, 1);
+  BatchReply* too_many = Call(Ids(many));
+  EXPECT_EQ(too_many->status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::BatchGetUsersRequest bad_token = Ids({1});
+  bad_token.mutable_read_options()->add_consistency_tokens("nope");
+  BatchReply* token = Call(bad_token);
+  EXPECT_EQ(token->status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(token->status.error_message(),
+              ::testing::StartsWith("read_options.consistency_tokens[0]:"));
+  EXPECT_EQ(replica_.read_calls() + primary_.read_calls(), 0);
+}
+
+TEST_F(BatchGetUsersTest, EveryConsistencyLevelRoutesLikeGetUser) {
+  struct Case {
+    v1::Consistency consistency;
+    const char* served_by;
+  };
+  for (const Case& c : {Case{v1::CONSISTENCY_EVENTUAL, "replica-0"},
+                        Case{v1::CONSISTENCY_STRONG, "primary"},
+                        Case{v1::CONSISTENCY_SESSION, "replica-0"}}) {
+    SCOPED_TRACE(v1::Consistency_Name(c.consistency));
+    v1::BatchGetUsersRequest request = Ids({1, 2});
+    request.mutable_read_options()->set_consistency(c.consistency);
+    BatchReply* reply = Call(request);
+    ASSERT_TRUE(reply->status.ok()) << reply->status.error_message();
+    EXPECT_EQ(ServedBy(reply->context), c.served_by);
+  }
+  v1::BatchGetUsersRequest bounded = Ids({1, 2});
+  bounded.mutable_read_options()->set_consistency(
+      v1::CONSISTENCY_BOUNDED_STALENESS);
+  bounded.mutable_read_options()->mutable_max_staleness()->set_seconds(5);
+  BatchReply* reply = Call(bounded);
+  ASSERT_TRUE(reply->status.ok()) << reply->status.error_message();
+  // No health checks here: no replica's lag is known, so the primary.
+  EXPECT_EQ(ServedBy(reply->context), "primary");
+  // A session read with a token the replica reaches (the fake's wait).
+  v1::BatchGetUsersRequest session = Ids({1});
+  session.mutable_read_options()->set_consistency(v1::CONSISTENCY_SESSION);
+  session.mutable_read_options()->set_consistency_token(
+      EncodeConsistencyToken(WritePosition()));
+  reply = Call(session);
+  ASSERT_TRUE(reply->status.ok()) << reply->status.error_message();
+  EXPECT_EQ(ServedBy(reply->context), "replica-0");
+  EXPECT_EQ(replica_.wait_calls(), 1);
+}
+
+TEST_F(BatchGetUsersTest, BatchesThatArriveTogetherShareStatementsUpToTheMax) {
+  std::vector<uint64_t> half(kMaxBatchGetIds / 2, 1);
+  std::vector<uint64_t> full(kMaxBatchGetIds, 2);
+  std::vector<BatchReply*> replies =
+      userservice::SendWhileHeld<v1::BatchGetUsersResponse>(
+          replica_,
+          [this](const v1::BatchGetUsersRequest& r) { return SendBatch(r); },
+          Ids({5}), {Ids(half), Ids(half), Ids(full)});
+  // The held call; the two halves together; the full one alone.
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 3);
+  for (BatchReply* reply : replies) {
+    ASSERT_TRUE(reply->status.ok()) << reply->status.error_message();
+  }
+  EXPECT_EQ(replies[2]->response.users_size(), kMaxBatchGetIds);
 }
 
 }  // namespace

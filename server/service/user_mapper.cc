@@ -69,6 +69,23 @@ absl::StatusOr<UserKey> FromProto(const v1::GetUserRequest& request) {
       "key: set exactly one of id, username or email");
 }
 
+absl::StatusOr<std::vector<uint64_t>> FromProto(
+    const v1::BatchGetUsersRequest& request) {
+  if (request.ids_size() > kMaxBatchGetIds) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ids: at most ", kMaxBatchGetIds, " ids per call, got ",
+                     request.ids_size(), "; split the batch"));
+  }
+  for (int i = 0; i < request.ids_size(); ++i) {
+    if (absl::Status s =
+            ValidateUserId(absl::StrCat("ids[", i, "]"), request.ids(i));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return std::vector<uint64_t>(request.ids().begin(), request.ids().end());
+}
+
 absl::StatusOr<UserUpdate> FromProto(const v1::UpdateUserRequest& request) {
   if (!request.has_user()) {
     return absl::InvalidArgumentError(
@@ -117,21 +134,49 @@ absl::StatusOr<UserUpdate> FromProto(const v1::UpdateUserRequest& request) {
   return update;
 }
 
-absl::StatusOr<ReadPolicy> ToReadPolicy(const v1::ReadOptions& options,
-                                        ReadConsistency default_consistency) {
-  ReadPolicy policy;
-  std::optional<ReplicationPosition> position;
+absl::StatusOr<ReplicationPosition> MergedTokens(
+    const v1::ReadOptions& options) {
+  if (options.consistency_tokens_size() > kMaxConsistencyTokens) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "read_options.consistency_tokens: at most ", kMaxConsistencyTokens,
+        " tokens; a response token covers its request's tokens, so keep "
+        "only the newest of each chain"));
+  }
+  ReplicationPosition merged;
   if (!options.consistency_token().empty()) {
     absl::StatusOr<ReplicationPosition> decoded = DecodeConsistencyToken(
         "read_options.consistency_token", options.consistency_token());
     if (!decoded.ok()) return decoded.status();
-    position = *std::move(decoded);
+    merged = *std::move(decoded);
   }
+  for (int i = 0; i < options.consistency_tokens_size(); ++i) {
+    absl::StatusOr<ReplicationPosition> decoded = DecodeConsistencyToken(
+        absl::StrCat("read_options.consistency_tokens[", i, "]"),
+        options.consistency_tokens(i));
+    if (!decoded.ok()) return decoded.status();
+    merged.Merge(*decoded);
+  }
+  if (EncodeConsistencyToken(merged).size() > kMaxConsistencyTokenSize) {
+    return absl::InvalidArgumentError(
+        "read_options.consistency_tokens: together they name more "
+        "replication domains than one token can hold");
+  }
+  return merged;
+}
+
+absl::StatusOr<ReadPolicy> ToReadPolicy(const v1::ReadOptions& options,
+                                        ReadConsistency default_consistency) {
+  ReadPolicy policy;
+  absl::StatusOr<ReplicationPosition> tokens = MergedTokens(options);
+  if (!tokens.ok()) return tokens.status();
+  const bool has_tokens = !options.consistency_token().empty() ||
+                          options.consistency_tokens_size() > 0;
+  policy.min_position = *std::move(tokens);
   switch (options.consistency()) {
     case v1::CONSISTENCY_UNSPECIFIED:
       // A caller that hands over a token wants to see that write.
-      policy.consistency = position.has_value() ? ReadConsistency::kSession
-                                                : default_consistency;
+      policy.consistency =
+          has_tokens ? ReadConsistency::kSession : default_consistency;
       break;
     case v1::CONSISTENCY_EVENTUAL:
       policy.consistency = ReadConsistency::kEventual;
@@ -148,9 +193,6 @@ absl::StatusOr<ReadPolicy> ToReadPolicy(const v1::ReadOptions& options,
     default:
       return absl::InvalidArgumentError(absl::StrCat(
           "read_options.consistency: unknown value ", options.consistency()));
-  }
-  if (policy.consistency == ReadConsistency::kSession) {
-    policy.min_position = std::move(position);
   }
   if (policy.consistency == ReadConsistency::kBoundedStaleness) {
     const auto& d = options.max_staleness();

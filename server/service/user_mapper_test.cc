@@ -268,7 +268,7 @@ v1::ReadOptions WithConsistency(v1::Consistency consistency) {
 }
 
 std::string ValidToken() {
-  return EncodeConsistencyToken({kFlavorMariaDb, "0-1-42"});
+  return EncodeConsistencyToken((*ReplicationPosition::Parse("0-1-42")));
 }
 
 TEST(ToReadPolicyTest, UnspecifiedUsesTheServerDefault) {
@@ -279,7 +279,7 @@ TEST(ToReadPolicyTest, UnspecifiedUsesTheServerDefault) {
         ToReadPolicy(v1::ReadOptions(), fallback);
     ASSERT_TRUE(policy.ok()) << policy.status();
     EXPECT_EQ(policy->consistency, fallback);
-    EXPECT_FALSE(policy->min_position.has_value());
+    EXPECT_TRUE(policy->min_position.empty());
   }
 }
 
@@ -296,7 +296,7 @@ TEST(ToReadPolicyTest, ExplicitLevelsMap) {
         ToReadPolicy(WithConsistency(c.in), ReadConsistency::kStrong);
     ASSERT_TRUE(policy.ok()) << policy.status();
     EXPECT_EQ(policy->consistency, c.out);
-    EXPECT_FALSE(policy->min_position.has_value());
+    EXPECT_TRUE(policy->min_position.empty());
   }
 }
 
@@ -307,9 +307,8 @@ TEST(ToReadPolicyTest, TokenWithUnspecifiedSelectsSession) {
       ToReadPolicy(options, ReadConsistency::kEventual);
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_EQ(policy->consistency, ReadConsistency::kSession);
-  ASSERT_TRUE(policy->min_position.has_value());
-  EXPECT_EQ(*policy->min_position,
-            (ReplicationPosition{kFlavorMariaDb, "0-1-42"}));
+  EXPECT_EQ(policy->min_position,
+            (*ReplicationPosition::Parse("0-1-42")));
 }
 
 TEST(ToReadPolicyTest, SessionCarriesThePosition) {
@@ -319,18 +318,113 @@ TEST(ToReadPolicyTest, SessionCarriesThePosition) {
       ToReadPolicy(options, ReadConsistency::kEventual);
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_EQ(policy->consistency, ReadConsistency::kSession);
-  ASSERT_TRUE(policy->min_position.has_value());
-  EXPECT_EQ(policy->min_position->gtids, "0-1-42");
+  EXPECT_EQ(policy->min_position.ToString(), "0-1-42");
 }
 
-TEST(ToReadPolicyTest, OtherLevelsIgnoreAValidToken) {
+TEST(ToReadPolicyTest, OtherLevelsRouteWithoutAValidToken) {
   v1::ReadOptions options = WithConsistency(v1::CONSISTENCY_EVENTUAL);
   options.set_consistency_token(ValidToken());
   absl::StatusOr<ReadPolicy> policy =
       ToReadPolicy(options, ReadConsistency::kEventual);
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_EQ(policy->consistency, ReadConsistency::kEventual);
-  EXPECT_FALSE(policy->min_position.has_value());
+  // Kept, so that the response's token covers it.
+  EXPECT_EQ(policy->min_position.ToString(), "0-1-42");
+}
+
+std::string TokenAt(absl::string_view gtids) {
+  return EncodeConsistencyToken(*ReplicationPosition::Parse(gtids));
+}
+
+TEST(ToReadPolicyTest, TokensMergeByTheLatestPositionPerDomain) {
+  v1::ReadOptions options;
+  options.set_consistency_token(TokenAt("0-1-40,1-2-9"));
+  options.add_consistency_tokens(TokenAt("0-3-42"));  // after a failover
+  options.add_consistency_tokens(TokenAt("1-2-7,2-1-1"));
+  absl::StatusOr<ReadPolicy> policy =
+      ToReadPolicy(options, ReadConsistency::kEventual);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->consistency, ReadConsistency::kSession);
+  EXPECT_EQ(policy->min_position.ToString(), "0-3-42,1-2-9,2-1-1");
+}
+
+TEST(ToReadPolicyTest, RepeatedTokensAloneSelectSession) {
+  v1::ReadOptions options;
+  options.add_consistency_tokens(TokenAt("0-1-5"));
+  absl::StatusOr<ReadPolicy> policy =
+      ToReadPolicy(options, ReadConsistency::kEventual);
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  EXPECT_EQ(policy->consistency, ReadConsistency::kSession);
+  EXPECT_EQ(policy->min_position.ToString(), "0-1-5");
+}
+
+TEST(ToReadPolicyTest, AMalformedRepeatedTokenIsNamedByItsIndex) {
+  v1::ReadOptions options = WithConsistency(v1::CONSISTENCY_STRONG);
+  options.set_consistency_token(ValidToken());
+  options.add_consistency_tokens(ValidToken());
+  options.add_consistency_tokens("v1.not-a-token");
+  absl::StatusOr<ReadPolicy> policy =
+      ToReadPolicy(options, ReadConsistency::kEventual);
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(policy.status().message()),
+              ::testing::StartsWith("read_options.consistency_tokens[1]:"));
+}
+
+TEST(ToReadPolicyTest, AtMost64Tokens) {
+  v1::ReadOptions options;
+  for (int i = 0; i < kMaxConsistencyTokens; ++i) {
+    options.add_consistency_tokens(ValidToken());
+  }
+  EXPECT_TRUE(ToReadPolicy(options, ReadConsistency::kEventual).ok());
+  options.add_consistency_tokens(ValidToken());
+  absl::StatusOr<ReadPolicy> policy =
+      ToReadPolicy(options, ReadConsistency::kEventual);
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(policy.status().message()),
+              ::testing::HasSubstr("at most 64"));
+}
+
+TEST(ToReadPolicyTest, TokensThatTogetherOutgrowOneTokenAreRefused) {
+  v1::ReadOptions options;
+  // Each token alone is fine; their domains together are not.
+  for (int t = 0; t < 4; ++t) {
+    std::string gtids;
+    for (int d = 0; d < 100; ++d) {
+      absl::StrAppend(&gtids, gtids.empty() ? "" : ",", t * 100 + d,
+                      "-4294967295-18446744073709551615");
+    }
+    options.add_consistency_tokens(TokenAt(gtids));
+  }
+  absl::StatusOr<ReadPolicy> policy =
+      ToReadPolicy(options, ReadConsistency::kEventual);
+  EXPECT_EQ(policy.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(BatchGetUsersRequestTest, IdsInRequestOrderWithDuplicates) {
+  v1::BatchGetUsersRequest request;
+  for (uint64_t id : {9, 3, 9}) request.add_ids(id);
+  absl::StatusOr<std::vector<uint64_t>> ids = FromProto(request);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_EQ(*ids, (std::vector<uint64_t>{9, 3, 9}));
+  EXPECT_TRUE(FromProto(v1::BatchGetUsersRequest()).ok());
+}
+
+TEST(BatchGetUsersRequestTest, RejectsZeroIdsAndTooManyIds) {
+  v1::BatchGetUsersRequest request;
+  request.add_ids(4);
+  request.add_ids(0);
+  absl::StatusOr<std::vector<uint64_t>> ids = FromProto(request);
+  EXPECT_EQ(ids.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ids.status().message()),
+              ::testing::StartsWith("ids[1]:"));
+  v1::BatchGetUsersRequest many;
+  for (int i = 1; i <= kMaxBatchGetIds; ++i) many.add_ids(i);
+  EXPECT_TRUE(FromProto(many).ok());
+  many.add_ids(1);
+  ids = FromProto(many);
+  EXPECT_EQ(ids.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(ids.status().message()),
+              ::testing::HasSubstr("at most 1000"));
 }
 
 TEST(ToReadPolicyTest, MalformedTokenIsRejectedAtEveryLevel) {

@@ -35,6 +35,16 @@ void UserServiceImpl::AddAsyncMethodsTo(CompletionQueueDispatcher& dispatcher) {
         RequestGetUser(context, request, responder, cq, cq, tag);
       },
       [this](absl::Span<GetUserCall* const> calls) { AnswerGetUsers(calls); });
+  dispatcher.AddMethod<v1::BatchGetUsersRequest, v1::BatchGetUsersResponse>(
+      [this](grpc::ServerContext* context, v1::BatchGetUsersRequest* request,
+             grpc::ServerAsyncResponseWriter<v1::BatchGetUsersResponse>*
+                 responder,
+             grpc::ServerCompletionQueue* cq, void* tag) {
+        RequestBatchGetUsers(context, request, responder, cq, cq, tag);
+      },
+      [this](absl::Span<BatchGetUsersCall* const> calls) {
+        AnswerBatchGetUsers(calls);
+      });
   dispatcher.AddMethod<v1::CreateUserRequest, v1::CreateUserResponse>(
       [this](grpc::ServerContext* context, v1::CreateUserRequest* request,
              grpc::ServerAsyncResponseWriter<v1::CreateUserResponse>* responder,
@@ -65,7 +75,7 @@ RequestContext UserServiceImpl::MakeContext(
 }
 
 void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
-  std::vector<ParsedGetUser> reads;
+  std::vector<ParsedRead> reads;
   reads.reserve(calls.size());
   for (GetUserCall* call : calls) {
     absl::StatusOr<UserKey> key = FromProto(call->request());
@@ -81,9 +91,45 @@ void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
                                             policy.status()));
       continue;
     }
-    reads.push_back(
-        ParsedGetUser{call, *std::move(key), *std::move(policy),
-                      CallContext(call, DeadlineOf(call->context()))});
+    reads.push_back(ParsedRead::GetUser(
+        call, *std::move(key), *std::move(policy),
+        CallContext(call, DeadlineOf(call->context()))));
+  }
+  read_batcher_.Answer(absl::MakeSpan(reads));
+}
+
+void UserServiceImpl::AnswerBatchGetUsers(
+    absl::Span<BatchGetUsersCall* const> calls) {
+  std::vector<ParsedRead> reads;
+  reads.reserve(calls.size());
+  for (BatchGetUsersCall* call : calls) {
+    auto reply = [&](const absl::Status& status) {
+      call->Reply(
+          failure_warnings_.ToReply(call->context(), "BatchGetUsers", status));
+    };
+    absl::StatusOr<std::vector<uint64_t>> ids = FromProto(call->request());
+    if (!ids.ok()) {
+      reply(ids.status());
+      continue;
+    }
+    absl::StatusOr<ReadPolicy> policy = ToReadPolicy(
+        call->request().read_options(), options_.default_consistency);
+    if (!policy.ok()) {
+      reply(policy.status());
+      continue;
+    }
+    if (ids->empty()) {
+      // Nothing to read; the tokens still travel on.
+      if (!policy->min_position.empty()) {
+        call->response().set_consistency_token(
+            EncodeConsistencyToken(policy->min_position));
+      }
+      reply(absl::OkStatus());
+      continue;
+    }
+    reads.push_back(ParsedRead::BatchGetUsers(
+        call, *ids, *std::move(policy),
+        CallContext(call, DeadlineOf(call->context()))));
   }
   read_batcher_.Answer(absl::MakeSpan(reads));
 }
@@ -129,16 +175,20 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
       [&](UserReader& reader) {
         // One extra row tells whether another page follows, so the last
         // page never hands out a token that leads to an empty page.
-        absl::StatusOr<std::vector<User>> users =
+        absl::StatusOr<Positioned<std::vector<User>>> page =
             reader.ListUsers(after_id, *page_size + 1, ctx);
-        if (!users.ok()) return users.status();
+        if (!page.ok()) return page.status();
+        std::vector<User>& users = page->value;
         response->Clear();
-        const bool more = static_cast<int>(users->size()) > *page_size;
-        if (more) users->pop_back();
-        for (const User& user : *users) ToProto(user, response->add_users());
+        const bool more = static_cast<int>(users.size()) > *page_size;
+        if (more) users.pop_back();
+        for (const User& user : users) ToProto(user, response->add_users());
         if (more) {
-          response->set_next_page_token(EncodePageToken(users->back().id));
+          response->set_next_page_token(EncodePageToken(users.back().id));
         }
+        ReplicationPosition covered = policy->min_position;
+        covered.Merge(page->position);
+        response->set_consistency_token(EncodeConsistencyToken(covered));
         return absl::OkStatus();
       },
       &served_by);
@@ -154,7 +204,7 @@ grpc::Status UserServiceImpl::UpdateUser(grpc::ServerContext* context,
   };
   absl::StatusOr<UserUpdate> update = FromProto(*request);
   if (!update.ok()) return reply(update.status());
-  absl::StatusOr<Written<User>> updated =
+  absl::StatusOr<Positioned<User>> updated =
       writer_->UpdateUser(*update, MakeContext(*context));
   if (!updated.ok()) return reply(updated.status());
   ToProto(updated->value, response->mutable_user());

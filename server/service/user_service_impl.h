@@ -37,23 +37,25 @@ struct ServiceOptions {
 // validate and map the request (user_mapper.h, validation.h), call the
 // writer, the router or a batcher, reply (FailureWarnings::ToReply).
 //
-// GetUser and CreateUser, the hot paths, are async methods: the threads of
-// a CompletionQueueDispatcher (call_dispatcher.h) take the calls that have
-// arrived and hand them over as one batch (see AddAsyncMethodsTo). Reads
-// go to the ReadBatcher, which answers reads by id at once, on that thread,
-// and hands lookups to its workers; creates go to the CreateBatcher's
-// write workers. So the few threads that read the network never block for
+// GetUser, BatchGetUsers and CreateUser, the hot paths, are async methods:
+// the threads of a CompletionQueueDispatcher (call_dispatcher.h) take the
+// calls that have arrived and hand them over as one batch (see
+// AddAsyncMethodsTo). Reads go to the ReadBatcher, which answers reads by
+// id at once, on that thread, and hands lookups to its workers; creates go
+// to the CreateBatcher's write workers. So the few threads that read the network never block for
 // long. ListUsers, UpdateUser and DeleteUser are ordinary sync handlers.
-class UserServiceImpl final : public v1::UserService::WithAsyncMethod_GetUser<
-                                  v1::UserService::WithAsyncMethod_CreateUser<
-                                      v1::UserService::Service>> {
+class UserServiceImpl final
+    : public v1::UserService::WithAsyncMethod_BatchGetUsers<
+          v1::UserService::WithAsyncMethod_GetUser<
+              v1::UserService::WithAsyncMethod_CreateUser<
+                  v1::UserService::Service>>> {
  public:
   // `writer` and `router` must outlive the service. Destroying it answers
   // what the batchers' workers still hold, then stops them.
   UserServiceImpl(UserWriter* writer, ReadRouter* router,
                   ServiceOptions options);
 
-  // Has `dispatcher` serve GetUser and CreateUser. Call before
+  // Has `dispatcher` serve GetUser, BatchGetUsers and CreateUser. Call before
   // dispatcher.AddTo(builder); the service must outlive the dispatcher.
   void AddAsyncMethodsTo(CompletionQueueDispatcher& dispatcher);
 
@@ -71,6 +73,7 @@ class UserServiceImpl final : public v1::UserService::WithAsyncMethod_GetUser<
   // The GetUser and CreateUser calls one dispatcher thread took, on that
   // thread.
   void AnswerGetUsers(absl::Span<GetUserCall* const> calls);
+  void AnswerBatchGetUsers(absl::Span<BatchGetUsersCall* const> calls);
   void AnswerCreateUsers(absl::Span<CreateUserCall* const> calls);
 
   absl::Time DeadlineOf(const grpc::ServerContextBase& context) const;

@@ -78,7 +78,7 @@ class UserServiceImplTest : public ::testing::Test {
 
 TEST_F(UserServiceImplTest, CreateUserReturnsTheUserAndAToken) {
   writer_.SetCreateResult(
-      Written<User>{MakeUser(11, "alice"), WritePosition()});
+      Positioned<User>{MakeUser(11, "alice"), WritePosition()});
 
   v1::CreateUserRequest request;
   request.set_username("alice");
@@ -260,7 +260,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST_F(UserServiceImplTest, UpdateUserSendsTheMaskedFieldsAndReturnsAToken) {
   User updated = MakeUser(3, "carol");
   updated.version = 4;
-  writer_.SetUpdateResult(Written<User>{updated, WritePosition()});
+  writer_.SetUpdateResult(Positioned<User>{updated, WritePosition()});
 
   v1::UpdateUserRequest request;
   request.mutable_user()->set_id(3);
@@ -382,10 +382,9 @@ TEST_F(UserServiceImplTest, GetUserReportsTheServingReplica) {
   EXPECT_EQ(response.user().username(), "erin");
   EXPECT_EQ(response.user().email(), "erin@example.com");
   EXPECT_EQ(response.user().create_time().nanos(), 5000);
-  EXPECT_EQ(replica_.get_user_calls(), 1);
-  EXPECT_EQ(primary_.get_user_calls(), 0);
-  EXPECT_EQ(replica_.last_key().kind, UserKey::Kind::kId);
-  EXPECT_EQ(replica_.last_key().id, 5u);
+  EXPECT_EQ(replica_.get_users_by_ids_calls(), 1);
+  EXPECT_EQ(primary_.read_calls(), 0);
+  EXPECT_EQ(replica_.last_ids(), std::vector<uint64_t>{5});
 }
 
 TEST_F(UserServiceImplTest, StrongGetUserIsServedByThePrimary) {
@@ -431,9 +430,9 @@ TEST_F(UserServiceImplTest, GetUserNotFoundStillNamesTheEndpoint) {
   SetTestDeadline(&context);
   grpc::Status status = stub_->GetUser(&context, request, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
-  EXPECT_EQ(status.error_message(), "user not found");
+  EXPECT_EQ(status.error_message(), "user 404 not found");
   EXPECT_EQ(ServedBy(context), "replica-0");
-  EXPECT_EQ(primary_.get_user_calls(), 0);
+  EXPECT_EQ(primary_.read_calls(), 0);
 }
 
 TEST_F(UserServiceImplTest, GetUserFailingEverywhereHasNoServedBy) {
@@ -448,8 +447,8 @@ TEST_F(UserServiceImplTest, GetUserFailingEverywhereHasNoServedBy) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(status.error_message(), "primary unreachable");
   EXPECT_EQ(ServedBy(context), NoMetadata());
-  EXPECT_EQ(replica_.get_user_calls(), 1);
-  EXPECT_EQ(primary_.get_user_calls(), 1);
+  EXPECT_EQ(replica_.read_calls(), 1);
+  EXPECT_EQ(primary_.read_calls(), 1);
 }
 
 TEST_F(UserServiceImplTest, GetUserPassesReaderErrorsThrough) {
@@ -522,7 +521,46 @@ TEST_F(UserServiceImplTest, GetUserRejectsBadInputWithoutReading) {
   EXPECT_EQ(replica_.wait_calls(), 0);
 }
 
+TEST_F(UserServiceImplTest, GetUserByKeyReturnsATokenCoveringItsRequest) {
+  AddUserEverywhere(MakeUser(5, "erin"));
+  replica_.SetPosition(ReplicaPosition());
+  v1::GetUserRequest request;
+  request.set_username("erin");
+  request.mutable_read_options()->set_consistency(v1::CONSISTENCY_EVENTUAL);
+  request.mutable_read_options()->set_consistency_token(
+      EncodeConsistencyToken(WritePosition()));
+  v1::GetUserResponse response;
+  grpc::ClientContext context;
+  SetTestDeadline(&context);
+  ASSERT_TRUE(stub_->GetUser(&context, request, &response).ok());
+  ReplicationPosition both = WritePosition();
+  both.Merge(ReplicaPosition());
+  EXPECT_EQ(response.consistency_token(), EncodeConsistencyToken(both));
+}
+
 // --- ListUsers -----------------------------------------------------------
+
+TEST_F(UserServiceImplTest, ListUsersReturnsATokenCoveringThePageAndRequest) {
+  AddUserEverywhere(MakeUser(5, "erin"));
+  replica_.SetPosition(ReplicaPosition());
+  v1::ListUsersRequest request;
+  request.mutable_read_options()->set_consistency(v1::CONSISTENCY_EVENTUAL);
+  v1::ListUsersResponse response;
+  grpc::ClientContext plain;
+  SetTestDeadline(&plain);
+  ASSERT_TRUE(stub_->ListUsers(&plain, request, &response).ok());
+  EXPECT_EQ(response.consistency_token(),
+            EncodeConsistencyToken(ReplicaPosition()));
+
+  request.mutable_read_options()->add_consistency_tokens(
+      EncodeConsistencyToken(WritePosition()));
+  grpc::ClientContext with_token;
+  SetTestDeadline(&with_token);
+  ASSERT_TRUE(stub_->ListUsers(&with_token, request, &response).ok());
+  ReplicationPosition both = WritePosition();
+  both.Merge(ReplicaPosition());
+  EXPECT_EQ(response.consistency_token(), EncodeConsistencyToken(both));
+}
 
 TEST_F(UserServiceImplTest, ListUsersPagesThroughEveryUser) {
   for (uint64_t id : {3, 8, 15, 21, 40}) {
@@ -667,7 +705,7 @@ TEST_F(UserServiceImplTest, CallWithoutDeadlineGetsTheDefaultDeadline) {
   ServiceOptions options;
   options.default_deadline = absl::Seconds(42);
   Restart(options);
-  writer_.SetCreateResult(Written<User>{MakeUser(1, "alice"), WritePosition()});
+  writer_.SetCreateResult(Positioned<User>{MakeUser(1, "alice"), WritePosition()});
   AddUserEverywhere(MakeUser(1, "alice"));
 
   v1::CreateUserRequest request;

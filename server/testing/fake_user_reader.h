@@ -43,14 +43,20 @@ class FakeUserReader : public UserReader {
     read_status_ = std::move(status);
   }
 
+  // The position every later read returns (what the endpoint has applied).
+  void SetPosition(ReplicationPosition position) {
+    absl::MutexLock lock(&mu_);
+    position_ = std::move(position);
+  }
+
   // What every later WaitForPosition call returns.
   void SetWaitResult(absl::StatusOr<bool> result) {
     absl::MutexLock lock(&mu_);
     wait_result_ = std::move(result);
   }
 
-  absl::StatusOr<User> GetUser(const UserKey& key,
-                               const RequestContext& ctx) override {
+  absl::StatusOr<Positioned<User>> GetUser(const UserKey& key,
+                                           const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++get_user_calls_;
     last_key_ = key;
@@ -59,23 +65,28 @@ class FakeUserReader : public UserReader {
     for (const User& user : users_) {
       switch (key.kind) {
         case UserKey::Kind::kId:
-          if (user.id == key.id) return user;
+          if (user.id == key.id) return Positioned<User>{user, position_};
           break;
         case UserKey::Kind::kUsername:
-          if (absl::EqualsIgnoreCase(user.username, key.text)) return user;
+          if (absl::EqualsIgnoreCase(user.username, key.text)) {
+            return Positioned<User>{user, position_};
+          }
           break;
         case UserKey::Kind::kEmail:
-          if (absl::EqualsIgnoreCase(user.email, key.text)) return user;
+          if (absl::EqualsIgnoreCase(user.email, key.text)) {
+            return Positioned<User>{user, position_};
+          }
           break;
       }
     }
     return absl::NotFoundError("user not found");
   }
 
-  absl::StatusOr<std::vector<User>> GetUsersByIds(
+  absl::StatusOr<Positioned<std::vector<User>>> GetUsersByIds(
       absl::Span<const uint64_t> ids, const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++get_users_by_ids_calls_;
+    last_ids_.assign(ids.begin(), ids.end());
     last_ctx_ = ctx;
     if (!read_status_.ok()) return read_status_;
     std::vector<User> found;
@@ -84,10 +95,10 @@ class FakeUserReader : public UserReader {
         found.push_back(user);
       }
     }
-    return found;
+    return Positioned<std::vector<User>>{std::move(found), position_};
   }
 
-  absl::StatusOr<std::vector<User>> ListUsers(
+  absl::StatusOr<Positioned<std::vector<User>>> ListUsers(
       uint64_t after_id, int limit, const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++list_users_calls_;
@@ -100,7 +111,7 @@ class FakeUserReader : public UserReader {
       if (static_cast<int>(page.size()) >= limit) break;
       if (user.id > after_id) page.push_back(user);
     }
-    return page;
+    return Positioned<std::vector<User>>{std::move(page), position_};
   }
 
   absl::StatusOr<bool> WaitForPosition(const ReplicationPosition& position,
@@ -134,6 +145,10 @@ class FakeUserReader : public UserReader {
     absl::MutexLock lock(&mu_);
     return wait_calls_;
   }
+  std::vector<uint64_t> last_ids() const {
+    absl::MutexLock lock(&mu_);
+    return last_ids_;
+  }
   UserKey last_key() const {
     absl::MutexLock lock(&mu_);
     return last_key_;
@@ -164,11 +179,13 @@ class FakeUserReader : public UserReader {
   std::vector<User> users_ ABSL_GUARDED_BY(mu_);
   absl::Status read_status_ ABSL_GUARDED_BY(mu_);
   absl::StatusOr<bool> wait_result_ ABSL_GUARDED_BY(mu_) = true;
+  ReplicationPosition position_ ABSL_GUARDED_BY(mu_);
 
   int get_user_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int get_users_by_ids_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int list_users_calls_ ABSL_GUARDED_BY(mu_) = 0;
   int wait_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint64_t> last_ids_ ABSL_GUARDED_BY(mu_);
   UserKey last_key_ ABSL_GUARDED_BY(mu_);
   uint64_t last_after_id_ ABSL_GUARDED_BY(mu_) = 0;
   int last_limit_ ABSL_GUARDED_BY(mu_) = -1;

@@ -22,11 +22,11 @@ namespace userservice {
 // the service calls it from its worker threads.
 class FakeUserWriter : public UserWriter {
  public:
-  void SetCreateResult(absl::StatusOr<Written<User>> result) {
+  void SetCreateResult(absl::StatusOr<Positioned<User>> result) {
     absl::MutexLock lock(&mu_);
     create_result_ = std::move(result);
   }
-  void SetUpdateResult(absl::StatusOr<Written<User>> result) {
+  void SetUpdateResult(absl::StatusOr<Positioned<User>> result) {
     absl::MutexLock lock(&mu_);
     update_result_ = std::move(result);
   }
@@ -35,7 +35,7 @@ class FakeUserWriter : public UserWriter {
     delete_result_ = std::move(result);
   }
 
-  absl::StatusOr<Written<User>> CreateUser(const NewUser& user,
+  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
                                            const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
@@ -43,16 +43,16 @@ class FakeUserWriter : public UserWriter {
     last_ctx_ = ctx;
     return create_result_;
   }
-  absl::StatusOr<std::vector<Written<User>>> CreateUsers(
+  absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
     last_new_user_ = users.back();
     last_ctx_ = ctx;
     if (!create_result_.ok()) return create_result_.status();
-    return std::vector<Written<User>>(users.size(), *create_result_);
+    return std::vector<Positioned<User>>(users.size(), *create_result_);
   }
-  absl::StatusOr<Written<User>> UpdateUser(const UserUpdate& update,
+  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate& update,
                                            const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
@@ -98,9 +98,9 @@ class FakeUserWriter : public UserWriter {
 
  private:
   mutable absl::Mutex mu_;
-  absl::StatusOr<Written<User>> create_result_ ABSL_GUARDED_BY(mu_) =
+  absl::StatusOr<Positioned<User>> create_result_ ABSL_GUARDED_BY(mu_) =
       absl::InternalError("create result not set");
-  absl::StatusOr<Written<User>> update_result_ ABSL_GUARDED_BY(mu_) =
+  absl::StatusOr<Positioned<User>> update_result_ ABSL_GUARDED_BY(mu_) =
       absl::InternalError("update result not set");
   absl::StatusOr<ReplicationPosition> delete_result_ ABSL_GUARDED_BY(mu_) =
       absl::InternalError("delete result not set");

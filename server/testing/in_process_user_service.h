@@ -40,8 +40,13 @@ inline User MakeUser(uint64_t id, absl::string_view username) {
   return user;
 }
 
+// A position in another domain than WritePosition's.
+inline ReplicationPosition ReplicaPosition() {
+  return *ReplicationPosition::Parse("1-2-77");
+}
+
 inline ReplicationPosition WritePosition() {
-  return ReplicationPosition{kFlavorMariaDb, "0-1-4242"};
+  return *ReplicationPosition::Parse("0-1-4242");
 }
 
 inline std::string NoMetadata() { return "<no x-served-by>"; }
@@ -69,7 +74,9 @@ class InProcessUserService {
              DispatcherOptions dispatcher = DispatcherOptions()) {
     topology_ = PrimaryWithReplicas({"primary", "replica-0"});
     router_ = std::make_unique<ReadRouter>(
-        std::vector<NamedReader>{{"primary", primary}, {"replica-0", replica}},
+        std::vector<NamedReader>{
+            {"primary", primary},
+            {"replica-0", replica, nullptr, &replica_applied_}},
         topology_.get(), RouterOptions());
     service_ = std::make_unique<UserServiceImpl>(writer, router_.get(),
                                                  std::move(options));
@@ -99,8 +106,11 @@ class InProcessUserService {
   }
 
   v1::UserService::Stub* stub() { return stub_.get(); }
+  // What the router knows replica-0 to have applied.
+  AppliedPosition& replica_applied() { return replica_applied_; }
 
  private:
+  AppliedPosition replica_applied_;
   std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
   std::unique_ptr<UserServiceImpl> service_;

@@ -148,7 +148,7 @@ class HungEndpointTest : public ::testing::Test {
   uint64_t ReplicatedUser() {
     const std::string name = Unique("hung_");
     auto primary = MakeStore(PrimaryEndpoint());
-    absl::StatusOr<Written<User>> created = (*primary)->CreateUser(
+    absl::StatusOr<Positioned<User>> created = (*primary)->CreateUser(
         NewUser{name, name + "@example.com", ""}, Within(absl::Seconds(5)));
     EXPECT_TRUE(created.ok()) << created.status();
     EXPECT_TRUE(TestCluster::Get().Sync().ok());
@@ -169,7 +169,7 @@ TEST_F(HungEndpointTest, ReadOnAFrozenReplicaFailsFastAndThePoolRecovers) {
   auto thaw = absl::MakeCleanup([this] { ThawAll(); });
   Freeze("replica-0");
   const absl::Time start = absl::Now();
-  absl::StatusOr<User> read =
+  absl::StatusOr<Positioned<User>> read =
       (*replica)->GetUser(UserKey::Id(id), Within(absl::Seconds(5)));
   const absl::Duration took = absl::Now() - start;
   ThawAll();
@@ -183,7 +183,7 @@ TEST_F(HungEndpointTest, ReadOnAFrozenReplicaFailsFastAndThePoolRecovers) {
   EXPECT_EQ(watchdog_.cuts(), 1u);
 
   // The cut session was dropped; a new one serves the next read.
-  absl::StatusOr<User> again =
+  absl::StatusOr<Positioned<User>> again =
       (*replica)->GetUser(UserKey::Id(id), Within(absl::Seconds(5)));
   EXPECT_TRUE(again.ok()) << again.status();
   EXPECT_EQ((*replica).pool->Stats().closed_broken, 1u);
@@ -198,7 +198,7 @@ TEST_F(HungEndpointTest, AReadGetsAThirdOfItsRemainingTime) {
   auto thaw = absl::MakeCleanup([this] { ThawAll(); });
   Freeze("replica-1");
   const absl::Time start = absl::Now();
-  absl::StatusOr<User> read =
+  absl::StatusOr<Positioned<User>> read =
       (*replica)->GetUser(UserKey::Id(id), Within(absl::Milliseconds(1500)));
   const absl::Duration took = absl::Now() - start;
   ThawAll();
@@ -218,7 +218,7 @@ TEST_F(HungEndpointTest, WriteOnAFrozenPrimaryFailsFastAndThePoolRecovers) {
                                Within(absl::Seconds(10)))
                   .ok());
 
-  absl::StatusOr<Written<User>> created;
+  absl::StatusOr<Positioned<User>> created;
   absl::Duration took;
   {
     auto thaw = absl::MakeCleanup([this] { ThawAll(); });
@@ -236,7 +236,7 @@ TEST_F(HungEndpointTest, WriteOnAFrozenPrimaryFailsFastAndThePoolRecovers) {
   EXPECT_LT(took, absl::Seconds(2));
 
   const std::string after = Unique("hung_w_");
-  absl::StatusOr<Written<User>> again = (*primary)->CreateUser(
+  absl::StatusOr<Positioned<User>> again = (*primary)->CreateUser(
       NewUser{after, after + "@example.com", ""}, Within(absl::Seconds(10)));
   EXPECT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(TestCluster::Get().Sync().ok());
@@ -277,7 +277,7 @@ TEST_F(HungEndpointTest, ASlowStatementOnAnAnsweringEndpointIsNotCut) {
     (*locker)->Execute("COMMIT").IgnoreError();
   });
   const std::string name = Unique("slow_");
-  absl::StatusOr<Written<User>> updated = (*primary)->UpdateUser(
+  absl::StatusOr<Positioned<User>> updated = (*primary)->UpdateUser(
       UserUpdate{id, name, std::nullopt, 0}, Within(absl::Seconds(10)));
   release.join();
   checking.store(false);
@@ -323,7 +323,7 @@ TEST_F(HungEndpointTest, DedicatedConnectionKeepsItsDeadlineOnAFrozenNode) {
 TEST_F(HungEndpointTest, AWriteThatCouldNotConnectWasNotExecuted) {
   auto nowhere = MakeStore(Endpoint{"primary", "127.0.0.1", UnusedPort()});
   const std::string name = Unique("refused_");
-  absl::StatusOr<Written<User>> created = (*nowhere)->CreateUser(
+  absl::StatusOr<Positioned<User>> created = (*nowhere)->CreateUser(
       NewUser{name, name + "@example.com", ""}, Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsUnavailable(created.status())) << created.status();
   EXPECT_TRUE(WasNotExecuted(created.status())) << created.status();
@@ -334,7 +334,7 @@ TEST_F(HungEndpointTest, AWriteRefusedAsReadOnlyWasNotExecuted) {
       TestCluster::Get().Execute("replica-2", "SET GLOBAL read_only = 1").ok());
   auto replica = MakeStore(ReplicaEndpoint(2));
   const std::string name = Unique("ro_");
-  absl::StatusOr<Written<User>> created = (*replica)->CreateUser(
+  absl::StatusOr<Positioned<User>> created = (*replica)->CreateUser(
       NewUser{name, name + "@example.com", ""}, Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsUnavailable(created.status())) << created.status();
   EXPECT_THAT(created.status().message(), HasSubstr("error 1290"));
@@ -346,7 +346,7 @@ TEST_F(HungEndpointTest, ADuplicateMayHaveRun) {
   const std::string name = Unique("dup_");
   const NewUser user{name, name + "@example.com", ""};
   ASSERT_TRUE((*primary)->CreateUser(user, Within(absl::Seconds(5))).ok());
-  absl::StatusOr<Written<User>> again =
+  absl::StatusOr<Positioned<User>> again =
       (*primary)->CreateUser(user, Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsAlreadyExists(again.status())) << again.status();
   EXPECT_FALSE(WasNotExecuted(again.status()));

@@ -34,6 +34,13 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using userservice::testing::TestCluster;
 
+// A read's rows without its position, for the tests about rows.
+template <typename T>
+absl::StatusOr<T> Rows(absl::StatusOr<Positioned<T>> read) {
+  if (!read.ok()) return read.status();
+  return std::move(read->value);
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -50,6 +57,7 @@ class StoreTest : public ::testing::Test {
   struct EndpointStore {
     std::unique_ptr<MysqlPool> pool;
     std::unique_ptr<PrimaryDemotion> demotion;  // the primary's only
+    std::unique_ptr<AppliedPosition> applied;
     std::unique_ptr<MysqlUserStore> store;
     MysqlUserStore* operator->() { return store.get(); }
   };
@@ -70,18 +78,20 @@ class StoreTest : public ::testing::Test {
     if (name == "primary") {
       s.demotion = std::make_unique<PrimaryDemotion>(s.pool.get());
     }
-    s.store = std::make_unique<MysqlUserStore>(
-        name, s.pool.get(), StoreHooks{nullptr, s.demotion.get()});
+    s.applied = std::make_unique<AppliedPosition>();
+    StoreHooks hooks{nullptr, s.demotion.get()};
+    hooks.applied = s.applied.get();
+    s.store = std::make_unique<MysqlUserStore>(name, s.pool.get(), hooks);
     return s;
   }
 
-  Written<User> CreateOrDie(const std::string& username,
+  Positioned<User> CreateOrDie(const std::string& username,
                             const std::string& email,
                             const std::string& request_id = "") {
-    absl::StatusOr<Written<User>> created = primary_->CreateUser(
+    absl::StatusOr<Positioned<User>> created = primary_->CreateUser(
         NewUser{username, email, request_id}, Within(absl::Seconds(5)));
     EXPECT_TRUE(created.ok()) << created.status();
-    return created.ok() ? *created : Written<User>{};
+    return created.ok() ? *created : Positioned<User>{};
   }
 
   static ConnectionSettings* settings_;
@@ -94,7 +104,7 @@ ConnectionSettings* StoreTest::settings_ = nullptr;
 TEST_F(StoreTest, CreateAssignsIdVersionTimestampsAndGtid) {
   const std::string name = Unique("create_");
   const absl::Time before = absl::Now() - absl::Seconds(1);
-  Written<User> created = CreateOrDie(name, name + "@Example.com");
+  Positioned<User> created = CreateOrDie(name, name + "@Example.com");
   EXPECT_GT(created.value.id, 0u);
   EXPECT_EQ(created.value.username, name);
   EXPECT_EQ(created.value.email, name + "@Example.com");
@@ -102,12 +112,11 @@ TEST_F(StoreTest, CreateAssignsIdVersionTimestampsAndGtid) {
   EXPECT_GE(created.value.create_time, before);
   EXPECT_LE(created.value.create_time, absl::Now() + absl::Seconds(1));
   EXPECT_EQ(created.value.create_time, created.value.update_time);
-  EXPECT_EQ(created.position.flavor, kFlavorMariaDb);
-  EXPECT_THAT(created.position.gtids,
+  EXPECT_THAT(created.position.ToString(),
               ::testing::MatchesRegex("[0-9]+-[0-9]+-[0-9]+"));
 
-  absl::StatusOr<User> read = primary_->GetUser(UserKey::Id(created.value.id),
-                                                Within(absl::Seconds(5)));
+  absl::StatusOr<User> read = Rows(primary_->GetUser(UserKey::Id(created.value.id),
+                                                Within(absl::Seconds(5))));
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->username, name);
   // Microseconds survive the round trip through DATETIME(6).
@@ -116,27 +125,73 @@ TEST_F(StoreTest, CreateAssignsIdVersionTimestampsAndGtid) {
 
 TEST_F(StoreTest, WriteIsReplicatedAndWaitForPositionObservesIt) {
   const std::string name = Unique("repl_");
-  Written<User> created = CreateOrDie(name, name + "@example.com");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
   absl::StatusOr<bool> applied = replica_->WaitForPosition(
       created.position, absl::Seconds(10), Within(absl::Seconds(15)));
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_TRUE(*applied);
-  absl::StatusOr<User> on_replica = replica_->GetUser(
-      UserKey::Username(absl::AsciiStrToUpper(name)), Within(absl::Seconds(5)));
+  absl::StatusOr<User> on_replica = Rows(replica_->GetUser(
+      UserKey::Username(absl::AsciiStrToUpper(name)), Within(absl::Seconds(5))));
   ASSERT_TRUE(on_replica.ok()) << on_replica.status();
   EXPECT_EQ(on_replica->id, created.value.id);
+}
+
+TEST_F(StoreTest, ReadsReturnAPositionCoveringWhatTheySaw) {
+  const std::string name = Unique("readpos_");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
+  const RequestContext ctx = Within(absl::Seconds(5));
+  absl::StatusOr<Positioned<User>> one =
+      primary_->GetUser(UserKey::Id(created.value.id), ctx);
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_TRUE(one->position.Covers(created.position))
+      << one->position.ToString() << " vs " << created.position.ToString();
+  absl::StatusOr<Positioned<std::vector<User>>> ids =
+      primary_->GetUsersByIds({created.value.id}, ctx);
+  ASSERT_TRUE(ids.ok()) << ids.status();
+  EXPECT_TRUE(ids->position.Covers(created.position));
+  absl::StatusOr<Positioned<std::vector<User>>> page =
+      primary_->ListUsers(created.value.id - 1, 1, ctx);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_TRUE(page->position.Covers(created.position));
+
+  // On a replica once it has the row, and the store remembers that the
+  // replica applied it.
+  ASSERT_TRUE(*replica_->WaitForPosition(created.position, absl::Seconds(10),
+                                         Within(absl::Seconds(15))));
+  EXPECT_TRUE(replica_.applied->Covers(created.position));
+  replica_.applied->Forget();
+  absl::StatusOr<Positioned<User>> replicated =
+      replica_->GetUser(UserKey::Id(created.value.id), ctx);
+  ASSERT_TRUE(replicated.ok()) << replicated.status();
+  EXPECT_TRUE(replicated->position.Covers(created.position));
+  EXPECT_TRUE(replica_.applied->Covers(created.position));
+}
+
+TEST_F(StoreTest, AReplicaBehindReturnsAPositionThatDoesNotCoverTheWrite) {
+  TestCluster& cluster = TestCluster::Get();
+  ASSERT_TRUE(cluster.Execute("replica-0", "STOP SLAVE SQL_THREAD").ok());
+  const std::string name = Unique("behind_");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
+  absl::StatusOr<Positioned<std::vector<User>>> stale =
+      replica_->GetUsersByIds({created.value.id}, Within(absl::Seconds(5)));
+  ASSERT_TRUE(cluster.Execute("replica-0", "START SLAVE SQL_THREAD").ok());
+  ASSERT_TRUE(stale.ok()) << stale.status();
+  EXPECT_TRUE(stale->value.empty());
+  EXPECT_FALSE(stale->position.Covers(created.position))
+      << stale->position.ToString() << " vs " << created.position.ToString();
+  EXPECT_FALSE(replica_.applied->Covers(created.position));
 }
 
 TEST_F(StoreTest, StoppedReplicationMakesWaitTimeOutAndHidesTheRow) {
   TestCluster& cluster = TestCluster::Get();
   ASSERT_TRUE(cluster.Execute("replica-0", "STOP SLAVE SQL_THREAD").ok());
   const std::string name = Unique("lag_");
-  Written<User> created = CreateOrDie(name, name + "@example.com");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
 
   absl::StatusOr<bool> applied = replica_->WaitForPosition(
       created.position, absl::Milliseconds(300), Within(absl::Seconds(5)));
-  absl::StatusOr<User> stale = replica_->GetUser(UserKey::Id(created.value.id),
-                                                 Within(absl::Seconds(5)));
+  absl::StatusOr<User> stale = Rows(replica_->GetUser(UserKey::Id(created.value.id),
+                                                 Within(absl::Seconds(5))));
   ASSERT_TRUE(cluster.Execute("replica-0", "START SLAVE SQL_THREAD").ok());
 
   ASSERT_TRUE(applied.ok()) << applied.status();
@@ -152,13 +207,13 @@ TEST_F(StoreTest, UniquenessIsCaseInsensitiveAndNamesTheField) {
   const std::string name = Unique("Dup_");
   CreateOrDie(name, name + "@example.com");
 
-  absl::StatusOr<Written<User>> same_username = primary_->CreateUser(
+  absl::StatusOr<Positioned<User>> same_username = primary_->CreateUser(
       NewUser{absl::AsciiStrToUpper(name), Unique("x") + "@example.com", ""},
       Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsAlreadyExists(same_username.status()));
   EXPECT_THAT(same_username.status().message(), HasSubstr("username"));
 
-  absl::StatusOr<Written<User>> same_email = primary_->CreateUser(
+  absl::StatusOr<Positioned<User>> same_email = primary_->CreateUser(
       NewUser{Unique("other_"), absl::AsciiStrToUpper(name) + "@EXAMPLE.com",
               ""},
       Within(absl::Seconds(5)));
@@ -171,10 +226,10 @@ TEST_F(StoreTest, UniquenessIsCaseInsensitiveAndNamesTheField) {
 
 TEST_F(StoreTest, UsernameLookupIgnoresCaseEmailLookupToo) {
   const std::string name = Unique("Mixed_");
-  Written<User> created = CreateOrDie(name, name + "@Example.COM");
-  auto by_email = primary_->GetUser(
+  Positioned<User> created = CreateOrDie(name, name + "@Example.COM");
+  auto by_email = Rows(primary_->GetUser(
       UserKey::Email(absl::AsciiStrToLower(name) + "@example.com"),
-      Within(absl::Seconds(5)));
+      Within(absl::Seconds(5))));
   ASSERT_TRUE(by_email.ok()) << by_email.status();
   EXPECT_EQ(by_email->id, created.value.id);
   EXPECT_EQ(by_email->email, name + "@Example.COM");  // stored as given
@@ -183,13 +238,13 @@ TEST_F(StoreTest, UsernameLookupIgnoresCaseEmailLookupToo) {
 TEST_F(StoreTest, IdempotentCreateReturnsTheOriginalUser) {
   const std::string name = Unique("idem_");
   const std::string request_id = Unique("req-");
-  Written<User> first = CreateOrDie(name, name + "@example.com", request_id);
-  Written<User> again = CreateOrDie(name, name + "@example.com", request_id);
+  Positioned<User> first = CreateOrDie(name, name + "@example.com", request_id);
+  Positioned<User> again = CreateOrDie(name, name + "@example.com", request_id);
   EXPECT_EQ(again.value.id, first.value.id);
   EXPECT_EQ(again.value.create_time, first.value.create_time);
-  EXPECT_FALSE(again.position.gtids.empty());
+  EXPECT_FALSE(again.position.empty());
 
-  absl::StatusOr<Written<User>> reused = primary_->CreateUser(
+  absl::StatusOr<Positioned<User>> reused = primary_->CreateUser(
       NewUser{Unique("else_"), Unique("e") + "@example.com", request_id},
       Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsInvalidArgument(reused.status())) << reused.status();
@@ -200,7 +255,7 @@ TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
   const std::string request_id = Unique("race-req-");
   EndpointStore wide = MakeStore("primary", TestCluster::Get().primary(), 8);
   std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<Written<User>>> results(8, absl::UnknownError(""));
+  std::vector<absl::StatusOr<Positioned<User>>> results(8, absl::UnknownError(""));
   absl::Notification go;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
@@ -229,10 +284,10 @@ TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
 TEST_F(StoreTest, IdempotentRetryAfterDeleteIsFailedPrecondition) {
   const std::string name = Unique("gone_");
   const std::string request_id = Unique("gone-req-");
-  Written<User> created = CreateOrDie(name, name + "@example.com", request_id);
+  Positioned<User> created = CreateOrDie(name, name + "@example.com", request_id);
   ASSERT_TRUE(
       primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5))).ok());
-  absl::StatusOr<Written<User>> retry =
+  absl::StatusOr<Positioned<User>> retry =
       primary_->CreateUser(NewUser{name, name + "@example.com", request_id},
                            Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsFailedPrecondition(retry.status())) << retry.status();
@@ -242,7 +297,7 @@ TEST_F(StoreTest, ExpiredRequestIdsArePurgedInBoundedStatements) {
   TestCluster& cluster = TestCluster::Get();
   const std::string kept_name = Unique("kept_");
   const std::string kept_id = Unique("kept-req-");
-  Written<User> kept = CreateOrDie(kept_name, kept_name + "@example.com", kept_id);
+  Positioned<User> kept = CreateOrDie(kept_name, kept_name + "@example.com", kept_id);
   std::vector<std::string> old_ids;
   std::vector<std::string> old_names;
   for (int i = 0; i < 3; ++i) {
@@ -271,7 +326,7 @@ TEST_F(StoreTest, ExpiredRequestIdsArePurgedInBoundedStatements) {
   EXPECT_EQ(*purged, 1);
 
   // A forgotten key is an ordinary create again: the user still exists.
-  absl::StatusOr<Written<User>> retry = primary_->CreateUser(
+  absl::StatusOr<Positioned<User>> retry = primary_->CreateUser(
       NewUser{old_names[0], old_names[0] + "@example.com", old_ids[0]},
       Within(absl::Seconds(5)));
   EXPECT_EQ(retry.status().code(), absl::StatusCode::kAlreadyExists)
@@ -286,12 +341,12 @@ TEST_F(StoreTest, ExpiredRequestIdsArePurgedInBoundedStatements) {
 
 TEST_F(StoreTest, UpdateBumpsVersionAndChecksExpectedVersion) {
   const std::string name = Unique("upd_");
-  Written<User> created = CreateOrDie(name, name + "@example.com");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
   UserUpdate change;
   change.id = created.value.id;
   change.email = name + "@new.example.com";
   change.expected_version = 1;
-  absl::StatusOr<Written<User>> updated =
+  absl::StatusOr<Positioned<User>> updated =
       primary_->UpdateUser(change, Within(absl::Seconds(5)));
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->value.version, 2);
@@ -299,10 +354,10 @@ TEST_F(StoreTest, UpdateBumpsVersionAndChecksExpectedVersion) {
   EXPECT_EQ(updated->value.email, name + "@new.example.com");
   EXPECT_GT(updated->value.update_time, created.value.update_time);
   EXPECT_EQ(updated->value.create_time, created.value.create_time);
-  EXPECT_NE(updated->position.gtids, created.position.gtids);
+  EXPECT_NE(updated->position, created.position);
 
   // A stale writer loses.
-  absl::StatusOr<Written<User>> stale =
+  absl::StatusOr<Positioned<User>> stale =
       primary_->UpdateUser(change, Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsAborted(stale.status())) << stale.status();
   EXPECT_THAT(stale.status().message(), HasSubstr("version 2"));
@@ -317,11 +372,11 @@ TEST_F(StoreTest, UpdateToATakenUsernameIsAlreadyExists) {
   const std::string a = Unique("ua_");
   const std::string b = Unique("ub_");
   CreateOrDie(a, a + "@example.com");
-  Written<User> user_b = CreateOrDie(b, b + "@example.com");
+  Positioned<User> user_b = CreateOrDie(b, b + "@example.com");
   UserUpdate change;
   change.id = user_b.value.id;
   change.username = absl::AsciiStrToUpper(a);
-  absl::StatusOr<Written<User>> result =
+  absl::StatusOr<Positioned<User>> result =
       primary_->UpdateUser(change, Within(absl::Seconds(5)));
   EXPECT_TRUE(absl::IsAlreadyExists(result.status())) << result.status();
   EXPECT_THAT(result.status().message(), HasSubstr("username"));
@@ -332,19 +387,19 @@ TEST_F(StoreTest, UpdateToATakenUsernameIsAlreadyExists) {
 
 TEST_F(StoreTest, DeleteChecksVersionAndReportsMissingRows) {
   const std::string name = Unique("del_");
-  Written<User> created = CreateOrDie(name, name + "@example.com");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
   EXPECT_TRUE(absl::IsAborted(
       primary_->DeleteUser(created.value.id, 7, Within(absl::Seconds(5)))
           .status()));
   absl::StatusOr<ReplicationPosition> deleted =
       primary_->DeleteUser(created.value.id, 1, Within(absl::Seconds(5)));
   ASSERT_TRUE(deleted.ok()) << deleted.status();
-  EXPECT_FALSE(deleted->gtids.empty());
+  EXPECT_FALSE(deleted->empty());
   EXPECT_TRUE(absl::IsNotFound(
       primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5)))
           .status()));
   EXPECT_TRUE(absl::IsNotFound(
-      primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)))
+      Rows(primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5))))
           .status()));
 }
 
@@ -355,12 +410,12 @@ TEST_F(StoreTest, ListUsesKeysetPagination) {
     ids.push_back(CreateOrDie(name, name + "@example.com").value.id);
   }
   absl::StatusOr<std::vector<User>> page =
-      primary_->ListUsers(ids[0], 2, Within(absl::Seconds(5)));
+      Rows(primary_->ListUsers(ids[0], 2, Within(absl::Seconds(5))));
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_EQ(page->size(), 2u);
   EXPECT_EQ((*page)[0].id, ids[1]);
   EXPECT_EQ((*page)[1].id, ids[2]);
-  page = primary_->ListUsers(ids[4], 10, Within(absl::Seconds(5)));
+  page = Rows(primary_->ListUsers(ids[4], 10, Within(absl::Seconds(5))));
   ASSERT_TRUE(page.ok());
   EXPECT_TRUE(page->empty());
 }
@@ -377,7 +432,7 @@ TEST_F(StoreTest, GetUsersByIdsReturnsTheUsersThatExist) {
   asked.push_back(created[7]);
   asked.push_back(created.back() + 1000000);  // no such user
   absl::StatusOr<std::vector<User>> users =
-      primary_->GetUsersByIds(asked, Within(absl::Seconds(5)));
+      Rows(primary_->GetUsersByIds(asked, Within(absl::Seconds(5))));
   ASSERT_TRUE(users.ok()) << users.status();
   std::vector<uint64_t> found;
   for (const User& user : *users) {
@@ -391,13 +446,13 @@ TEST_F(StoreTest, GetUsersByIdsReturnsTheUsersThatExist) {
 
   for (size_t n : {1, 2, 3, 5}) {
     SCOPED_TRACE(n);
-    users = primary_->GetUsersByIds(
-        absl::MakeConstSpan(created).subspan(0, n), Within(absl::Seconds(5)));
+    users = Rows(primary_->GetUsersByIds(
+        absl::MakeConstSpan(created).subspan(0, n), Within(absl::Seconds(5))));
     ASSERT_TRUE(users.ok()) << users.status();
     EXPECT_EQ(users->size(), n);
   }
-  users = primary_->GetUsersByIds({created.back() + 1000000},
-                                  Within(absl::Seconds(5)));
+  users = Rows(primary_->GetUsersByIds({created.back() + 1000000},
+                                  Within(absl::Seconds(5))));
   ASSERT_TRUE(users.ok()) << users.status();
   EXPECT_TRUE(users->empty());
 }
@@ -416,21 +471,21 @@ TEST_F(StoreTest, CreateUsersInsertsAllInOneCommitInTheirOrder) {
   for (int n : {1, 3, 150}) {
     SCOPED_TRACE(n);
     const std::vector<NewUser> users = NewUsers("many_", n);
-    absl::StatusOr<std::vector<Written<User>>> created =
+    absl::StatusOr<std::vector<Positioned<User>>> created =
         primary_->CreateUsers(users, Within(absl::Seconds(10)));
     ASSERT_TRUE(created.ok()) << created.status();
     ASSERT_EQ(created->size(), users.size());
     std::vector<uint64_t> ids;
     for (size_t i = 0; i < users.size(); ++i) {
-      const Written<User>& written = (*created)[i];
+      const Positioned<User>& written = (*created)[i];
       EXPECT_EQ(written.value.username, users[i].username);
       EXPECT_EQ(written.value.email, users[i].email);
       EXPECT_EQ(written.value.version, 1);
-      EXPECT_EQ(written.position.gtids, created->front().position.gtids);
+      EXPECT_EQ(written.position.ToString(), created->front().position.ToString());
       ids.push_back(written.value.id);
     }
     absl::StatusOr<std::vector<User>> read =
-        primary_->GetUsersByIds(ids, Within(absl::Seconds(5)));
+        Rows(primary_->GetUsersByIds(ids, Within(absl::Seconds(5))));
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_EQ(read->size(), users.size());
     // The shared position covers every row: a session read of any of them
@@ -440,7 +495,7 @@ TEST_F(StoreTest, CreateUsersInsertsAllInOneCommitInTheirOrder) {
         Within(absl::Seconds(15)));
     ASSERT_TRUE(applied.ok()) << applied.status();
     EXPECT_TRUE(*applied);
-    read = replica_->GetUsersByIds(ids, Within(absl::Seconds(5)));
+    read = Rows(replica_->GetUsersByIds(ids, Within(absl::Seconds(5))));
     ASSERT_TRUE(read.ok()) << read.status();
     EXPECT_EQ(read->size(), users.size());
   }
@@ -460,27 +515,27 @@ TEST_F(StoreTest, CreateUsersWithAClashCreatesNone) {
   batches.back()[139].username = existing;
   for (const std::vector<NewUser>& users : batches) {
     SCOPED_TRACE(users.front().username);
-    absl::StatusOr<std::vector<Written<User>>> created =
+    absl::StatusOr<std::vector<Positioned<User>>> created =
         primary_->CreateUsers(users, Within(absl::Seconds(10)));
     EXPECT_EQ(created.status().code(), absl::StatusCode::kAlreadyExists)
         << created.status();
     for (const NewUser& user : users) {
       if (absl::EqualsIgnoreCase(user.username, existing)) continue;
-      absl::StatusOr<User> read = primary_->GetUser(
-          UserKey::Username(user.username), Within(absl::Seconds(5)));
+      absl::StatusOr<User> read = Rows(primary_->GetUser(
+          UserKey::Username(user.username), Within(absl::Seconds(5))));
       EXPECT_EQ(read.status().code(), absl::StatusCode::kNotFound)
           << user.username << " was created: " << read.status();
     }
   }
   // The pool's connections came back clean: a later batch works.
-  absl::StatusOr<std::vector<Written<User>>> after =
+  absl::StatusOr<std::vector<Positioned<User>>> after =
       primary_->CreateUsers(NewUsers("after_", 2), Within(absl::Seconds(10)));
   EXPECT_TRUE(after.ok()) << after.status();
 }
 
 TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
   const std::string name = Unique("lock_");
-  Written<User> created = CreateOrDie(name, name + "@example.com");
+  Positioned<User> created = CreateOrDie(name, name + "@example.com");
   TestCluster& cluster = TestCluster::Get();
   // Hold the row lock from another session for longer than the call's
   // deadline: the update must give up on time.
@@ -498,7 +553,7 @@ TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
   change.id = created.value.id;
   change.email = name + "@locked.example.com";
   const absl::Time start = absl::Now();
-  absl::StatusOr<Written<User>> result =
+  absl::StatusOr<Positioned<User>> result =
       primary_->UpdateUser(change, Within(absl::Milliseconds(500)));
   const absl::Duration took = absl::Now() - start;
   EXPECT_TRUE(absl::IsDeadlineExceeded(result.status())) << result.status();
@@ -513,7 +568,7 @@ TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
   EXPECT_EQ(*waiting, "0");
   // The pool is healthy afterwards.
   EXPECT_TRUE(
-      primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5)))
+      Rows(primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5))))
           .ok());
 }
 
@@ -530,7 +585,7 @@ TEST_F(StoreTest, ReadOnlyPrimaryRefusesWritesWithUnavailable) {
   ASSERT_EQ(primary_.pool->Stats().idle, 2);
   ASSERT_TRUE(cluster.Execute("primary", "SET GLOBAL read_only = ON").ok());
   const std::string name = Unique("ro_");
-  absl::StatusOr<Written<User>> refused = primary_->CreateUser(
+  absl::StatusOr<Positioned<User>> refused = primary_->CreateUser(
       NewUser{name, name + "@example.com", ""}, Within(absl::Seconds(5)));
   ASSERT_TRUE(cluster.Execute("primary", "SET GLOBAL read_only = OFF").ok());
   EXPECT_TRUE(absl::IsUnavailable(refused.status())) << refused.status();
@@ -546,7 +601,7 @@ TEST_F(StoreTest, UnreachableEndpointIsUnavailableAndPoolRecovers) {
   // Nothing listens on this port.
   EndpointStore nowhere = MakeStore("replica-x", "127.0.0.1:1");
   absl::StatusOr<User> result =
-      nowhere->GetUser(UserKey::Id(1), Within(absl::Seconds(5)));
+      Rows(nowhere->GetUser(UserKey::Id(1), Within(absl::Seconds(5))));
   EXPECT_TRUE(absl::IsUnavailable(result.status())) << result.status();
   EXPECT_EQ(nowhere.pool->Stats().size(), 0);
 }
