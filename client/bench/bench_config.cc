@@ -21,18 +21,26 @@ absl::StatusOr<Workload> ParseWorkload(absl::string_view text) {
   absl::string_view rest = lower;
   if (rest == "read") return Workload{100};
   if (rest == "write") return Workload{0};
-  int percent = -1;
-  if (absl::ConsumePrefix(&rest, "mixed:") &&
-      absl::SimpleAtoi(rest, &percent) && percent >= 0 && percent <= 100) {
-    return Workload{percent};
+  int number = -1;
+  if (absl::ConsumePrefix(&rest, "mixed:") && absl::SimpleAtoi(rest, &number) &&
+      number >= 0 && number <= 100) {
+    return Workload{number};
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("invalid --workload \"", text,
-                   "\": want read, write or mixed:R with R the read "
-                   "percentage 0..100 (e.g. mixed:95)"));
+  if (absl::ConsumePrefix(&rest, "batch:") && absl::SimpleAtoi(rest, &number) &&
+      number >= 1 && number <= kMaxBatchSize) {
+    return Workload{100, number};
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "invalid --workload \"", text,
+      "\": want read, write, mixed:R with R the read percentage 0..100 (e.g. "
+      "mixed:95) or batch:N with N ids per call 1..",
+      kMaxBatchSize));
 }
 
 std::string WorkloadName(const Workload& workload) {
+  if (workload.batch_size > 0) {
+    return absl::StrCat("batch:", workload.batch_size);
+  }
   if (workload.read_percent == 100) return "read";
   if (workload.read_percent == 0) return "write";
   return absl::StrCat("mixed:", workload.read_percent);

@@ -17,10 +17,16 @@ namespace userbench {
 // against).
 enum class Target { kService, kDirect };
 
-// The share of reads; the rest are CreateUser writes.
+// The share of reads; the rest are CreateUser writes. Reads are GetUser
+// calls, or with batch_size N, BatchGetUsers calls of N ids each.
 struct Workload {
   int read_percent = 100;
+  // 0: reads are GetUser calls.
+  int batch_size = 0;
 };
+
+// BatchGetUsers takes at most this many ids.
+inline constexpr int kMaxBatchSize = 1000;
 
 struct ReadConsistency {
   enum class Level { kEventual, kSession, kStrong, kBounded };
@@ -74,9 +80,11 @@ struct BenchConfig {
   bool reads() const { return workload.read_percent > 0; }
   bool writes() const { return workload.read_percent < 100; }
   bool open_loop() const { return rate > 0; }
+  bool batch() const { return workload.batch_size > 0; }
 };
 
-// "read", "write" or "mixed:R" with R the read percentage (0..100).
+// "read", "write", "mixed:R" with R the read percentage (0..100), or
+// "batch:N" (reads only, N ids per call, 1..kMaxBatchSize).
 absl::StatusOr<Workload> ParseWorkload(absl::string_view text);
 std::string WorkloadName(const Workload& workload);
 

@@ -1,5 +1,7 @@
 #include "client/bench/bench_config.h"
 
+#include <utility>
+
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -18,9 +20,23 @@ TEST(ParseWorkloadTest, AcceptsTheThreeForms) {
   EXPECT_EQ(ParseWorkload("MIXED:0")->read_percent, 0);
 }
 
+TEST(ParseWorkloadTest, BatchIsReadsOfNIds) {
+  for (const auto& [text, n] : {std::pair<const char*, int>{"batch:1", 1},
+                                {"batch:50", 50},
+                                {"BATCH:1000", 1000}}) {
+    absl::StatusOr<Workload> workload = ParseWorkload(text);
+    ASSERT_TRUE(workload.ok()) << text << ": " << workload.status();
+    EXPECT_EQ(workload->batch_size, n) << text;
+    EXPECT_EQ(workload->read_percent, 100) << text;
+  }
+  EXPECT_EQ(ParseWorkload("read")->batch_size, 0);
+  EXPECT_EQ(ParseWorkload("mixed:95")->batch_size, 0);
+}
+
 TEST(ParseWorkloadTest, RejectsOthersNamingTheFlag) {
-  for (const char* bad :
-       {"", "reads", "mixed", "mixed:", "mixed:101", "mixed:-1", "mixed:9x"}) {
+  for (const char* bad : {"", "reads", "mixed", "mixed:", "mixed:101",
+                          "mixed:-1", "mixed:9x", "batch", "batch:", "batch:0",
+                          "batch:1001", "batch:-5", "batch:2x", "batch:1.5"}) {
     absl::StatusOr<Workload> got = ParseWorkload(bad);
     EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_THAT(got.status().message(), HasSubstr("--workload")) << bad;
@@ -28,7 +44,8 @@ TEST(ParseWorkloadTest, RejectsOthersNamingTheFlag) {
 }
 
 TEST(ParseWorkloadTest, NamesRoundTrip) {
-  for (const char* name : {"read", "write", "mixed:95", "mixed:50"}) {
+  for (const char* name :
+       {"read", "write", "mixed:95", "mixed:50", "batch:1", "batch:1000"}) {
     EXPECT_EQ(WorkloadName(*ParseWorkload(name)), name);
   }
 }

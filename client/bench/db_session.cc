@@ -32,6 +32,9 @@ using ::userservice::mysql::SqlOutcome;
 #define USER_COLUMNS "id, username, email, create_time, update_time, version"
 constexpr char kSelectById[] =
     "SELECT " USER_COLUMNS " FROM users WHERE id = ?";
+// Followed by one placeholder per id: "?,?,?)".
+constexpr char kSelectByIdsPrefix[] =
+    "SELECT " USER_COLUMNS " FROM users WHERE id IN (";
 constexpr char kInsertUser[] =
     "INSERT INTO users (username, email, create_time, update_time, version) "
     "VALUES (?, ?, NOW(6), NOW(6), 1) RETURNING " USER_COLUMNS;
@@ -174,6 +177,34 @@ std::string DbSession::RunSelectUser(uint64_t id) {
     if (!rs->next()) return "NOT_FOUND";
     ReadUserColumns(*rs);
     return "";
+  });
+}
+
+std::string DbSession::RunSelectUsers(const std::vector<uint64_t>& ids) {
+  std::string& text = select_by_ids_[ids.size()];
+  if (text.empty()) {
+    text = kSelectByIdsPrefix;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      absl::StrAppend(&text, i == 0 ? "?" : ",?");
+    }
+    text += ")";
+  }
+  // An id asked for twice is one row.
+  std::vector<uint64_t> distinct = ids;
+  std::sort(distinct.begin(), distinct.end());
+  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  return Guard([&]() -> std::string {
+    sql::PreparedStatement& select = conn_->Prepare(text.c_str());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      select.setUInt64(static_cast<unsigned int>(i + 1), ids[i]);
+    }
+    std::unique_ptr<sql::ResultSet> rs(select.executeQuery());
+    size_t found = 0;
+    while (rs->next()) {
+      ReadUserColumns(*rs);
+      ++found;
+    }
+    return found == distinct.size() ? "" : "NOT_FOUND";
   });
 }
 

@@ -50,6 +50,10 @@ class DbSession {
 
   // GetUser by id: one point select, every column read.
   std::string RunSelectUser(uint64_t id);
+  // BatchGetUsers: one SELECT ... WHERE id IN (...) with a placeholder per
+  // id (prepared once per count of ids), every column read; NOT_FOUND
+  // unless every id has a row.
+  std::string RunSelectUsers(const std::vector<uint64_t>& ids);
   // CreateUser without request_id: INSERT ... RETURNING, then
   // SELECT @@last_gtid (the service's two round trips). Sets *gtid.
   std::string RunInsertUser(const std::string& username,
@@ -86,6 +90,9 @@ class DbSession {
   // The same for setup steps, with the error as a status.
   absl::Status GuardSetup(absl::FunctionRef<absl::Status()> fn);
 
+  // RunSelectUsers' statement text by count of ids. The connection caches
+  // statements by text pointer, so the texts outlive it (declared first).
+  std::map<size_t, std::string> select_by_ids_;
   std::unique_ptr<userservice::mysql::MysqlConnection> conn_;
   std::string name_;
   bool broken_ = false;

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -142,10 +143,24 @@ std::string DirectLoad::Execute(Worker& worker, const Op& op, uint64_t seq) {
     }
     return error;
   }
+  if (config_.batch()) {
+    mix_.BatchRows(seq, config_.workload.batch_size, &worker.batch_rows);
+    worker.batch_ids.clear();
+    for (size_t row : worker.batch_rows) worker.batch_ids.push_back(ids_[row]);
+    return Read(worker, [&worker](DbSession& session) {
+      return session.RunSelectUsers(worker.batch_ids);
+    });
+  }
   const uint64_t id = ids_[op.row];
+  return Read(worker,
+              [id](DbSession& session) { return session.RunSelectUser(id); });
+}
+
+std::string DirectLoad::Read(
+    Worker& worker, absl::FunctionRef<std::string(DbSession&)> select) {
   if (ReadsOnPrimary()) {
     if (worker.primary == nullptr) return "UNAVAILABLE";
-    return worker.primary->RunSelectUser(id);
+    return select(*worker.primary);
   }
   if (worker.reads == nullptr) return "UNAVAILABLE";
   if (config_.consistency.level == ReadConsistency::Level::kSession) {
@@ -159,11 +174,11 @@ std::string DirectLoad::Execute(Worker& worker, const Op& op, uint64_t seq) {
       if (!error.empty()) return error;
       if (!applied) {
         if (worker.primary == nullptr) return "UNAVAILABLE";
-        return worker.primary->RunSelectUser(id);
+        return select(*worker.primary);
       }
     }
   }
-  return worker.reads->RunSelectUser(id);
+  return select(*worker.reads);
 }
 
 bool DirectLoad::Repair(Worker& worker) {

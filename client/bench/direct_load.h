@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "client/bench/bench_config.h"
@@ -47,11 +48,18 @@ class DirectLoad {
     HostPort read_endpoint;
     std::unique_ptr<DbSession> reads;
     std::unique_ptr<DbSession> primary;
+    // A batch read's rows and ids, kept to reuse their memory.
+    std::vector<size_t> batch_rows;
+    std::vector<uint64_t> batch_ids;
   };
 
   void Work(Worker& worker);
   // One call; returns "" or an error name.
   std::string Execute(Worker& worker, const Op& op, uint64_t seq);
+  // Runs `select` on the database a read goes to (see the class comment),
+  // waiting for the latest write first for a session read.
+  std::string Read(Worker& worker,
+                   absl::FunctionRef<std::string(DbSession&)> select);
   // Reopens the worker's broken sessions; false if the database is down.
   bool Repair(Worker& worker);
   bool NeedsPrimary() const;

@@ -30,11 +30,14 @@ ABSL_FLAG(absl::Duration, warmup, absl::Seconds(2),
           "Unmeasured load before the measured time.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(5), "Deadline of each call.");
 ABSL_FLAG(std::string, workload, "read",
-          "read|write|mixed:R: reads (GetUser by id, at random over the\n"
-          "dataset), writes (CreateUser with unique names), or R% reads.");
+          "read|write|mixed:R|batch:N: reads (GetUser by id, at random over\n"
+          "the dataset), writes (CreateUser with unique names), R% reads, or\n"
+          "BatchGetUsers of N ids (1-1000) drawn as reads are, with users/s.\n"
+          "Direct mode runs a batch as one SELECT ... WHERE id IN (...).");
 ABSL_FLAG(std::string, consistency, "eventual",
-          "Read consistency: eventual|session|strong|bounded:<duration>;\n"
-          "session reads carry the token of the latest write of the run.");
+          "Read consistency: eventual|session|strong|bounded:<duration>.\n"
+          "Session reads carry the token of the run's latest write; service\n"
+          "mode writes one user before the run for a first token.");
 ABSL_FLAG(double, rate, 0,
           "Calls/s on a fixed schedule (open loop): latency counts from each\n"
           "call's scheduled time; --concurrency caps the calls in flight and\n"

@@ -51,6 +51,29 @@ TEST_F(BenchCommandLineTest, AcceptsDashedAndUnderscoredNames) {
   EXPECT_TRUE(config->prepare_only);
 }
 
+TEST_F(BenchCommandLineTest, BatchWorkload) {
+  ASSERT_TRUE(Check({"--workload=batch:25", "--consistency=session"}).ok());
+  absl::StatusOr<BenchConfig> config = ConfigFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->batch());
+  EXPECT_EQ(config->workload.batch_size, 25);
+  EXPECT_TRUE(config->reads());
+  EXPECT_FALSE(config->writes());
+  EXPECT_EQ(config->consistency.level, ReadConsistency::Level::kSession);
+
+  ASSERT_TRUE(Check({"--workload", "batch:1001"}).ok());
+  config = ConfigFromFlags();
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("invalid --workload \"batch:1001\""));
+  EXPECT_THAT(config.status().message(), HasSubstr("batch:N"));
+
+  ASSERT_TRUE(Check({"--workload=read"}).ok());
+  config = ConfigFromFlags();
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_FALSE(config->batch());
+}
+
 TEST_F(BenchCommandLineTest, RejectsWithAMessage) {
   struct Case {
     std::vector<std::string> args;

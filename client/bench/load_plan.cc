@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -29,13 +30,31 @@ uint64_t Mix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
+namespace {
+
+uint64_t CallHash(uint64_t seed, uint64_t seq) {
+  return Mix64(seed ^ Mix64(seq));
+}
+
+}  // namespace
+
 Op OpMix::ForCall(uint64_t seq) const {
-  const uint64_t h = Mix64(seed_ ^ Mix64(seq));
+  const uint64_t h = CallHash(seed_, seq);
   Op op;
   op.kind = static_cast<int>(h % 100) < read_percent_ ? OpKind::kRead
                                                       : OpKind::kWrite;
   if (op.kind == OpKind::kRead && rows_ > 0) op.row = Mix64(h) % rows_;
   return op;
+}
+
+void OpMix::BatchRows(uint64_t seq, int n, std::vector<size_t>* rows) const {
+  rows->clear();
+  if (rows_ == 0) return;
+  const uint64_t h = CallHash(seed_, seq);
+  // Row i hashes h + i, so row 0 is the one ForCall picks.
+  for (int i = 0; i < n; ++i) {
+    rows->push_back(Mix64(h + static_cast<uint64_t>(i)) % rows_);
+  }
 }
 
 }  // namespace userbench

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "client/bench/run_stats.h"
@@ -66,6 +67,9 @@ class OpMix {
   OpMix(uint64_t seed, int read_percent, size_t rows)
       : seed_(seed), read_percent_(read_percent), rows_(rows) {}
   Op ForCall(uint64_t seq) const;
+  // The `n` dataset rows of batch read `seq`, each at random over the
+  // dataset as a single read's row is (the first is ForCall(seq).row).
+  void BatchRows(uint64_t seq, int n, std::vector<size_t>* rows) const;
 
  private:
   uint64_t seed_;

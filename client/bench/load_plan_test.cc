@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <set>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -62,6 +63,28 @@ TEST(OpMixTest, PureWorkloads) {
     EXPECT_EQ(reads.ForCall(seq).kind, OpKind::kRead);
     EXPECT_EQ(writes.ForCall(seq).kind, OpKind::kWrite);
   }
+}
+
+TEST(OpMixTest, BatchRowsAreReproducibleAndCoverTheDataset) {
+  const OpMix mix(7, 100, 50), same(7, 100, 50), other(8, 100, 50);
+  std::vector<size_t> rows, again, elsewhere;
+  std::set<size_t> seen;
+  int differ = 0;
+  for (uint64_t seq = 0; seq < 200; ++seq) {
+    mix.BatchRows(seq, 10, &rows);
+    same.BatchRows(seq, 10, &again);
+    other.BatchRows(seq, 10, &elsewhere);
+    ASSERT_EQ(rows.size(), 10u);
+    EXPECT_EQ(rows, again);
+    EXPECT_EQ(rows.front(), mix.ForCall(seq).row);
+    differ += rows != elsewhere ? 1 : 0;
+    for (size_t row : rows) {
+      ASSERT_LT(row, 50u);
+      seen.insert(row);
+    }
+  }
+  EXPECT_EQ(differ, 200);
+  EXPECT_EQ(seen.size(), 50u);
 }
 
 }  // namespace

@@ -28,6 +28,13 @@ double Throughput(const OpStats& stats, double seconds) {
   return seconds > 0 ? static_cast<double>(stats.ok) / seconds : 0;
 }
 
+// Users read per second: each successful batch call returns every id it
+// asked for, so batch sizes compare.
+double UsersPerSecond(const RunReport& report) {
+  return Throughput(report.stats.read, report.measured_seconds) *
+         report.config.workload.batch_size;
+}
+
 // The kinds of call present, with their names; "all" last when both are.
 std::vector<std::pair<std::string, OpStats>> Rows(const RunReport& report) {
   std::vector<std::pair<std::string, OpStats>> rows;
@@ -134,6 +141,10 @@ std::string FormatTable(const RunReport& report) {
         Millis(stats.latency.Quantile(0.999)), Millis(stats.latency.max()),
         stats.failed(), stats.late);
   }
+  if (config.batch()) {
+    absl::StrAppendFormat(&out, "batch: %d ids per call, %.1f users/s\n",
+                          config.workload.batch_size, UsersPerSecond(report));
+  }
   const OpStats total = report.stats.Total();
   if (!total.errors.empty()) {
     std::vector<std::string> errors;
@@ -179,6 +190,10 @@ std::string FormatJson(const RunReport& report) {
   const OpStats total = report.stats.Total();
   if (config.reads()) {
     field("read", JsonOpStats(report.stats.read, report.measured_seconds));
+  }
+  if (config.batch()) {
+    field("batch_size", absl::StrCat(config.workload.batch_size));
+    field("users_per_s", absl::StrFormat("%.1f", UsersPerSecond(report)));
   }
   if (config.writes()) {
     field("write", JsonOpStats(report.stats.write, report.measured_seconds));

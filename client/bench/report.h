@@ -22,7 +22,8 @@ struct RunReport {
   std::optional<ProcessWindow> client;
 };
 
-// Throughput counts successful calls per second of the measured window;
+// Throughput counts successful calls per second of the measured window
+// (a batch workload adds users/s: N times its successful calls/s);
 // latency covers every measured call, failed ones included; in the open
 // loop it runs from each call's scheduled time.
 

@@ -60,5 +60,20 @@ TEST(ReportTest, JsonCarriesThroughputPercentilesAndErrors) {
   EXPECT_THAT(json, HasSubstr("\"total\": {\"calls\": 101, \"ok\": 100"));
 }
 
+TEST(ReportTest, BatchReportsUsersPerSecond) {
+  RunReport report = MixedReport();
+  report.config.workload = Workload{100, 20};
+  // 99 successful calls of 20 ids in 2 s.
+  const std::string table = FormatTable(report);
+  EXPECT_THAT(table, HasSubstr("workload batch:20,"));
+  EXPECT_THAT(table, HasSubstr("\nbatch: 20 ids per call, 990.0 users/s\n"));
+  const std::string json = FormatJson(report);
+  EXPECT_THAT(json, HasSubstr("\"workload\": \"batch:20\""));
+  EXPECT_THAT(json, HasSubstr("\"throughput\": 49.5"));
+  EXPECT_THAT(json, HasSubstr("\"batch_size\": 20,\n"));
+  EXPECT_THAT(json, HasSubstr("\"users_per_s\": 990.0,\n"));
+  EXPECT_THAT(FormatJson(MixedReport()), Not(HasSubstr("users_per_s")));
+}
+
 }  // namespace
 }  // namespace userbench

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <ostream>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -67,8 +69,17 @@ absl::StatusOr<RunReport> RunService(const BenchConfig& config,
     ids = *std::move(prepared);
   }
   if (config.prepare_only) return RunReport();
+  std::string session_token;
+  if (config.reads() &&
+      config.consistency.level == ReadConsistency::Level::kSession) {
+    absl::StatusOr<std::string> token = SessionSeedToken(config, *stubs[0]);
+    if (!token.ok()) return token.status();
+    session_token = *std::move(token);
+    log << "session reads carry the token of a write made now, then of the "
+           "run's latest write\n";
+  }
   Recorder recorder;
-  ServiceLoad load(config, stubs, ids, &recorder);
+  ServiceLoad load(config, stubs, ids, std::move(session_token), &recorder);
   return Measure(
       config, recorder, [&](const RunWindow& window) { load.Run(window); },
       log);

@@ -166,4 +166,19 @@ absl::StatusOr<std::vector<uint64_t>> PrepareServiceDataset(
   return ids;
 }
 
+absl::StatusOr<std::string> SessionSeedToken(const BenchConfig& config,
+                                             UserService::Stub& stub) {
+  const std::string username =
+      WriteNames(config.prefix, WriteNames::RandomRunTag()).Username(0);
+  grpc::ClientContext context;
+  SetDeadline(&context, config.timeout);
+  userservice::v1::CreateUserRequest request;
+  request.set_username(username);
+  request.set_email(BenchEmail(username));
+  userservice::v1::CreateUserResponse response;
+  const grpc::Status status = stub.CreateUser(&context, request, &response);
+  if (!status.ok()) return CallError("writing for a session token", status);
+  return response.consistency_token();
+}
+
 }  // namespace userbench

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,6 +23,13 @@ absl::StatusOr<std::vector<uint64_t>> PrepareServiceDataset(
     const std::vector<std::unique_ptr<userservice::v1::UserService::Stub>>&
         stubs,
     std::ostream& log);
+
+// Creates one user of the run's own (a write name, never a dataset row) and
+// returns the write's consistency token. Session reads start with it, so
+// that they take the server's session path with a token even in a run
+// without writes, where they would otherwise behave as eventual reads.
+absl::StatusOr<std::string> SessionSeedToken(
+    const BenchConfig& config, userservice::v1::UserService::Stub& stub);
 
 }  // namespace userbench
 

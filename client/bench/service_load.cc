@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -27,11 +28,14 @@ using ::userservice::v1::UserService;
 struct ServiceLoad::Call {
   grpc::ClientContext context;
   grpc::Status status;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<
-      userservice::v1::GetUserResponse>>
+  std::unique_ptr<
+      grpc::ClientAsyncResponseReader<userservice::v1::GetUserResponse>>
       get_reader;
-  std::unique_ptr<grpc::ClientAsyncResponseReader<
-      userservice::v1::CreateUserResponse>>
+  std::unique_ptr<
+      grpc::ClientAsyncResponseReader<userservice::v1::BatchGetUsersResponse>>
+      batch_reader;
+  std::unique_ptr<
+      grpc::ClientAsyncResponseReader<userservice::v1::CreateUserResponse>>
       create_reader;
   OpKind kind = OpKind::kRead;
   int slot = -1;
@@ -39,6 +43,8 @@ struct ServiceLoad::Call {
   int64_t sent_ns = 0;
   userservice::v1::GetUserRequest get_request;
   userservice::v1::GetUserResponse get_response;
+  userservice::v1::BatchGetUsersRequest batch_request;
+  userservice::v1::BatchGetUsersResponse batch_response;
   userservice::v1::CreateUserRequest create_request;
   userservice::v1::CreateUserResponse create_response;
 };
@@ -46,13 +52,15 @@ struct ServiceLoad::Call {
 ServiceLoad::ServiceLoad(
     const BenchConfig& config,
     const std::vector<std::unique_ptr<UserService::Stub>>& stubs,
-    const std::vector<uint64_t>& ids, Recorder* recorder)
+    const std::vector<uint64_t>& ids, std::string session_token,
+    Recorder* recorder)
     : config_(config),
       stubs_(stubs),
       ids_(ids),
       recorder_(recorder),
       mix_(config.seed, config.workload.read_percent, ids.size()),
-      names_(config.prefix, WriteNames::RandomRunTag()) {}
+      names_(config.prefix, WriteNames::RandomRunTag()),
+      latest_token_(std::move(session_token)) {}
 
 void ServiceLoad::Run(const RunWindow& window) {
   window_ = window;
@@ -118,7 +126,8 @@ void ServiceLoad::RunOpenLoop() {
   }
 }
 
-std::string ServiceLoad::LatestToken() {
+std::string ServiceLoad::SessionToken() {
+  if (config_.consistency.level != ReadConsistency::Level::kSession) return "";
   absl::MutexLock lock(&token_mu_);
   return latest_token_;
 }
@@ -140,12 +149,24 @@ void ServiceLoad::Send(int slot, int64_t intended_ns) {
   // one queue and never wakes another thread.
   grpc::CompletionQueue* cq =
       cqs_[(slot >= 0 ? static_cast<size_t>(slot) : seq) % cqs_.size()].get();
-  if (op.kind == OpKind::kRead) {
+  Start(call, op, seq, stub, cq);
+}
+
+void ServiceLoad::Start(Call* call, const Op& op, uint64_t seq,
+                        UserService::Stub& stub, grpc::CompletionQueue* cq) {
+  if (op.kind == OpKind::kRead && config_.batch()) {
+    std::vector<size_t> rows;
+    mix_.BatchRows(seq, config_.workload.batch_size, &rows);
+    for (size_t row : rows) call->batch_request.add_ids(ids_[row]);
+    SetReadOptions(config_.consistency, SessionToken(),
+                   call->batch_request.mutable_read_options());
+    call->sent_ns = NowNanos();
+    call->batch_reader =
+        stub.AsyncBatchGetUsers(&call->context, call->batch_request, cq);
+    call->batch_reader->Finish(&call->batch_response, &call->status, call);
+  } else if (op.kind == OpKind::kRead) {
     call->get_request.set_id(ids_[op.row]);
-    SetReadOptions(config_.consistency,
-                   config_.consistency.level == ReadConsistency::Level::kSession
-                       ? LatestToken()
-                       : std::string(),
+    SetReadOptions(config_.consistency, SessionToken(),
                    call->get_request.mutable_read_options());
     call->sent_ns = NowNanos();
     call->get_reader = stub.AsyncGetUser(&call->context, call->get_request, cq);

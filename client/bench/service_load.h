@@ -35,12 +35,14 @@ namespace userbench {
 class ServiceLoad {
  public:
   // `stubs` (one per channel) and `ids` (the dataset, read at random) must
-  // outlive the object.
+  // outlive the object. Session reads carry `session_token` until a write
+  // of the run completes, then the latest write's token.
   ServiceLoad(
       const BenchConfig& config,
       const std::vector<std::unique_ptr<userservice::v1::UserService::Stub>>&
           stubs,
-      const std::vector<uint64_t>& ids, Recorder* recorder);
+      const std::vector<uint64_t>& ids, std::string session_token,
+      Recorder* recorder);
 
   // Runs the load over `window` (which should start about now) and
   // returns when every call sent has completed.
@@ -55,8 +57,15 @@ class ServiceLoad {
   // Starts the next call of the sequence; `slot` is the closed-loop slot
   // it belongs to, or -1.
   void Send(int slot, int64_t intended_ns);
+  // Sends call number `seq`, which does `op`, on `stub` with replies to
+  // `cq`.
+  void Start(Call* call, const Op& op, uint64_t seq,
+             userservice::v1::UserService::Stub& stub,
+             grpc::CompletionQueue* cq);
   void Finish(Call* call, const grpc::Status& status);
-  std::string LatestToken();
+  // The token a read carries: the latest write's with session
+  // consistency, else none.
+  std::string SessionToken();
   bool SlotFree() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return in_flight_ < config_.concurrency;
   }

@@ -5,11 +5,13 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
@@ -25,6 +27,10 @@ namespace userctl {
 namespace {
 
 constexpr absl::string_view kDefaultAddr = "localhost:50051";
+// ReadOptions takes consistency_token and up to 64 consistency_tokens.
+constexpr size_t kMaxTokens = 1 + 64;
+// BatchGetUsersRequest takes up to 1000 ids.
+constexpr size_t kMaxBatchIds = 1000;
 
 absl::Status CommandError(absl::string_view command,
                           absl::string_view problem) {
@@ -79,6 +85,23 @@ absl::StatusOr<uint64_t> ParseIdArg(absl::string_view command,
   return id;
 }
 
+// `get`'s IDs: any number up to what one BatchGetUsers call takes.
+absl::StatusOr<std::vector<uint64_t>> ParseIdArgs(
+    absl::string_view command, absl::Span<const std::string> args) {
+  if (args.size() > kMaxBatchIds) {
+    return CommandError(
+        command, absl::StrCat(args.size(), " IDs given, at most ", kMaxBatchIds,
+                              " are accepted"));
+  }
+  std::vector<uint64_t> ids;
+  for (const std::string& arg : args) {
+    absl::StatusOr<uint64_t> id = ParseUserId(arg);
+    if (!id.ok()) return CommandError(command, id.status().message());
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
 absl::StatusOr<GlobalOptions> ParseGlobalOptions(
     const FlagValues& flags, const std::optional<std::string>& env_addr) {
   GlobalOptions options;
@@ -120,6 +143,25 @@ absl::StatusOr<GlobalOptions> ParseGlobalOptions(
   return options;
 }
 
+// The tokens of every --token value: a consistency token is base64url
+// after a version prefix, so it never holds a comma.
+absl::StatusOr<std::vector<std::string>> SplitTokens(
+    const std::vector<std::string>& values) {
+  std::vector<std::string> tokens;
+  for (const std::string& value : values) {
+    for (absl::string_view token :
+         absl::StrSplit(value, ',', absl::SkipWhitespace())) {
+      tokens.emplace_back(absl::StripAsciiWhitespace(token));
+    }
+  }
+  if (tokens.size() > kMaxTokens) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--token: ", tokens.size(), " tokens given, at most ",
+                     kMaxTokens, " are accepted"));
+  }
+  return tokens;
+}
+
 // Returns nullopt when every read flag is at its default, so requests then
 // carry no read_options at all and the server applies its own default.
 absl::StatusOr<std::optional<userservice::v1::ReadOptions>> ParseReadOptions(
@@ -130,7 +172,15 @@ absl::StatusOr<std::optional<userservice::v1::ReadOptions>> ParseReadOptions(
 
   userservice::v1::ReadOptions read_options;
   read_options.set_consistency(*consistency);
-  read_options.set_consistency_token(flags.token);
+  absl::StatusOr<std::vector<std::string>> tokens = SplitTokens(flags.tokens);
+  if (!tokens.ok()) return tokens.status();
+  for (std::string& token : *tokens) {
+    if (read_options.consistency_token().empty()) {
+      read_options.set_consistency_token(std::move(token));
+    } else {
+      read_options.add_consistency_tokens(std::move(token));
+    }
+  }
   if (flags.max_staleness.has_value()) {
     const absl::Duration staleness = *flags.max_staleness;
     if (staleness < absl::ZeroDuration() ||
@@ -178,20 +228,28 @@ absl::StatusOr<Command> ParseGet(
       !status.ok()) {
     return status;
   }
-  if (absl::Status status = CheckArgCount(kName, args, 1); !status.ok()) {
-    return status;
+  const int key_kinds = static_cast<int>(!args.empty()) +
+                        static_cast<int>(flags.username.has_value()) +
+                        static_cast<int>(flags.email.has_value());
+  if (key_kinds != 1) {
+    // BatchGetUsers reads by id only, so names and emails go one at a time.
+    return CommandError(kName,
+                        "give one or more IDs, or exactly one of --username "
+                        "or --email");
   }
-  const int keys = static_cast<int>(!args.empty()) +
-                   static_cast<int>(flags.username.has_value()) +
-                   static_cast<int>(flags.email.has_value());
-  if (keys != 1) {
-    return CommandError(kName, "give exactly one of ID, --username or --email");
+  absl::StatusOr<std::vector<uint64_t>> ids = ParseIdArgs(kName, args);
+  if (!ids.ok()) return ids.status();
+  if (ids->size() > 1) {
+    BatchGetCommand command;
+    command.request.mutable_ids()->Add(ids->begin(), ids->end());
+    if (read_options.has_value()) {
+      *command.request.mutable_read_options() = *read_options;
+    }
+    return command;
   }
   GetCommand command;
-  if (!args.empty()) {
-    absl::StatusOr<uint64_t> id = ParseIdArg(kName, args);
-    if (!id.ok()) return id.status();
-    command.request.set_id(*id);
+  if (!ids->empty()) {
+    command.request.set_id(ids->front());
   } else if (flags.username.has_value()) {
     command.request.set_username(*flags.username);
   } else {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "client/userctl/flag_values.h"
 #include "client/userctl/invocation.h"
@@ -142,35 +143,82 @@ TEST(GetTest, ByUsernameOrEmail) {
             "a@b");
 }
 
-TEST(GetTest, NeedsExactlyOneKey) {
+TEST(GetTest, NeedsIdsOrExactlyOneOtherKey) {
   FlagValues flags;
   EXPECT_EQ(Error({"get"}, flags),
-            "get: give exactly one of ID, --username or --email (usage: "
-            "userctl get ID | get --username U | get --email E)");
+            "get: give one or more IDs, or exactly one of --username or "
+            "--email (usage: userctl get ID [ID...] | get --username U | get "
+            "--email E)");
   flags.username.emplace("alice");
-  EXPECT_THAT(Error({"get", "1"}, flags), HasSubstr("exactly one"));
+  EXPECT_THAT(Error({"get", "1"}, flags), HasSubstr("one or more IDs"));
+  EXPECT_THAT(Error({"get", "1", "2"}, flags), HasSubstr("one or more IDs"));
   flags.email.emplace("a@b");
-  EXPECT_THAT(Error({"get"}, flags), HasSubstr("exactly one"));
-  EXPECT_THAT(Error({"get", "1", "2"}), HasSubstr("unexpected argument \"2\""));
+  EXPECT_THAT(Error({"get"}, flags), HasSubstr("one or more IDs"));
 }
 
-TEST(GetTest, ValidatesId) {
+TEST(GetTest, ValidatesEveryId) {
   EXPECT_THAT(Error({"get", "abc"}), HasSubstr("invalid user ID \"abc\""));
   EXPECT_THAT(Error({"get", "0"}), HasSubstr("invalid user ID \"0\""));
   EXPECT_THAT(Error({"get", "-3"}), HasSubstr("invalid user ID \"-3\""));
+  EXPECT_THAT(Error({"get", "1", "2", "x"}),
+              HasSubstr("invalid user ID \"x\""));
+}
+
+TEST(GetTest, SeveralIdsAreOneBatchInTheOrderGiven) {
+  FlagValues flags;
+  flags.consistency = "strong";
+  const BatchGetCommand command =
+      CommandOf<BatchGetCommand>(Parse({"get", "7", "3", "7"}, flags));
+  EXPECT_THAT(command.request.ids(), ElementsAre(7u, 3u, 7u));
+  EXPECT_EQ(command.request.read_options().consistency(),
+            userservice::v1::CONSISTENCY_STRONG);
+  EXPECT_FALSE(CommandOf<BatchGetCommand>(Parse({"get", "1", "2"}))
+                   .request.has_read_options());
+}
+
+TEST(GetTest, AtMostAThousandIds) {
+  std::vector<std::string> args = {"get"};
+  for (int i = 1; i <= 1000; ++i) args.push_back(std::to_string(i));
+  EXPECT_EQ(CommandOf<BatchGetCommand>(Parse(args)).request.ids_size(), 1000);
+  args.push_back("1001");
+  EXPECT_THAT(Error(args), HasSubstr("1001 IDs given, at most 1000"));
 }
 
 TEST(GetTest, CarriesReadOptions) {
   FlagValues flags;
   flags.consistency = "session";
-  flags.token = "tok";
+  flags.tokens = {"tok"};
   flags.max_staleness = absl::Milliseconds(1500);
   const GetCommand command = CommandOf<GetCommand>(Parse({"get", "1"}, flags));
   const userservice::v1::ReadOptions& read = command.request.read_options();
   EXPECT_EQ(read.consistency(), userservice::v1::CONSISTENCY_SESSION);
   EXPECT_EQ(read.consistency_token(), "tok");
+  EXPECT_THAT(read.consistency_tokens(), ElementsAre());
   EXPECT_EQ(read.max_staleness().seconds(), 1);
   EXPECT_EQ(read.max_staleness().nanos(), 500000000);
+}
+
+TEST(GetTest, FirstTokenAndTheRestGoToTheTwoFields) {
+  FlagValues flags;
+  flags.tokens = {"v1.a", " v1.b , v1.c,", "v1.d"};
+  const userservice::v1::ReadOptions read =
+      CommandOf<BatchGetCommand>(Parse({"get", "1", "2"}, flags))
+          .request.read_options();
+  EXPECT_EQ(read.consistency(), userservice::v1::CONSISTENCY_UNSPECIFIED);
+  EXPECT_EQ(read.consistency_token(), "v1.a");
+  EXPECT_THAT(read.consistency_tokens(), ElementsAre("v1.b", "v1.c", "v1.d"));
+}
+
+TEST(GetTest, AtMostSixtyFiveTokens) {
+  FlagValues flags;
+  for (int i = 0; i < 65; ++i) flags.tokens.push_back(absl::StrCat("v1.", i));
+  EXPECT_EQ(CommandOf<GetCommand>(Parse({"get", "1"}, flags))
+                .request.read_options()
+                .consistency_tokens_size(),
+            64);
+  flags.tokens.push_back("v1.x");
+  EXPECT_EQ(Error({"get", "1"}, flags),
+            "--token: 66 tokens given, at most 65 are accepted");
 }
 
 TEST(GetTest, ZeroMaxStalenessIsStillSent) {
@@ -209,6 +257,15 @@ TEST(ListTest, AllPagesByDefault) {
   EXPECT_EQ(command.request.page_token(), "");
   EXPECT_EQ(command.request.read_options().consistency(),
             userservice::v1::CONSISTENCY_STRONG);
+}
+
+TEST(ListTest, CarriesTokens) {
+  FlagValues flags;
+  flags.tokens = {"v1.a,v1.b"};
+  const ListCommand command = CommandOf<ListCommand>(Parse({"list"}, flags));
+  EXPECT_EQ(command.request.read_options().consistency_token(), "v1.a");
+  EXPECT_THAT(command.request.read_options().consistency_tokens(),
+              ElementsAre("v1.b"));
 }
 
 TEST(ListTest, OnePageWithPageTokenOrAllFalse) {

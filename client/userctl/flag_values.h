@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 
@@ -22,7 +23,9 @@ struct FlagValues {
   absl::Duration timeout = absl::Seconds(5);
   std::string format = "json";
   std::string consistency = "unspecified";
-  std::string token;
+  // Every --token value, in order, as given (each may hold several
+  // comma-separated tokens).
+  std::vector<std::string> tokens;
   std::optional<absl::Duration> max_staleness;
   bool verbose = false;
   std::string x_request_id;

@@ -3,11 +3,54 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "client/userctl/usage.h"
 #include "server/common/command_line.h"
+
+namespace userctl {
+namespace {
+
+// Abseil keeps only the last value of a flag given twice; --token keeps
+// every value given, so that `--token A --token B` sends both. Filled by the
+// flag's update callback, emptied before each parse.
+class TokenValues {
+ public:
+  void Add(std::string value) {
+    // The callback also runs when the flag is registered or restored to its
+    // default; an empty value names no token either way.
+    if (value.empty()) return;
+    absl::MutexLock lock(&mu_);
+    values_.push_back(std::move(value));
+  }
+  void Clear() {
+    absl::MutexLock lock(&mu_);
+    values_.clear();
+  }
+  std::vector<std::string> Get() {
+    absl::MutexLock lock(&mu_);
+    return values_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> values_ ABSL_GUARDED_BY(mu_);
+};
+
+TokenValues& GivenTokens() {
+  static TokenValues* const values = new TokenValues;
+  return *values;
+}
+
+}  // namespace
+}  // namespace userctl
 
 // These help strings are the flags' part of `userctl help`: each line fits
 // in 80 columns once HelpText indents it by 6. Command flags default to
@@ -24,8 +67,11 @@ ABSL_FLAG(std::string, consistency, "unspecified",
           "bounded_staleness (or bounded), session, strong; CONSISTENCY_*\n"
           "names work too; any case.");
 ABSL_FLAG(std::string, token, "",
-          "For reads: the consistency_token of an earlier write, used with\n"
-          "--consistency=session.");
+          "For reads: a consistency_token from an earlier call (a write or a\n"
+          "read); the read sees at least what that call wrote or saw. Several\n"
+          "(from different calls): repeat the flag or separate them with\n"
+          "commas; the read reflects all of them.")
+    .OnUpdate([] { userctl::GivenTokens().Add(absl::GetFlag(FLAGS_token)); });
 ABSL_FLAG(std::optional<absl::Duration>, max_staleness, std::nullopt,
           "For reads: maximum data age with --consistency=bounded_staleness\n"
           "(sent only when given).");
@@ -84,13 +130,19 @@ const userservice::cli::CommandLineSpec& UserctlCommandLine() {
   return *spec;
 }
 
+absl::StatusOr<userservice::cli::ParsedCommandLine> ParseUserctlCommandLine(
+    absl::Span<const std::string> args) {
+  GivenTokens().Clear();
+  return userservice::cli::ParseCommandLine(UserctlCommandLine(), args);
+}
+
 FlagValues ReadFlagValues() {
   FlagValues values;
   values.addr = absl::GetFlag(FLAGS_addr);
   values.timeout = absl::GetFlag(FLAGS_timeout);
   values.format = absl::GetFlag(FLAGS_format);
   values.consistency = absl::GetFlag(FLAGS_consistency);
-  values.token = absl::GetFlag(FLAGS_token);
+  values.tokens = GivenTokens().Get();
   values.max_staleness = absl::GetFlag(FLAGS_max_staleness);
   values.verbose = absl::GetFlag(FLAGS_verbose);
   values.x_request_id = absl::GetFlag(FLAGS_x_request_id);

@@ -1,6 +1,10 @@
 #ifndef CLIENT_USERCTL_FLAGS_H_
 #define CLIENT_USERCTL_FLAGS_H_
 
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "client/userctl/flag_values.h"
 #include "server/common/command_line.h"
 
@@ -12,7 +16,13 @@ namespace userctl {
 // UsageText().
 const userservice::cli::CommandLineSpec& UserctlCommandLine();
 
-// Snapshot of userctl's flags; call after parsing UserctlCommandLine().
+// Parses `args` (argv without the program name) against
+// UserctlCommandLine(). Use this rather than ParseCommandLine directly: it
+// also starts the list of --token values afresh.
+absl::StatusOr<userservice::cli::ParsedCommandLine> ParseUserctlCommandLine(
+    absl::Span<const std::string> args);
+
+// Snapshot of userctl's flags; call after ParseUserctlCommandLine().
 FlagValues ReadFlagValues();
 
 }  // namespace userctl

@@ -15,6 +15,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 class UserctlCommandLineTest : public ::testing::Test {
  protected:
@@ -24,7 +25,7 @@ class UserctlCommandLineTest : public ::testing::Test {
 
 absl::StatusOr<userservice::cli::ParsedCommandLine> Parse(
     std::vector<std::string> args) {
-  return userservice::cli::ParseCommandLine(UserctlCommandLine(), args);
+  return ParseUserctlCommandLine(args);
 }
 
 absl::Status Check(std::vector<std::string> args) {
@@ -63,6 +64,20 @@ TEST_F(UserctlCommandLineTest, SetsTheFlagsAndKeepsTheCommand) {
   const FlagValues values = ReadFlagValues();
   EXPECT_EQ(values.username, "bob");
   EXPECT_EQ(values.page_size, 7);
+}
+
+// Abseil would keep only the last --token; every one is meant to be sent.
+TEST_F(UserctlCommandLineTest, KeepsEveryTokenFlagInOrder) {
+  ASSERT_TRUE(
+      Check({"--token=v1.a", "get", "1", "--token", "v1.b,v1.c", "--token="})
+          .ok());
+  EXPECT_THAT(ReadFlagValues().tokens, ElementsAre("v1.a", "v1.b,v1.c"));
+}
+
+TEST_F(UserctlCommandLineTest, EachParseStartsWithoutTokens) {
+  ASSERT_TRUE(Check({"--token=v1.a", "get", "1"}).ok());
+  ASSERT_TRUE(Check({"get", "1"}).ok());
+  EXPECT_THAT(ReadFlagValues().tokens, IsEmpty());
 }
 
 TEST_F(UserctlCommandLineTest, StopsAtDoubleDash) {

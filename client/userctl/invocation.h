@@ -35,6 +35,10 @@ struct CreateCommand {
 struct GetCommand {
   userservice::v1::GetUserRequest request;
 };
+// `get` with several ids.
+struct BatchGetCommand {
+  userservice::v1::BatchGetUsersRequest request;
+};
 struct ListCommand {
   // The first page's request; later pages only change page_token.
   userservice::v1::ListUsersRequest request;
@@ -47,8 +51,9 @@ struct DeleteCommand {
   userservice::v1::DeleteUserRequest request;
 };
 
-using Command = std::variant<HelpCommand, CreateCommand, GetCommand,
-                             ListCommand, UpdateCommand, DeleteCommand>;
+using Command =
+    std::variant<HelpCommand, CreateCommand, GetCommand, BatchGetCommand,
+                 ListCommand, UpdateCommand, DeleteCommand>;
 
 // A validated command line.
 struct Invocation {

@@ -9,6 +9,7 @@
 #include "google/protobuf/message.h"
 #include "google/protobuf/repeated_ptr_field.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/wrappers.pb.h"
 #include "userservice/v1/user_service.pb.h"
 
 namespace userctl {
@@ -40,14 +41,20 @@ absl::StatusOr<std::string> MessageToJson(
 }
 
 absl::StatusOr<std::string> UsersToJson(
-    const google::protobuf::RepeatedPtrField<userservice::v1::User>& users) {
+    const google::protobuf::RepeatedPtrField<userservice::v1::User>& users,
+    const std::string& consistency_token) {
   std::string json = "{\"users\":[";
   for (int i = 0; i < users.size(); ++i) {
     absl::StatusOr<std::string> user = ToCompactJson(users.Get(i));
     if (!user.ok()) return user.status();
     absl::StrAppend(&json, i == 0 ? "" : ",", *user);
   }
-  absl::StrAppend(&json, "]}");
+  // A StringValue prints as a bare JSON string, quoted and escaped.
+  google::protobuf::StringValue token;
+  token.set_value(consistency_token);
+  absl::StatusOr<std::string> token_json = ToCompactJson(token);
+  if (!token_json.ok()) return token_json.status();
+  absl::StrAppend(&json, "],\"consistency_token\":", *token_json, "}");
   return absl::StrCat(IndentJson(json), "\n");
 }
 

@@ -16,11 +16,12 @@ namespace userctl {
 absl::StatusOr<std::string> MessageToJson(
     const google::protobuf::Message& message);
 
-// {"users": [...]} with each user as in MessageToJson. This is what
-// ListUsersResponse would print without next_page_token, which is
-// meaningless once every page has been fetched.
+// {"users": [...], "consistency_token": "..."} with each user as in
+// MessageToJson. This is what ListUsersResponse would print without
+// next_page_token, which is meaningless once every page has been fetched.
 absl::StatusOr<std::string> UsersToJson(
-    const google::protobuf::RepeatedPtrField<userservice::v1::User>& users);
+    const google::protobuf::RepeatedPtrField<userservice::v1::User>& users,
+    const std::string& consistency_token);
 
 }  // namespace userctl
 

@@ -79,13 +79,22 @@ TEST(MessageToJsonTest, OnePageKeepsNextPageToken) {
   userservice::v1::ListUsersResponse response;
   absl::StatusOr<std::string> json = MessageToJson(response);
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(*json, "{\n  \"users\": [],\n  \"next_page_token\": \"\"\n}\n");
+  EXPECT_EQ(*json,
+            "{\n  \"users\": [],\n  \"next_page_token\": \"\",\n"
+            "  \"consistency_token\": \"\"\n}\n");
 }
 
 TEST(UsersToJsonTest, EmptyList) {
-  absl::StatusOr<std::string> json = UsersToJson({});
+  absl::StatusOr<std::string> json = UsersToJson({}, "v1.tok");
   ASSERT_TRUE(json.ok()) << json.status();
-  EXPECT_EQ(*json, "{\n  \"users\": []\n}\n");
+  EXPECT_EQ(*json,
+            "{\n  \"users\": [],\n  \"consistency_token\": \"v1.tok\"\n}\n");
+}
+
+TEST(UsersToJsonTest, EscapesTheToken) {
+  absl::StatusOr<std::string> json = UsersToJson({}, "a\"b\\c");
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_THAT(*json, HasSubstr("\"consistency_token\": \"a\\\"b\\\\c\"\n"));
 }
 
 TEST(UsersToJsonTest, ParsesBackAsAListWithoutPageToken) {
@@ -93,7 +102,7 @@ TEST(UsersToJsonTest, ParsesBackAsAListWithoutPageToken) {
   *users.Add() = SampleUser();
   *users.Add() = SampleUser();
   users.Mutable(1)->set_id(43);
-  absl::StatusOr<std::string> json = UsersToJson(users);
+  absl::StatusOr<std::string> json = UsersToJson(users, "v1.tok");
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_THAT(*json, Not(HasSubstr("next_page_token")));
   EXPECT_THAT(*json, HasSubstr("\n    {\n      \"id\": \"43\",\n"));
@@ -104,6 +113,7 @@ TEST(UsersToJsonTest, ParsesBackAsAListWithoutPageToken) {
   EXPECT_EQ(parsed.users(0).id(), 42u);
   EXPECT_EQ(parsed.users(1).id(), 43u);
   EXPECT_EQ(parsed.users(1).create_time().nanos(), 123456000);
+  EXPECT_EQ(parsed.consistency_token(), "v1.tok");
 }
 
 }  // namespace

@@ -43,8 +43,7 @@ int main(int argc, char* argv[]) {
   const std::vector<std::string> raw_args(argv + std::min(argc, 1),
                                           argv + argc);
   absl::StatusOr<userservice::cli::ParsedCommandLine> command_line =
-      userservice::cli::ParseCommandLine(userctl::UserctlCommandLine(),
-                                         raw_args);
+      userctl::ParseUserctlCommandLine(raw_args);
   if (!command_line.ok()) return UsageError(command_line.status());
   if (command_line->help) {
     std::cout << userctl::UsageText();

@@ -38,7 +38,16 @@ absl::StatusOr<std::string> RenderCreateUser(
 absl::StatusOr<std::string> RenderGetUser(
     const userservice::v1::GetUserResponse& response, OutputFormat format) {
   if (format == OutputFormat::kJson) return MessageToJson(response);
-  return OneUserTable(response.user());
+  return absl::StrCat(OneUserTable(response.user()),
+                      TokenLine(response.consistency_token()));
+}
+
+absl::StatusOr<std::string> RenderBatchGetUsers(
+    const userservice::v1::BatchGetUsersResponse& response,
+    OutputFormat format) {
+  if (format == OutputFormat::kJson) return MessageToJson(response);
+  return absl::StrCat(FormatUserTable(response.users()),
+                      TokenLine(response.consistency_token()));
 }
 
 absl::StatusOr<std::string> RenderUpdateUser(
@@ -62,14 +71,16 @@ absl::StatusOr<std::string> RenderUserPage(
     absl::StrAppend(&text, "next_page_token: ", response.next_page_token(),
                     "\n");
   }
-  return text;
+  return absl::StrCat(text, TokenLine(response.consistency_token()));
 }
 
 absl::StatusOr<std::string> RenderAllUsers(
     const google::protobuf::RepeatedPtrField<User>& users,
-    OutputFormat format) {
-  if (format == OutputFormat::kJson) return UsersToJson(users);
-  return FormatUserTable(users);
+    const std::string& consistency_token, OutputFormat format) {
+  if (format == OutputFormat::kJson) {
+    return UsersToJson(users, consistency_token);
+  }
+  return absl::StrCat(FormatUserTable(users), TokenLine(consistency_token));
 }
 
 }  // namespace userctl

@@ -18,6 +18,9 @@ absl::StatusOr<std::string> RenderCreateUser(
     const userservice::v1::CreateUserResponse& response, OutputFormat format);
 absl::StatusOr<std::string> RenderGetUser(
     const userservice::v1::GetUserResponse& response, OutputFormat format);
+absl::StatusOr<std::string> RenderBatchGetUsers(
+    const userservice::v1::BatchGetUsersResponse& response,
+    OutputFormat format);
 absl::StatusOr<std::string> RenderUpdateUser(
     const userservice::v1::UpdateUserResponse& response, OutputFormat format);
 absl::StatusOr<std::string> RenderDeleteUser(
@@ -27,10 +30,10 @@ absl::StatusOr<std::string> RenderDeleteUser(
 absl::StatusOr<std::string> RenderUserPage(
     const userservice::v1::ListUsersResponse& response, OutputFormat format);
 
-// Every page of `list`, concatenated.
+// Every page of `list`, concatenated, with the last page's token.
 absl::StatusOr<std::string> RenderAllUsers(
     const google::protobuf::RepeatedPtrField<userservice::v1::User>& users,
-    OutputFormat format);
+    const std::string& consistency_token, OutputFormat format);
 
 }  // namespace userctl
 

@@ -38,15 +38,28 @@ absl::Status WriteResult(std::ostream& out,
   return Write(out, render(*response, format));
 }
 
+// Whether each page's token goes with the next page's request, so that no
+// page shows older data than the pages before it and the last token covers
+// them all. Not when the first request leaves the level to the server: a
+// token would turn the later pages into session reads, weaker than a
+// server default of strong.
+bool ChainsPageTokens(const v1::ReadOptions& read_options) {
+  return read_options.consistency() != v1::CONSISTENCY_UNSPECIFIED ||
+         !read_options.consistency_token().empty();
+}
+
 absl::Status ListAllPages(UserClient& client, v1::ListUsersRequest request,
                           OutputFormat format, std::ostream& out) {
+  const bool chain = ChainsPageTokens(request.read_options());
   google::protobuf::RepeatedPtrField<v1::User> users;
+  std::string consistency_token;
   while (true) {
     absl::StatusOr<v1::ListUsersResponse> page = client.ListUsers(request);
     if (!page.ok()) return page.status();
     for (v1::User& user : *page->mutable_users()) {
       users.Add(std::move(user));
     }
+    consistency_token = page->consistency_token();
     if (page->next_page_token().empty()) break;
     // A server handing back the token it was given would loop forever.
     if (page->next_page_token() == request.page_token()) {
@@ -55,8 +68,13 @@ absl::Status ListAllPages(UserClient& client, v1::ListUsersRequest request,
                        page->next_page_token(), "\"); giving up"));
     }
     request.set_page_token(page->next_page_token());
+    if (chain && !consistency_token.empty()) {
+      // It covers the request's tokens, which need not be sent again.
+      request.mutable_read_options()->set_consistency_token(consistency_token);
+      request.mutable_read_options()->clear_consistency_tokens();
+    }
   }
-  return Write(out, RenderAllUsers(users, format));
+  return Write(out, RenderAllUsers(users, consistency_token, format));
 }
 
 class CommandRunner {
@@ -74,6 +92,10 @@ class CommandRunner {
   absl::Status operator()(const GetCommand& command) {
     return WriteResult(out_, client_.GetUser(command.request), format_,
                        RenderGetUser);
+  }
+  absl::Status operator()(const BatchGetCommand& command) {
+    return WriteResult(out_, client_.BatchGetUsers(command.request), format_,
+                       RenderBatchGetUsers);
   }
   absl::Status operator()(const ListCommand& command) {
     if (command.all_pages) {

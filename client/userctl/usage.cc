@@ -20,9 +20,12 @@ constexpr CommandDoc kCommands[] = {
     {"create", "create --username U --email E [--request-id R]",
      "      Create a user. With --request-id a retry returns the user created\n"
      "      by the first call instead of failing with ALREADY_EXISTS.\n"},
-    {"get", "get ID | get --username U | get --email E",
-     "      Read one user by exactly one key (username and email match\n"
-     "      case-insensitively).\n"},
+    {"get", "get ID [ID...] | get --username U | get --email E",
+     "      Read users by ID, or one user by username or email (matched\n"
+     "      case-insensitively). Several IDs (at most 1000) are one\n"
+     "      BatchGetUsers call: the users in the order given, a repeated ID\n"
+     "      twice, and NOT_FOUND naming the missing IDs if any is missing.\n"
+     "      --username and --email read one user per command.\n"},
     {"list", "list [--page-size N] [--page-token T] [--all=false]",
      "      List users by ascending ID. Fetches every page, each with its own\n"
      "      --timeout, unless --page-token is given or --all=false: then it\n"
@@ -48,25 +51,37 @@ constexpr absl::string_view kDetails =
     R"txt(
 ID is a positive integer. With --expected-version V (update, delete) the
 write fails with ABORTED unless the stored version is V; 0 means no check.
+
+Every command but help prints the consistency_token of its response. A read
+given it with --token (and --consistency unspecified or session) sees at
+least what that call wrote or saw, on any server or replica. Tokens from
+several calls: --token T1 --token T2, or --token T1,T2; the read reflects
+all of them, and its own token covers them. list over all pages sends each
+page's token with the next page's request, so later pages never show older
+data, and prints the last one; it does not when neither --consistency nor
+--token is given, so that every page keeps the server's default level.
 )txt";
 
 constexpr absl::string_view kEpilogue =
     R"txt(Output on stdout (--format=json|table):
   json   One JSON document indented by 2 spaces: the RPC response, i.e.
-           create, update  {"user": {...}, "consistency_token": "..."}
-           get             {"user": {...}}
+           create, update,
+           get             {"user": {...}, "consistency_token": "..."}
+           get ID ID...    {"users": [...], "consistency_token": "..."}
            delete          {"consistency_token": "..."}
-           list, one page  {"users": [...], "next_page_token": "..."}
-         except that list over all pages prints {"users": [...]}.
+           list, one page  {"users": [...], "next_page_token": "...",
+                            "consistency_token": "..."}
+         except that list over all pages prints
+         {"users": [...], "consistency_token": "..."}.
          Proto3 JSON mapping with proto field names and default values
          included: a user has "id", "username", "email", "version",
          "create_time", "update_time"; id and version (64-bit) are strings,
          times are RFC 3339 UTC strings.
   table  Aligned columns ID USERNAME EMAIL VERSION CREATED UPDATED (UTC,
-         whole seconds). create and update add a line
-         "consistency_token: T"; delete prints only that line; a list
-         page with more to come adds "next_page_token: T"; an empty list
-         prints the header and "(no users)".
+         whole seconds), then a line "consistency_token: T"; delete
+         prints only that line; a list page with more to come adds
+         "next_page_token: T" before it; an empty list prints the header
+         and "(no users)".
 
 Exit codes:
   0        success
@@ -82,6 +97,7 @@ Examples:
   userctl --format=table list
   userctl create --username alice --email alice@example.com
   userctl get --email alice@example.com --consistency=strong
+  userctl get 42 43 44 --token "$TOKEN_A" --token "$TOKEN_B"
   userctl update 42 --email alice@example.org --expected-version 1
 )txt";
 

@@ -81,6 +81,12 @@ absl::StatusOr<v1::GetUserResponse> UserClient::GetUser(
               request);
 }
 
+absl::StatusOr<v1::BatchGetUsersResponse> UserClient::BatchGetUsers(
+    const v1::BatchGetUsersRequest& request) {
+  return Call(&v1::UserService::StubInterface::BatchGetUsers, CallKind::kRead,
+              request);
+}
+
 absl::StatusOr<v1::ListUsersResponse> UserClient::ListUsers(
     const v1::ListUsersRequest& request) {
   return Call(&v1::UserService::StubInterface::ListUsers, CallKind::kRead,

@@ -30,6 +30,8 @@ class UserClient {
       const userservice::v1::CreateUserRequest& request);
   absl::StatusOr<userservice::v1::GetUserResponse> GetUser(
       const userservice::v1::GetUserRequest& request);
+  absl::StatusOr<userservice::v1::BatchGetUsersResponse> BatchGetUsers(
+      const userservice::v1::BatchGetUsersRequest& request);
   absl::StatusOr<userservice::v1::ListUsersResponse> ListUsers(
       const userservice::v1::ListUsersRequest& request);
   absl::StatusOr<userservice::v1::UpdateUserResponse> UpdateUser(

@@ -49,7 +49,8 @@ constexpr int64_t kCreateSeconds = 1700000000;  // 2023-11-14T22:13:20Z
 
 // An in-memory UserService with the documented semantics userctl relies on:
 // ids from 1, keyset page tokens (the last id as text), version checks, and
-// x-served-by on reads. It records the last read and update request.
+// x-served-by and a consistency token on reads. It records the last read,
+// batch and update request and every page request.
 class FakeUserService final : public v1::UserService::Service {
  public:
   grpc::Status CreateUser(grpc::ServerContext* context,
@@ -88,10 +89,37 @@ class FakeUserService final : public v1::UserService::Service {
           (request->has_email() &&
            absl::EqualsIgnoreCase(request->email(), user.email()))) {
         *response->mutable_user() = user;
+        response->set_consistency_token(ReadToken());
         return grpc::Status::OK;
       }
     }
     return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such user");
+  }
+
+  grpc::Status BatchGetUsers(grpc::ServerContext* context,
+                             const v1::BatchGetUsersRequest* request,
+                             v1::BatchGetUsersResponse* response) override {
+    context->AddInitialMetadata("x-served-by", "replica-2");
+    std::lock_guard<std::mutex> lock(mu_);
+    last_batch_ = *request;
+    last_read_options_ = request->read_options();
+    std::vector<std::string> missing;
+    for (uint64_t id : request->ids()) {
+      auto it = users_.find(id);
+      if (it == users_.end()) {
+        missing.push_back(absl::StrCat(id));
+      } else {
+        *response->add_users() = it->second;
+      }
+    }
+    if (!missing.empty()) {
+      response->Clear();
+      return grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          absl::StrCat("no users with ids ", absl::StrJoin(missing, ", ")));
+    }
+    response->set_consistency_token(ReadToken());
+    return grpc::Status::OK;
   }
 
   grpc::Status ListUsers(grpc::ServerContext* context,
@@ -101,6 +129,7 @@ class FakeUserService final : public v1::UserService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     ++list_calls_;
     last_read_options_ = request->read_options();
+    list_read_options_.push_back(request->read_options());
     if (request->page_size() > 1000) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "page_size must be at most 1000");
@@ -120,6 +149,8 @@ class FakeUserService final : public v1::UserService::Service {
       }
       *response->add_users() = it->second;
     }
+    response->set_consistency_token(
+        absl::StrCat(ReadToken(), "-page-", list_calls_));
     return grpc::Status::OK;
   }
 
@@ -174,6 +205,15 @@ class FakeUserService final : public v1::UserService::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return last_read_options_;
   }
+  // The read options of every ListUsers call, in order.
+  std::vector<v1::ReadOptions> list_read_options() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return list_read_options_;
+  }
+  v1::BatchGetUsersRequest last_batch() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_batch_;
+  }
   v1::UpdateUserRequest last_update() {
     std::lock_guard<std::mutex> lock(mu_);
     return last_update_;
@@ -181,6 +221,8 @@ class FakeUserService final : public v1::UserService::Service {
 
  private:
   std::string NextToken() { return absl::StrCat("tok-", ++writes_); }
+  // A read's token covers every write so far.
+  std::string ReadToken() { return absl::StrCat("read-tok-", writes_); }
 
   std::mutex mu_;
   std::map<uint64_t, v1::User> users_;
@@ -188,6 +230,8 @@ class FakeUserService final : public v1::UserService::Service {
   int writes_ = 0;
   int list_calls_ = 0;
   v1::ReadOptions last_read_options_;
+  std::vector<v1::ReadOptions> list_read_options_;
+  v1::BatchGetUsersRequest last_batch_;
   v1::UpdateUserRequest last_update_;
 };
 
@@ -372,6 +416,69 @@ TEST_F(UserctlTest, GetWithoutReadFlagsSendsNoReadOptions) {
   EXPECT_EQ(service_.last_read_options().ByteSizeLong(), 0u);
 }
 
+TEST_F(UserctlTest, GetShowsTheReadTokenInJsonAndTable) {
+  CreateUsers(1);
+  RunResult result = Run({"get", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_THAT(result.out,
+              HasSubstr("  },\n  \"consistency_token\": \"read-tok-1\"\n}\n"));
+  result = Run({"--format=table", "get", "--username=user1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "ID  USERNAME  EMAIL              VERSION  CREATED               "
+            "UPDATED\n"
+            "1   user1     user1@example.com  1        2023-11-14T22:13:20Z  "
+            "2023-11-14T22:13:20Z\n"
+            "consistency_token: read-tok-1\n");
+}
+
+TEST_F(UserctlTest, GetSeveralIdsIsOneBatchInRequestOrder) {
+  CreateUsers(3);
+  const RunResult result =
+      Run({"get", "3", "1", "3", "--consistency=session", "--token=tok-1",
+           "--token", "tok-2,tok-3", "--verbose"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const v1::BatchGetUsersRequest request = service_.last_batch();
+  EXPECT_THAT(request.ids(), ElementsAre(3u, 1u, 3u));
+  EXPECT_EQ(request.read_options().consistency(), v1::CONSISTENCY_SESSION);
+  EXPECT_EQ(request.read_options().consistency_token(), "tok-1");
+  EXPECT_THAT(request.read_options().consistency_tokens(),
+              ElementsAre("tok-2", "tok-3"));
+  EXPECT_THAT(result.err, StartsWith("served-by: replica-2\nduration: "));
+
+  EXPECT_THAT(result.out, StartsWith("{\n  \"users\": [\n    {\n"));
+  EXPECT_THAT(result.out,
+              HasSubstr("  ],\n  \"consistency_token\": \"read-tok-3\"\n}\n"));
+  const auto response = ParseJson<v1::BatchGetUsersResponse>(result.out);
+  ASSERT_EQ(response.users_size(), 3);
+  EXPECT_EQ(response.users(0).id(), 3u);
+  EXPECT_EQ(response.users(1).id(), 1u);
+  EXPECT_EQ(response.users(2).id(), 3u);
+  EXPECT_EQ(response.consistency_token(), "read-tok-3");
+}
+
+TEST_F(UserctlTest, GetSeveralIdsTable) {
+  CreateUsers(2);
+  const RunResult result = Run({"--format=table", "get", "2", "1"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(result.out,
+            "ID  USERNAME  EMAIL              VERSION  CREATED               "
+            "UPDATED\n"
+            "2   user2     user2@example.com  1        2023-11-14T22:13:20Z  "
+            "2023-11-14T22:13:20Z\n"
+            "1   user1     user1@example.com  1        2023-11-14T22:13:20Z  "
+            "2023-11-14T22:13:20Z\n"
+            "consistency_token: read-tok-2\n");
+}
+
+TEST_F(UserctlTest, GetSeveralIdsWithMissingOnesExitsFifteen) {
+  CreateUsers(1);
+  const RunResult result = Run({"get", "9", "1", "5"});
+  EXPECT_EQ(result.exit_code, 15);
+  EXPECT_THAT(result.out, IsEmpty());
+  EXPECT_EQ(result.err, "error: NOT_FOUND: no users with ids 9, 5\n");
+}
+
 TEST_F(UserctlTest, GetMissingUserExitsFifteen) {
   const RunResult result = Run({"get", "99"});
   EXPECT_EQ(result.exit_code, 15);
@@ -415,17 +522,55 @@ TEST_F(UserctlTest, ListTableOfAllUsers) {
             "2   user2     user2@example.com  1        2023-11-14T22:13:20Z  "
             "2023-11-14T22:13:20Z\n"
             "3   user3     user3@example.com  1        2023-11-14T22:13:20Z  "
-            "2023-11-14T22:13:20Z\n");
+            "2023-11-14T22:13:20Z\n"
+            "consistency_token: read-tok-3-page-2\n");
+}
+
+// Each page's token goes with the next page, replacing the caller's tokens
+// it covers; the output carries the last page's.
+TEST_F(UserctlTest, ListPassesEachPageTokenToTheNextPage) {
+  CreateUsers(5);
+  const RunResult result = Run({"list", "--page-size=2", "--token=tok-1,tok-2",
+                                "--consistency=session"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<v1::ReadOptions> pages = service_.list_read_options();
+  ASSERT_EQ(pages.size(), 3u);
+  EXPECT_EQ(pages[0].consistency_token(), "tok-1");
+  EXPECT_THAT(pages[0].consistency_tokens(), ElementsAre("tok-2"));
+  EXPECT_EQ(pages[1].consistency_token(), "read-tok-5-page-1");
+  EXPECT_THAT(pages[1].consistency_tokens(), IsEmpty());
+  EXPECT_EQ(pages[2].consistency_token(), "read-tok-5-page-2");
+  for (const v1::ReadOptions& page : pages) {
+    EXPECT_EQ(page.consistency(), v1::CONSISTENCY_SESSION);
+  }
+  EXPECT_THAT(
+      result.out,
+      HasSubstr("  ],\n  \"consistency_token\": \"read-tok-5-page-3\"\n}\n"));
+}
+
+// A token would turn the later pages into session reads.
+TEST_F(UserctlTest, ListWithoutReadFlagsKeepsTheServerDefaultOnEveryPage) {
+  CreateUsers(3);
+  const RunResult result = Run({"list", "--page-size=2"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  const std::vector<v1::ReadOptions> pages = service_.list_read_options();
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_EQ(pages[1].ByteSizeLong(), 0u);
+  const auto response = ParseJson<v1::ListUsersResponse>(result.out);
+  EXPECT_EQ(response.consistency_token(), "read-tok-3-page-2");
 }
 
 TEST_F(UserctlTest, EmptyList) {
   RunResult result = Run({"list"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_EQ(result.out, "{\n  \"users\": []\n}\n");
+  EXPECT_EQ(result.out,
+            "{\n  \"users\": [],\n  \"consistency_token\": "
+            "\"read-tok-0-page-1\"\n}\n");
   result = Run({"list", "--format=table"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out,
-            "ID  USERNAME  EMAIL  VERSION  CREATED  UPDATED\n(no users)\n");
+            "ID  USERNAME  EMAIL  VERSION  CREATED  UPDATED\n(no users)\n"
+            "consistency_token: read-tok-0-page-2\n");
 }
 
 TEST_F(UserctlTest, ListOnePage) {
@@ -445,9 +590,12 @@ TEST_F(UserctlTest, ListOnePage) {
   EXPECT_EQ(page.users(0).id(), 3u);
   EXPECT_THAT(result.out, HasSubstr("\"next_page_token\": \"\""));
 
+  EXPECT_EQ(page.consistency_token(), "read-tok-3-page-2");
+
   result = Run({"list", "--page-size=1", "--noall", "--format=table"});
   ASSERT_EQ(result.exit_code, 0) << result.err;
-  EXPECT_THAT(result.out, HasSubstr("\nnext_page_token: 1\n"));
+  EXPECT_THAT(result.out, HasSubstr("\nnext_page_token: 1\n"
+                                    "consistency_token: read-tok-3-page-3\n"));
 }
 
 // Scripts written for Abseil's underscore names keep working.
@@ -543,6 +691,8 @@ TEST(UserctlUsageTest, UsageErrorsExitTwoWithAMessage) {
       {"get", "0"},
       {"get"},
       {"get", "1", "--username=a"},
+      {"get", "1", "2", "x"},
+      {"get", "--username=a", "--email=b"},
       {"--bogus", "list"},
       {"list", "--page-sise=2"},
       {"list", "--page-size"},
@@ -585,6 +735,7 @@ TEST(UserctlUsageTest, HelpPrintsUsageAndExitsZero) {
     EXPECT_THAT(result.out, HasSubstr("Usage: userctl [flags] COMMAND"));
     EXPECT_THAT(result.out, HasSubstr("10+CODE"));
     EXPECT_THAT(result.out, HasSubstr("\n  --max-staleness\n"));
+    EXPECT_THAT(result.out, HasSubstr("\n  --token\n"));
     EXPECT_THAT(result.err, IsEmpty());
   }
 }
