@@ -91,8 +91,9 @@ ABSL_FLAG(std::string, default_consistency,
           "Consistency of reads that leave it unspecified: eventual, "
           "session or strong.");
 ABSL_FLAG(absl::Duration, session_wait, Default().router.session_wait,
-          "Longest a session (read-your-writes) read waits for a replica to "
-          "apply the caller's write before reading from the primary.");
+          "Longest a session read waits for a replica to apply its tokens' "
+          "position before reading from the primary; only when no replica "
+          "is known to have applied it already.");
 ABSL_FLAG(absl::Duration, default_deadline, Default().service.default_deadline,
           "Deadline for calls that arrive without one.");
 ABSL_FLAG(absl::Duration, shutdown_grace, Default().shutdown_grace,
@@ -162,9 +163,9 @@ ABSL_FLAG(int, write_workers, Default().service.creates.write_workers,
 ABSL_FLAG(int, write_batch_max, Default().service.creates.write_batch_max,
           "Most CreateUser calls one insert answers.");
 ABSL_FLAG(int, lookup_workers, Default().service.reads.lookup_workers,
-          "Threads for GetUser calls that cannot share a statement: by "
-          "username or email, and session reads that may wait up to "
-          "--session-wait for a replica.");
+          "Threads for reads that cannot share a statement: GetUser by "
+          "username or email, and session reads no replica is known to "
+          "have applied, which may wait up to --session-wait for one.");
 ABSL_FLAG(absl::Duration, request_id_retention, Default().request_id_retention,
           "How long a CreateUser request_id is remembered; a retry within it "
           "returns the user first created. Older keys are deleted once a "

@@ -26,7 +26,8 @@ TEST_F(RoutingMetricsTest, EveryEndpointStartsAtZeroForEveryReason) {
   for (const char* endpoint : {"primary", "replica-0", "replica-1"}) {
     for (const char* reason :
          {"replica", "retry", "primary_strong", "primary_session_fallback",
-          "primary_staleness_fallback", "primary_no_replica"}) {
+          "primary_staleness_fallback", "primary_no_replica",
+          "replica_caught_up"}) {
       EXPECT_EQ(Reads(endpoint, reason), 0) << endpoint << " " << reason;
     }
     for (const char* outcome : {"reached", "timeout", "error"}) {
