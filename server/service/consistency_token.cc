@@ -19,6 +19,13 @@ std::string EncodeConsistencyToken(const ReplicationPosition& position) {
                                    kMariaDb, position.ToString())));
 }
 
+std::string EncodeReadToken(const ReplicationPosition& tokens,
+                            const ReplicationPosition& served_at) {
+  ReplicationPosition covered = tokens;
+  covered.Merge(served_at);
+  return EncodeConsistencyToken(covered);
+}
+
 absl::StatusOr<ReplicationPosition> DecodeConsistencyToken(
     absl::string_view field, absl::string_view token) {
   const auto invalid = [&](absl::string_view why) {

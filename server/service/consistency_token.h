@@ -20,6 +20,11 @@ inline constexpr size_t kMaxConsistencyTokenSize = 8192;
 // by clients; the flavor keeps room for other databases' positions.
 std::string EncodeConsistencyToken(const ReplicationPosition& position);
 
+// The token of a read served at `served_at`: it covers the request's
+// `tokens` too, so that a caller only ever needs to keep the newest one.
+std::string EncodeReadToken(const ReplicationPosition& tokens,
+                            const ReplicationPosition& served_at);
+
 // INVALID_ARGUMENT (naming `field`) for anything Encode could not have
 // produced.
 absl::StatusOr<ReplicationPosition> DecodeConsistencyToken(

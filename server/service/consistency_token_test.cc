@@ -77,6 +77,15 @@ TEST(ConsistencyTokenTest, DifferentPositionsGiveDifferentTokens) {
             EncodeConsistencyToken(At("0-2-42")));
 }
 
+TEST(ConsistencyTokenTest, AReadTokenCoversTheRequestAndTheServedPosition) {
+  absl::StatusOr<ReplicationPosition> read = DecodeConsistencyToken(
+      kField, EncodeReadToken(At("0-1-40,2-1-9"), At("0-2-41,1-3-5")));
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->ToString(), "0-2-41,1-3-5,2-1-9");
+  EXPECT_EQ(EncodeReadToken(At(""), At("0-1-1")),
+            EncodeConsistencyToken(At("0-1-1")));
+}
+
 TEST(ConsistencyTokenTest, RejectsWrongOrMissingPrefix) {
   const std::string payload = absl::WebSafeBase64Escape("mariadb:0-1-42");
   ExpectMalformed(payload);

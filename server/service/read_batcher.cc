@@ -52,14 +52,6 @@ void Reply(ParsedRead& read, const grpc::Status& status) {
   }
 }
 
-// The caller's tokens and what the read saw.
-std::string ResponseToken(const ParsedRead& read,
-                          const ReplicationPosition& served_at) {
-  ReplicationPosition covered = read.policy.min_position;
-  covered.Merge(served_at);
-  return EncodeConsistencyToken(covered);
-}
-
 absl::Status NotFound(const ParsedRead& read,
                       const std::vector<uint64_t>& missing) {
   if (read.get_user != nullptr) {
@@ -89,13 +81,13 @@ absl::Status Respond(ParsedRead& read, const FoundUsers& found,
   if (read.get_user != nullptr) {
     v1::GetUserResponse& response = read.get_user->response();
     ToProto(found.at(read.ids[0]), response.mutable_user());
-    response.set_consistency_token(ResponseToken(read, served_at));
+    response.set_consistency_token(EncodeReadToken(read.policy.min_position, served_at));
     return absl::OkStatus();
   }
   v1::BatchGetUsersResponse& response = read.batch_get_users->response();
   response.mutable_users()->Reserve(static_cast<int>(read.ids.size()));
   for (uint64_t id : read.ids) ToProto(found.at(id), response.add_users());
-  response.set_consistency_token(ResponseToken(read, served_at));
+  response.set_consistency_token(EncodeReadToken(read.policy.min_position, served_at));
   return absl::OkStatus();
 }
 
@@ -194,7 +186,7 @@ void ReadBatcher::ReadByKey(ParsedRead& read) {
         if (!user.ok()) return user.status();
         ToProto(user->value, call.response().mutable_user());
         call.response().set_consistency_token(
-            ResponseToken(read, user->position));
+            EncodeReadToken(read.policy.min_position, user->position));
         return absl::OkStatus();
       },
       &served_by);

@@ -18,6 +18,21 @@
 
 namespace userservice {
 
+namespace {
+
+// `users`, read with one row more than `page_size` to tell whether another
+// page follows, as a page of `response`.
+void FillPage(std::vector<User>& users, int page_size,
+              v1::ListUsersResponse* response) {
+  response->Clear();
+  const bool more = static_cast<int>(users.size()) > page_size;
+  if (more) users.pop_back();
+  for (const User& user : users) ToProto(user, response->add_users());
+  if (more) response->set_next_page_token(EncodePageToken(users.back().id));
+}
+
+}  // namespace
+
 UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
                                  ServiceOptions options)
     : writer_(writer),
@@ -178,17 +193,9 @@ grpc::Status UserServiceImpl::ListUsers(grpc::ServerContext* context,
         absl::StatusOr<Positioned<std::vector<User>>> page =
             reader.ListUsers(after_id, *page_size + 1, ctx);
         if (!page.ok()) return page.status();
-        std::vector<User>& users = page->value;
-        response->Clear();
-        const bool more = static_cast<int>(users.size()) > *page_size;
-        if (more) users.pop_back();
-        for (const User& user : users) ToProto(user, response->add_users());
-        if (more) {
-          response->set_next_page_token(EncodePageToken(users.back().id));
-        }
-        ReplicationPosition covered = policy->min_position;
-        covered.Merge(page->position);
-        response->set_consistency_token(EncodeConsistencyToken(covered));
+        FillPage(page->value, *page_size, response);
+        response->set_consistency_token(
+            EncodeReadToken(policy->min_position, page->position));
         return absl::OkStatus();
       },
       &served_by);
