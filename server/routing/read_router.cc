@@ -126,23 +126,34 @@ absl::Status ReadRouter::ReadFromReplicas(
     const ReadPolicy& policy, const RequestContext& ctx,
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
     int reads) {
-  // The chosen replica and, after a connection failure, one more.
-  absl::Status last;
   bool tried = false;
-  for (size_t replica : Candidates(policy, 2)) {
-    observer_->OnRead(endpoints_[replica].name,
-                      tried ? ReadReason::kRetry : ReadReason::kReplica, reads);
-    last = ReadAt(replica, read, served_by);
-    tried = true;
-    if (!ShouldTryElsewhere(last, ctx)) return last;
+  if (std::optional<absl::Status> answer = ReadAtReplicas(
+          policy, ReadReason::kReplica, ctx, read, served_by, reads, &tried)) {
+    return *answer;
   }
-  if (tried && ctx.Expired()) return last;
   return ReadFallback(
       ctx, read, served_by,
       !tried && policy.consistency == ReadConsistency::kBoundedStaleness
           ? ReadReason::kPrimaryStalenessFallback
           : ReadReason::kPrimaryNoReplica,
       reads);
+}
+
+std::optional<absl::Status> ReadRouter::ReadAtReplicas(
+    const ReadPolicy& policy, ReadReason reason, const RequestContext& ctx,
+    absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+    int reads, bool* tried) {
+  absl::Status last;
+  *tried = false;
+  for (size_t replica : Candidates(policy, 2)) {
+    observer_->OnRead(endpoints_[replica].name,
+                      *tried ? ReadReason::kRetry : reason, reads);
+    last = ReadAt(replica, read, served_by);
+    *tried = true;
+    if (!ShouldTryElsewhere(last, ctx)) return last;
+  }
+  if (*tried && ctx.Expired()) return last;
+  return std::nullopt;
 }
 
 absl::Status ReadRouter::ReadFallback(
@@ -170,19 +181,13 @@ absl::Status ReadRouter::ReadSession(
     const ReadPolicy& policy, const RequestContext& ctx,
     absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
     int reads) {
-  // A replica already known to be there, and after a connection failure
-  // one more.
-  absl::Status status;
   bool tried = false;
-  for (size_t replica : Candidates(policy, 2)) {
-    observer_->OnRead(endpoints_[replica].name,
-                      tried ? ReadReason::kRetry : ReadReason::kReplicaCaughtUp,
-                      reads);
-    status = ReadAt(replica, read, served_by);
-    tried = true;
-    if (!ShouldTryElsewhere(status, ctx)) return status;
+  if (std::optional<absl::Status> answer =
+          ReadAtReplicas(policy, ReadReason::kReplicaCaughtUp, ctx, read,
+                         served_by, reads, &tried)) {
+    return *answer;
   }
-  if (tried && ctx.Expired()) return status;
+  absl::Status status;
   if (policy.wait_for_replica &&
       ReadAfterWait(policy.min_position, ctx, read, served_by, reads,
                     &status)) {

@@ -124,6 +124,14 @@ class ReadRouter {
   // turn it is.
   std::vector<size_t> Candidates(const ReadPolicy& policy, size_t max);
 
+  // The next replica eligible for `policy` without a wait (the reads there
+  // count for `reason`) and, after a connection failure, one more. Nullopt
+  // when none answered and there is time left for another endpoint;
+  // `*tried` says whether any replica was tried.
+  std::optional<absl::Status> ReadAtReplicas(
+      const ReadPolicy& policy, ReadReason reason, const RequestContext& ctx,
+      absl::FunctionRef<absl::Status(UserReader&)> read,
+      std::string* served_by, int reads, bool* tried);
   absl::Status ReadFromReplicas(
       const ReadPolicy& policy, const RequestContext& ctx,
       absl::FunctionRef<absl::Status(UserReader&)> read,
