@@ -742,7 +742,12 @@ TEST_F(CausalE2eTest, ConcurrentBatchesOfAThousandDistinctIds) {
     ASSERT_TRUE(call->status.ok()) << Describe(call->status);
     ids.push_back(call->response.user().id());
   }
-  const std::string last_token = creates.back()->response.consistency_token();
+  // Concurrent creates commit in any order, so no create's token covers
+  // them all; a read on the writer after the last of them does.
+  Answer<v1::BatchGetUsersResponse> strong =
+      BatchGet({ids.front()}, Options(v1::CONSISTENCY_STRONG));
+  ASSERT_TRUE(strong.status.ok()) << Describe(strong.status);
+  const std::string all_token = strong.response.consistency_token();
 
   // Several batches at once, each in its own order, beside single reads:
   // each gets exactly its users.
@@ -760,7 +765,7 @@ TEST_F(CausalE2eTest, ConcurrentBatchesOfAThousandDistinctIds) {
     if (b % 2 == 1) std::reverse(order.begin(), order.end());
     batch->request.mutable_ids()->Add(order.begin(), order.end());
     *batch->request.mutable_read_options() =
-        Options(v1::CONSISTENCY_SESSION, {last_token});
+        Options(v1::CONSISTENCY_SESSION, {all_token});
     batch->context.set_deadline(
         absl::ToChronoTime(absl::Now() + kCallDeadline));
     batches.push_back(std::move(batch));
@@ -776,7 +781,7 @@ TEST_F(CausalE2eTest, ConcurrentBatchesOfAThousandDistinctIds) {
   }
   for (int i = 0; i < 20; ++i) {
     Answer<v1::GetUserResponse> one =
-        Get(ids[i * 37], Options(v1::CONSISTENCY_SESSION, {last_token}));
+        Get(ids[i * 37], Options(v1::CONSISTENCY_SESSION, {all_token}));
     EXPECT_TRUE(one.status.ok()) << Describe(one.status);
     EXPECT_EQ(one.response.user().id(), ids[i * 37]);
   }
