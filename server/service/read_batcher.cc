@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -52,11 +53,14 @@ void Reply(ParsedRead& read, const grpc::Status& status) {
   }
 }
 
+// `missing`: each id once, in request order.
 absl::Status NotFound(const ParsedRead& read,
                       const std::vector<uint64_t>& missing) {
   if (read.get_user != nullptr) {
     return absl::NotFoundError(absl::StrCat("user ", missing[0], " not found"));
   }
+  const size_t requested =
+      absl::flat_hash_set<uint64_t>(read.ids.begin(), read.ids.end()).size();
   std::string listed = absl::StrJoin(
       missing.begin(),
       missing.begin() + std::min(missing.size(), kMissingIdsListed), ", ");
@@ -65,8 +69,8 @@ absl::Status NotFound(const ParsedRead& read,
                     " more");
   }
   return absl::NotFoundError(absl::StrCat(
-      missing.size(), " of the ", read.ids.size(),
-      " requested users not found: ", listed, "; no user is returned"));
+      missing.size(), " of the ", requested, " requested users not found: ",
+      listed, "; no user is returned"));
 }
 
 // Fills the response with the users of `read.ids`, or says which are
@@ -75,7 +79,10 @@ absl::Status Respond(ParsedRead& read, const FoundUsers& found,
                      const ReplicationPosition& served_at) {
   std::vector<uint64_t> missing;
   for (uint64_t id : read.ids) {
-    if (!found.contains(id)) missing.push_back(id);
+    if (!found.contains(id) &&
+        std::find(missing.begin(), missing.end(), id) == missing.end()) {
+      missing.push_back(id);
+    }
   }
   if (!missing.empty()) return NotFound(read, missing);
   if (read.get_user != nullptr) {

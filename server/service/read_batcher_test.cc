@@ -324,6 +324,11 @@ TEST_F(BatchGetUsersTest, AnyMissingIdFailsTheCallNamingTheMissingIds) {
             "2 of the 4 requested users not found: 404, 405; no user is "
             "returned");
   EXPECT_EQ(reply->response.users_size(), 0);
+  // Ids are counted and named once however often they were asked for.
+  reply = Call(Ids({404, 1, 404, 405, 1}));
+  EXPECT_EQ(reply->status.error_message(),
+            "2 of the 3 requested users not found: 404, 405; no user is "
+            "returned");
 }
 
 TEST_F(BatchGetUsersTest, LongListsOfMissingIdsAreCut) {
