@@ -5,9 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "server/repository/write_outcome.h"
 #include "server/mysql/socket_watchdog.h"
 #include "server/observability/connect_failure_log.h"
+#include "server/repository/write_outcome.h"
 
 namespace userservice {
 
@@ -28,10 +28,9 @@ namespace {
 // The endpoint's pool. A handshake cannot be cut like a statement (its
 // socket is not known yet), so it is bounded by the hung-endpoint timeout
 // too, and no connection is opened to an endpoint silent for that long.
-std::unique_ptr<mysql::MysqlPool> MakePool(const ServerConfig& config,
-                                           const mysql::Endpoint& endpoint,
-                                           const mysql::EndpointLiveness* liveness,
-                                           metrics::ServerMetrics* metrics) {
+std::unique_ptr<mysql::MysqlPool> MakePool(
+    const ServerConfig& config, const mysql::Endpoint& endpoint,
+    const mysql::EndpointLiveness* liveness, metrics::ServerMetrics* metrics) {
   PoolOptions options = config.pool;
   options.name = endpoint.name;
   if (metrics != nullptr)
@@ -51,10 +50,10 @@ std::unique_ptr<mysql::MysqlPool> MakePool(const ServerConfig& config,
         if (mysql::SilentFor(*liveness, hung, absl::Now())) {
           // Calls fail over at once instead; the health checks, on their
           // own sessions, see it answer again.
-          return MarkNotExecuted(absl::UnavailableError(absl::StrCat(
-              "database ", endpoint.name, " has not answered for ",
-              absl::FormatDuration(hung),
-              " or more; no new connection until it does")));
+          return MarkNotExecuted(absl::UnavailableError(
+              absl::StrCat("database ", endpoint.name, " has not answered for ",
+                           absl::FormatDuration(hung),
+                           " or more; no new connection until it does")));
         }
         auto conn = mysql::MysqlConnection::Open(endpoint, settings, deadline);
         connect_log->Record(conn.status());
@@ -72,8 +71,7 @@ std::unique_ptr<EndpointRuntime> EndpointSet::MakeEndpoint(
   runtime->endpoint = endpoint;
   runtime->liveness = std::make_unique<mysql::EndpointLiveness>();
   runtime->applied = std::make_unique<AppliedPosition>();
-  runtime->pool =
-      MakePool(config, endpoint, runtime->liveness.get(), metrics);
+  runtime->pool = MakePool(config, endpoint, runtime->liveness.get(), metrics);
   runtime->killer =
       std::make_unique<mysql::QueryKiller>(endpoint, config.connection);
   runtime->demotion =
@@ -105,8 +103,8 @@ std::vector<std::string> EndpointSet::Names() const {
 std::vector<NamedReader> EndpointSet::Readers() const {
   std::vector<NamedReader> readers;
   for (const auto& e : endpoints_) {
-    readers.push_back({e->endpoint.name, e->store.get(), e->health.get(),
-                       e->applied.get()});
+    readers.push_back(
+        {e->endpoint.name, e->store.get(), e->health.get(), e->applied.get()});
   }
   return readers;
 }

@@ -95,8 +95,7 @@ bool MysqlEndpointProbe::ReadIdentity(absl::Time deadline, ProbeResult* seen) {
   return false;
 }
 
-bool MysqlEndpointProbe::ReadHeartbeat(absl::Time deadline,
-                                      ProbeResult* seen) {
+bool MysqlEndpointProbe::ReadHeartbeat(absl::Time deadline, ProbeResult* seen) {
   absl::Status status = conn_.Run(deadline, [&](MysqlConnection& conn) {
     sql::PreparedStatement& select = conn.Prepare(kSelectStamp);
     select.setString(1, writer_id_);
@@ -115,7 +114,7 @@ bool MysqlEndpointProbe::ReadHeartbeat(absl::Time deadline,
 }
 
 bool MysqlEndpointProbe::ReadReplicationStatus(absl::Time deadline,
-                                              ProbeResult* seen) {
+                                               ProbeResult* seen) {
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);

@@ -131,8 +131,8 @@ std::unique_ptr<QueryKiller::Watch> MysqlUserStore::WatchForCancel(
                                    std::move(cancelled));
 }
 
-void MysqlUserStore::Release(MysqlPool::Lease& lease,
-                             const SqlOutcome& outcome, bool cut) {
+void MysqlUserStore::Release(MysqlPool::Lease& lease, const SqlOutcome& outcome,
+                             bool cut) {
   MysqlConnection& conn = *lease;
   bool broken = outcome.connection_broken || cut;
   if (!broken && hooks_.liveness != nullptr) {
@@ -224,9 +224,8 @@ absl::StatusOr<Positioned<User>> MysqlUserStore::GetUser(
 
 absl::StatusOr<Positioned<std::vector<User>>> MysqlUserStore::GetUsersByIds(
     absl::Span<const uint64_t> ids, const RequestContext& ctx) {
-  return ReadPositioned<std::vector<User>>(ctx, [&](MysqlConnection& conn) {
-    return SelectUsersByIds(conn, ids);
-  });
+  return ReadPositioned<std::vector<User>>(
+      ctx, [&](MysqlConnection& conn) { return SelectUsersByIds(conn, ids); });
 }
 
 absl::StatusOr<Positioned<std::vector<User>>> MysqlUserStore::ListUsers(

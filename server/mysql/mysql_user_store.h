@@ -11,8 +11,8 @@
 #include "server/mysql/mysql_connection.h"
 #include "server/mysql/primary_demotion.h"
 #include "server/mysql/query_killer.h"
-#include "server/mysql/sql_status.h"
 #include "server/mysql/socket_watchdog.h"
+#include "server/mysql/sql_status.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
 
@@ -64,12 +64,12 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   // Without a request_id, a batch of one (CreateUsers) whose clash is then
   // named; with one, see create_requests.h.
-  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
-                                           const RequestContext& ctx) override;
+  absl::StatusOr<Positioned<User>> CreateUser(
+      const NewUser& user, const RequestContext& ctx) override;
   absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext& ctx) override;
-  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate& update,
-                                           const RequestContext& ctx) override;
+  absl::StatusOr<Positioned<User>> UpdateUser(
+      const UserUpdate& update, const RequestContext& ctx) override;
 
   // Forgets idempotency keys older than `age`, at most `limit` of them in
   // one statement; returns how many went. A retry with a forgotten key is
@@ -96,8 +96,7 @@ class MysqlUserStore final : public UserReader, public UserWriter {
   // the endpoint's position asked right after it on the same session.
   template <typename T>
   absl::StatusOr<Positioned<T>> ReadPositioned(
-      const RequestContext& ctx,
-      absl::FunctionRef<T(MysqlConnection&)> select);
+      const RequestContext& ctx, absl::FunctionRef<T(MysqlConnection&)> select);
   // WithConnection for the statements of reads and of writes (and the
   // reads that are part of a write).
   absl::Status RunRead(const RequestContext& ctx,
@@ -118,8 +117,8 @@ class MysqlUserStore final : public UserReader, public UserWriter {
 
   // The create path for a request that carries a request_id (see
   // create_requests.h), including the race with a concurrent retry.
-  absl::StatusOr<Positioned<User>> CreateWithRequestId(const NewUser& user,
-                                                    const RequestContext& ctx);
+  absl::StatusOr<Positioned<User>> CreateWithRequestId(
+      const NewUser& user, const RequestContext& ctx);
   // Turns a bare duplicate-key failure into a message naming the field that
   // clashes (ignoring the user `own_id` itself); `original` if unknown.
   absl::Status DescribeConflict(const std::string& username,

@@ -120,8 +120,7 @@ std::vector<User> ReadUsers(sql::PreparedStatement& statement) {
 }
 
 // Column `column` of `rs`'s current row as a position; NULL is empty.
-absl::StatusOr<ReplicationPosition> PositionAt(sql::ResultSet& rs,
-                                               int column) {
+absl::StatusOr<ReplicationPosition> PositionAt(sql::ResultSet& rs, int column) {
   if (rs.isNull(column)) return ReplicationPosition();
   absl::StatusOr<ReplicationPosition> position =
       ReplicationPosition::Parse(std::string(rs.getString(column)));
@@ -131,8 +130,6 @@ absl::StatusOr<ReplicationPosition> PositionAt(sql::ResultSet& rs,
   }
   return position;
 }
-
-
 
 // Inserts one statement's worth of `users` and files each returned row
 // under the position of its user; returns how many rows came back.

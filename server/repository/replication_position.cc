@@ -65,8 +65,7 @@ absl::StatusOr<ReplicationPosition> ReplicationPosition::Parse(
 
 std::string ReplicationPosition::ToString() const {
   return absl::StrJoin(gtids_, ",", [](std::string* out, const Gtid& gtid) {
-    absl::StrAppend(out, gtid.domain, "-", gtid.server_id, "-",
-                    gtid.sequence);
+    absl::StrAppend(out, gtid.domain, "-", gtid.server_id, "-", gtid.sequence);
   });
 }
 

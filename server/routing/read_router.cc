@@ -188,14 +188,13 @@ absl::Status ReadRouter::ReadSession(
     return *answer;
   }
   absl::Status status;
-  if (policy.wait_for_replica &&
-      ReadAfterWait(policy.min_position, ctx, read, served_by, reads,
-                    &status)) {
+  if (policy.wait_for_replica && ReadAfterWait(policy.min_position, ctx, read,
+                                               served_by, reads, &status)) {
     return status;
   }
   // No replica has the caller's writes: only the writer is sure to.
-  return ReadAtWriter(ctx, read, served_by,
-                      ReadReason::kPrimarySessionFallback, reads);
+  return ReadAtWriter(ctx, read, served_by, ReadReason::kPrimarySessionFallback,
+                      reads);
 }
 
 bool ReadRouter::ReadAfterWait(

@@ -130,12 +130,12 @@ class ReadRouter {
   // `*tried` says whether any replica was tried.
   std::optional<absl::Status> ReadAtReplicas(
       const ReadPolicy& policy, ReadReason reason, const RequestContext& ctx,
-      absl::FunctionRef<absl::Status(UserReader&)> read,
-      std::string* served_by, int reads, bool* tried);
+      absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+      int reads, bool* tried);
   absl::Status ReadFromReplicas(
       const ReadPolicy& policy, const RequestContext& ctx,
-      absl::FunctionRef<absl::Status(UserReader&)> read,
-      std::string* served_by, int reads);
+      absl::FunctionRef<absl::Status(UserReader&)> read, std::string* served_by,
+      int reads);
   // The writer within the fallback budget, or UNAVAILABLE.
   absl::Status ReadFallback(const RequestContext& ctx,
                             absl::FunctionRef<absl::Status(UserReader&)> read,

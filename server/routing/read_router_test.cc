@@ -39,9 +39,7 @@ ReadPolicy SessionAt(ReplicationPosition position) {
   return policy;
 }
 
-ReplicationPosition Position() {
-  return *ReplicationPosition::Parse("0-1-42");
-}
+ReplicationPosition Position() { return *ReplicationPosition::Parse("0-1-42"); }
 
 User Alice() {
   User user;
@@ -263,9 +261,9 @@ TEST_F(ReadRouterTest, ReplicasKnownToBeThereShareSessionReads) {
   Build(2);
   applied(0).Observe(11, Position());
   applied(1).Observe(12, Position());
-  EXPECT_THAT(ServedBySequence(SessionAt(Position()), 4),
-              ElementsAreArray(
-                  {"replica-0", "replica-1", "replica-0", "replica-1"}));
+  EXPECT_THAT(
+      ServedBySequence(SessionAt(Position()), 4),
+      ElementsAreArray({"replica-0", "replica-1", "replica-0", "replica-1"}));
   EXPECT_EQ(replica(0).wait_calls() + replica(1).wait_calls(), 0);
 }
 
@@ -686,8 +684,8 @@ TEST_F(HealthAwareRouterTest, NoEligibleReplicaFallsBackToThePrimary) {
 // A reader whose GetUser blocks until released, to hold fallback slots.
 class BlockingReader : public FakeUserReader {
  public:
-  absl::StatusOr<Positioned<User>> GetUser(
-      const UserKey& key, const RequestContext& ctx) override {
+  absl::StatusOr<Positioned<User>> GetUser(const UserKey& key,
+                                           const RequestContext& ctx) override {
     entered_.fetch_add(1);
     release_.WaitForNotification();
     return FakeUserReader::GetUser(key, ctx);
@@ -711,9 +709,9 @@ TEST_F(HealthAwareRouterTest, FallbackBudgetRefusesEventualButNeverStrong) {
   options.max_fallback_reads = 2;
   std::unique_ptr<Topology> topology =
       PrimaryWithReplicas({"primary", "replica-0"});
-  ReadRouter router({{"primary", primary.get()},
-                     {"replica-0", &replica, &health}},
-                    topology.get(), options);
+  ReadRouter router(
+      {{"primary", primary.get()}, {"replica-0", &replica, &health}},
+      topology.get(), options);
   auto read = [&](ReadConsistency consistency) {
     std::string by;
     ReadPolicy p;

@@ -14,9 +14,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/routing/read_router.h"
 #include "server/testing/fake_user_reader.h"
 #include "server/testing/fixed_topology.h"
-#include "server/routing/read_router.h"
 
 namespace userservice {
 namespace {

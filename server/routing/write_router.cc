@@ -17,8 +17,7 @@ absl::StatusOr<T> WriteRouter::Send(
     absl::StatusOr<size_t> writer = topology_->AwaitWriter(ctx.deadline);
     if (!writer.ok()) return writer.status();
     absl::StatusOr<T> result = write(*writers_[*writer]);
-    if (result.ok() || !absl::IsUnavailable(result.status()) ||
-        ctx.Expired()) {
+    if (result.ok() || !absl::IsUnavailable(result.status()) || ctx.Expired()) {
       return result;
     }
     topology_->WriterFailed(*writer, result.status().message());
@@ -30,10 +29,9 @@ absl::StatusOr<T> WriteRouter::Send(
 
 absl::StatusOr<Positioned<User>> WriteRouter::CreateUser(
     const NewUser& user, const RequestContext& ctx) {
-  return Send<Positioned<User>>(ctx, !user.request_id.empty(),
-                             [&](UserWriter& writer) {
-                               return writer.CreateUser(user, ctx);
-                             });
+  return Send<Positioned<User>>(
+      ctx, !user.request_id.empty(),
+      [&](UserWriter& writer) { return writer.CreateUser(user, ctx); });
 }
 
 absl::StatusOr<std::vector<Positioned<User>>> WriteRouter::CreateUsers(
@@ -45,10 +43,9 @@ absl::StatusOr<std::vector<Positioned<User>>> WriteRouter::CreateUsers(
 
 absl::StatusOr<Positioned<User>> WriteRouter::UpdateUser(
     const UserUpdate& update, const RequestContext& ctx) {
-  return Send<Positioned<User>>(ctx, /*idempotent=*/false,
-                             [&](UserWriter& writer) {
-                               return writer.UpdateUser(update, ctx);
-                             });
+  return Send<Positioned<User>>(
+      ctx, /*idempotent=*/false,
+      [&](UserWriter& writer) { return writer.UpdateUser(update, ctx); });
 }
 
 absl::StatusOr<ReplicationPosition> WriteRouter::DeleteUser(

@@ -29,12 +29,12 @@ class WriteRouter final : public UserWriter {
   // router.
   WriteRouter(std::vector<UserWriter*> writers, Topology* topology);
 
-  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
-                                           const RequestContext& ctx) override;
+  absl::StatusOr<Positioned<User>> CreateUser(
+      const NewUser& user, const RequestContext& ctx) override;
   absl::StatusOr<std::vector<Positioned<User>>> CreateUsers(
       absl::Span<const NewUser> users, const RequestContext& ctx) override;
-  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate& update,
-                                           const RequestContext& ctx) override;
+  absl::StatusOr<Positioned<User>> UpdateUser(
+      const UserUpdate& update, const RequestContext& ctx) override;
   absl::StatusOr<ReplicationPosition> DeleteUser(
       uint64_t id, int64_t expected_version,
       const RequestContext& ctx) override;
@@ -44,8 +44,9 @@ class WriteRouter final : public UserWriter {
 
  private:
   template <typename T>
-  absl::StatusOr<T> Send(const RequestContext& ctx, bool idempotent,
-                         absl::FunctionRef<absl::StatusOr<T>(UserWriter&)> write);
+  absl::StatusOr<T> Send(
+      const RequestContext& ctx, bool idempotent,
+      absl::FunctionRef<absl::StatusOr<T>(UserWriter&)> write);
 
   const std::vector<UserWriter*> writers_;
   Topology* const topology_;

@@ -48,7 +48,8 @@ TEST(ConsistencyTokenTest, RoundTripsGtidLists) {
   ExpectRoundTrip(At(""));
   ExpectRoundTrip(At("0-1-42"));
   ExpectRoundTrip(At("0-1-42,1-2-7"));
-  ExpectRoundTrip(At("0-1-42,1-2-7,4294967295-4294967295-18446744073709551615"));
+  ExpectRoundTrip(
+      At("0-1-42,1-2-7,4294967295-4294967295-18446744073709551615"));
 }
 
 TEST(ConsistencyTokenTest, DecodesTokensOfEarlierReleases) {
@@ -120,12 +121,26 @@ TEST(ConsistencyTokenTest, RejectsOtherFlavors) {
 }
 
 TEST(ConsistencyTokenTest, RejectsBadOrNonCanonicalGtidLists) {
-  for (absl::string_view gtids :
-       {"0-1", "0-1-2-3", "0-1-x", "0-1-2,", ",0-1-2", "0-1--2", "-0-1-2",
-        "0-1-2 ", " 0-1-2", "0-1-+2", "0-1-99999999999999999999999",
-        "0-1-18446744073709551616", "0-1-2;DROP TABLE users",
-        "0-1-2' OR '1'='1", "0-1-2,,1-2-3", "1-1-1,0-1-1", "0-1-1,0-1-2",
-        "00-1-2", "0-1-2, 1-1-1", "4294967296-1-1"}) {
+  for (absl::string_view gtids : {"0-1",
+                                  "0-1-2-3",
+                                  "0-1-x",
+                                  "0-1-2,",
+                                  ",0-1-2",
+                                  "0-1--2",
+                                  "-0-1-2",
+                                  "0-1-2 ",
+                                  " 0-1-2",
+                                  "0-1-+2",
+                                  "0-1-99999999999999999999999",
+                                  "0-1-18446744073709551616",
+                                  "0-1-2;DROP TABLE users",
+                                  "0-1-2' OR '1'='1",
+                                  "0-1-2,,1-2-3",
+                                  "1-1-1,0-1-1",
+                                  "0-1-1,0-1-2",
+                                  "00-1-2",
+                                  "0-1-2, 1-1-1",
+                                  "4294967296-1-1"}) {
     SCOPED_TRACE(gtids);
     ExpectMalformed(TokenWithPayload(absl::StrCat("mariadb:", gtids)));
   }

@@ -49,7 +49,7 @@ class UniqueUsersWriter : public UserWriter {
   }
 
   absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
-                                           const RequestContext&) override {
+                                              const RequestContext&) override {
     bool hold = false;
     {
       absl::MutexLock lock(&mu_);
@@ -85,7 +85,7 @@ class UniqueUsersWriter : public UserWriter {
     return created;
   }
   absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate&,
-                                           const RequestContext&) override {
+                                              const RequestContext&) override {
     return absl::UnimplementedError("not used");
   }
   absl::StatusOr<ReplicationPosition> DeleteUser(

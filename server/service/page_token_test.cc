@@ -72,7 +72,8 @@ TEST(PageTokenTest, RejectsWrongPrefixOrPayload) {
   ExpectMalformed("p1.!!!");
   ExpectMalformed("p1");
   // A consistency token is not a page token.
-  ExpectMalformed(EncodeConsistencyToken((*ReplicationPosition::Parse("0-1-5"))));
+  ExpectMalformed(
+      EncodeConsistencyToken((*ReplicationPosition::Parse("0-1-5"))));
 }
 
 TEST(PageTokenTest, RejectsOverlongTokens) {

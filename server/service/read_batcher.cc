@@ -69,8 +69,8 @@ absl::Status NotFound(const ParsedRead& read,
                     " more");
   }
   return absl::NotFoundError(absl::StrCat(
-      missing.size(), " of the ", requested, " requested users not found: ",
-      listed, "; no user is returned"));
+      missing.size(), " of the ", requested,
+      " requested users not found: ", listed, "; no user is returned"));
 }
 
 // Fills the response with the users of `read.ids`, or says which are
@@ -88,13 +88,15 @@ absl::Status Respond(ParsedRead& read, const FoundUsers& found,
   if (read.get_user != nullptr) {
     v1::GetUserResponse& response = read.get_user->response();
     ToProto(found.at(read.ids[0]), response.mutable_user());
-    response.set_consistency_token(EncodeReadToken(read.policy.min_position, served_at));
+    response.set_consistency_token(
+        EncodeReadToken(read.policy.min_position, served_at));
     return absl::OkStatus();
   }
   v1::BatchGetUsersResponse& response = read.batch_get_users->response();
   response.mutable_users()->Reserve(static_cast<int>(read.ids.size()));
   for (uint64_t id : read.ids) ToProto(found.at(id), response.add_users());
-  response.set_consistency_token(EncodeReadToken(read.policy.min_position, served_at));
+  response.set_consistency_token(
+      EncodeReadToken(read.policy.min_position, served_at));
   return absl::OkStatus();
 }
 
@@ -232,9 +234,11 @@ void ReadBatcher::ReadByIds(absl::Span<ParsedRead* const> batch) {
     AddServedBy(&ContextOf(*read), served_by);
     if (status.ok()) {
       absl::Status answer = Respond(*read, found, served_at);
-      Reply(*read, failures_->ToReply(ContextOf(*read), MethodOf(*read), answer));
+      Reply(*read,
+            failures_->ToReply(ContextOf(*read), MethodOf(*read), answer));
     } else {
-      Reply(*read, failures_->ToReply(ContextOf(*read), MethodOf(*read), status));
+      Reply(*read,
+            failures_->ToReply(ContextOf(*read), MethodOf(*read), status));
     }
   }
 }

@@ -38,8 +38,8 @@ class GatedReader : public FakeUserReader {
     absl::MutexLock lock(&mu_);
     gated_ = std::move(key);
   }
-  absl::StatusOr<Positioned<User>> GetUser(
-      const UserKey& key, const RequestContext& ctx) override {
+  absl::StatusOr<Positioned<User>> GetUser(const UserKey& key,
+                                           const RequestContext& ctx) override {
     MaybeHold([&](const UserKey& gated) {
       return key.kind == gated.kind && key.id == gated.id &&
              key.text == gated.text;
@@ -258,8 +258,8 @@ TEST_F(ReadBatcherTest, EveryResponseTokenCoversItsRequestAndTheRead) {
   v1::GetUserRequest with_token = ById(2);  // EVENTUAL: routed without it
   with_token.mutable_read_options()->add_consistency_tokens(
       EncodeConsistencyToken(WritePosition()));
-  std::vector<Reply*> replies = SendWhileHeld(
-      replica_, v1::CONSISTENCY_EVENTUAL, {with_token, ById(1)});
+  std::vector<Reply*> replies =
+      SendWhileHeld(replica_, v1::CONSISTENCY_EVENTUAL, {with_token, ById(1)});
 
   ReplicationPosition both = WritePosition();
   both.Merge(ReplicaPosition());

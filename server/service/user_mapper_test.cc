@@ -307,8 +307,7 @@ TEST(ToReadPolicyTest, TokenWithUnspecifiedSelectsSession) {
       ToReadPolicy(options, ReadConsistency::kEventual);
   ASSERT_TRUE(policy.ok()) << policy.status();
   EXPECT_EQ(policy->consistency, ReadConsistency::kSession);
-  EXPECT_EQ(policy->min_position,
-            (*ReplicationPosition::Parse("0-1-42")));
+  EXPECT_EQ(policy->min_position, (*ReplicationPosition::Parse("0-1-42")));
 }
 
 TEST(ToReadPolicyTest, SessionCarriesThePosition) {

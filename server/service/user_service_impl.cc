@@ -51,10 +51,10 @@ void UserServiceImpl::AddAsyncMethodsTo(CompletionQueueDispatcher& dispatcher) {
       },
       [this](absl::Span<GetUserCall* const> calls) { AnswerGetUsers(calls); });
   dispatcher.AddMethod<v1::BatchGetUsersRequest, v1::BatchGetUsersResponse>(
-      [this](grpc::ServerContext* context, v1::BatchGetUsersRequest* request,
-             grpc::ServerAsyncResponseWriter<v1::BatchGetUsersResponse>*
-                 responder,
-             grpc::ServerCompletionQueue* cq, void* tag) {
+      [this](
+          grpc::ServerContext* context, v1::BatchGetUsersRequest* request,
+          grpc::ServerAsyncResponseWriter<v1::BatchGetUsersResponse>* responder,
+          grpc::ServerCompletionQueue* cq, void* tag) {
         RequestBatchGetUsers(context, request, responder, cq, cq, tag);
       },
       [this](absl::Span<BatchGetUsersCall* const> calls) {
@@ -106,9 +106,9 @@ void UserServiceImpl::AnswerGetUsers(absl::Span<GetUserCall* const> calls) {
                                             policy.status()));
       continue;
     }
-    reads.push_back(ParsedRead::GetUser(
-        call, *std::move(key), *std::move(policy),
-        CallContext(call, DeadlineOf(call->context()))));
+    reads.push_back(
+        ParsedRead::GetUser(call, *std::move(key), *std::move(policy),
+                            CallContext(call, DeadlineOf(call->context()))));
   }
   read_batcher_.Answer(absl::MakeSpan(reads));
 }

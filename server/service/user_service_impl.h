@@ -42,8 +42,9 @@ struct ServiceOptions {
 // calls that have arrived and hand them over as one batch (see
 // AddAsyncMethodsTo). Reads go to the ReadBatcher, which answers reads by
 // id at once, on that thread, and hands lookups to its workers; creates go
-// to the CreateBatcher's write workers. So the few threads that read the network never block for
-// long. ListUsers, UpdateUser and DeleteUser are ordinary sync handlers.
+// to the CreateBatcher's write workers. So the few threads that read the
+// network never block for long. ListUsers, UpdateUser and DeleteUser are
+// ordinary sync handlers.
 class UserServiceImpl final
     : public v1::UserService::WithAsyncMethod_BatchGetUsers<
           v1::UserService::WithAsyncMethod_GetUser<

@@ -705,7 +705,8 @@ TEST_F(UserServiceImplTest, CallWithoutDeadlineGetsTheDefaultDeadline) {
   ServiceOptions options;
   options.default_deadline = absl::Seconds(42);
   Restart(options);
-  writer_.SetCreateResult(Positioned<User>{MakeUser(1, "alice"), WritePosition()});
+  writer_.SetCreateResult(
+      Positioned<User>{MakeUser(1, "alice"), WritePosition()});
   AddUserEverywhere(MakeUser(1, "alice"));
 
   v1::CreateUserRequest request;

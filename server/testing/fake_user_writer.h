@@ -35,8 +35,8 @@ class FakeUserWriter : public UserWriter {
     delete_result_ = std::move(result);
   }
 
-  absl::StatusOr<Positioned<User>> CreateUser(const NewUser& user,
-                                           const RequestContext& ctx) override {
+  absl::StatusOr<Positioned<User>> CreateUser(
+      const NewUser& user, const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
     last_new_user_ = user;
@@ -52,8 +52,8 @@ class FakeUserWriter : public UserWriter {
     if (!create_result_.ok()) return create_result_.status();
     return std::vector<Positioned<User>>(users.size(), *create_result_);
   }
-  absl::StatusOr<Positioned<User>> UpdateUser(const UserUpdate& update,
-                                           const RequestContext& ctx) override {
+  absl::StatusOr<Positioned<User>> UpdateUser(
+      const UserUpdate& update, const RequestContext& ctx) override {
     absl::MutexLock lock(&mu_);
     ++calls_;
     last_update_ = update;

@@ -22,9 +22,9 @@
 #include "server/repository/user.h"
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
-#include "server/testing/fixed_topology.h"
 #include "server/service/call_dispatcher.h"
 #include "server/service/user_service_impl.h"
+#include "server/testing/fixed_topology.h"
 #include "userservice/v1/user_service.grpc.pb.h"
 
 namespace userservice {

@@ -16,9 +16,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/types/span.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/mysql/migrations.h"
@@ -86,8 +86,8 @@ class StoreTest : public ::testing::Test {
   }
 
   Positioned<User> CreateOrDie(const std::string& username,
-                            const std::string& email,
-                            const std::string& request_id = "") {
+                               const std::string& email,
+                               const std::string& request_id = "") {
     absl::StatusOr<Positioned<User>> created = primary_->CreateUser(
         NewUser{username, email, request_id}, Within(absl::Seconds(5)));
     EXPECT_TRUE(created.ok()) << created.status();
@@ -115,8 +115,8 @@ TEST_F(StoreTest, CreateAssignsIdVersionTimestampsAndGtid) {
   EXPECT_THAT(created.position.ToString(),
               ::testing::MatchesRegex("[0-9]+-[0-9]+-[0-9]+"));
 
-  absl::StatusOr<User> read = Rows(primary_->GetUser(UserKey::Id(created.value.id),
-                                                Within(absl::Seconds(5))));
+  absl::StatusOr<User> read = Rows(primary_->GetUser(
+      UserKey::Id(created.value.id), Within(absl::Seconds(5))));
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->username, name);
   // Microseconds survive the round trip through DATETIME(6).
@@ -130,8 +130,9 @@ TEST_F(StoreTest, WriteIsReplicatedAndWaitForPositionObservesIt) {
       created.position, absl::Seconds(10), Within(absl::Seconds(15)));
   ASSERT_TRUE(applied.ok()) << applied.status();
   EXPECT_TRUE(*applied);
-  absl::StatusOr<User> on_replica = Rows(replica_->GetUser(
-      UserKey::Username(absl::AsciiStrToUpper(name)), Within(absl::Seconds(5))));
+  absl::StatusOr<User> on_replica =
+      Rows(replica_->GetUser(UserKey::Username(absl::AsciiStrToUpper(name)),
+                             Within(absl::Seconds(5))));
   ASSERT_TRUE(on_replica.ok()) << on_replica.status();
   EXPECT_EQ(on_replica->id, created.value.id);
 }
@@ -190,8 +191,8 @@ TEST_F(StoreTest, StoppedReplicationMakesWaitTimeOutAndHidesTheRow) {
 
   absl::StatusOr<bool> applied = replica_->WaitForPosition(
       created.position, absl::Milliseconds(300), Within(absl::Seconds(5)));
-  absl::StatusOr<User> stale = Rows(replica_->GetUser(UserKey::Id(created.value.id),
-                                                 Within(absl::Seconds(5))));
+  absl::StatusOr<User> stale = Rows(replica_->GetUser(
+      UserKey::Id(created.value.id), Within(absl::Seconds(5))));
   ASSERT_TRUE(cluster.Execute("replica-0", "START SLAVE SQL_THREAD").ok());
 
   ASSERT_TRUE(applied.ok()) << applied.status();
@@ -255,7 +256,8 @@ TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
   const std::string request_id = Unique("race-req-");
   EndpointStore wide = MakeStore("primary", TestCluster::Get().primary(), 8);
   std::vector<std::thread> threads;
-  std::vector<absl::StatusOr<Positioned<User>>> results(8, absl::UnknownError(""));
+  std::vector<absl::StatusOr<Positioned<User>>> results(8,
+                                                        absl::UnknownError(""));
   absl::Notification go;
   for (int i = 0; i < 8; ++i) {
     threads.emplace_back([&, i] {
@@ -284,7 +286,8 @@ TEST_F(StoreTest, ConcurrentIdempotentCreatesMakeExactlyOneUser) {
 TEST_F(StoreTest, IdempotentRetryAfterDeleteIsFailedPrecondition) {
   const std::string name = Unique("gone_");
   const std::string request_id = Unique("gone-req-");
-  Positioned<User> created = CreateOrDie(name, name + "@example.com", request_id);
+  Positioned<User> created =
+      CreateOrDie(name, name + "@example.com", request_id);
   ASSERT_TRUE(
       primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5))).ok());
   absl::StatusOr<Positioned<User>> retry =
@@ -297,7 +300,8 @@ TEST_F(StoreTest, ExpiredRequestIdsArePurgedInBoundedStatements) {
   TestCluster& cluster = TestCluster::Get();
   const std::string kept_name = Unique("kept_");
   const std::string kept_id = Unique("kept-req-");
-  Positioned<User> kept = CreateOrDie(kept_name, kept_name + "@example.com", kept_id);
+  Positioned<User> kept =
+      CreateOrDie(kept_name, kept_name + "@example.com", kept_id);
   std::vector<std::string> old_ids;
   std::vector<std::string> old_names;
   for (int i = 0; i < 3; ++i) {
@@ -398,9 +402,10 @@ TEST_F(StoreTest, DeleteChecksVersionAndReportsMissingRows) {
   EXPECT_TRUE(absl::IsNotFound(
       primary_->DeleteUser(created.value.id, 0, Within(absl::Seconds(5)))
           .status()));
-  EXPECT_TRUE(absl::IsNotFound(
-      Rows(primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5))))
-          .status()));
+  EXPECT_TRUE(
+      absl::IsNotFound(Rows(primary_->GetUser(UserKey::Id(created.value.id),
+                                              Within(absl::Seconds(5))))
+                           .status()));
 }
 
 TEST_F(StoreTest, ListUsesKeysetPagination) {
@@ -452,7 +457,7 @@ TEST_F(StoreTest, GetUsersByIdsReturnsTheUsersThatExist) {
     EXPECT_EQ(users->size(), n);
   }
   users = Rows(primary_->GetUsersByIds({created.back() + 1000000},
-                                  Within(absl::Seconds(5))));
+                                       Within(absl::Seconds(5))));
   ASSERT_TRUE(users.ok()) << users.status();
   EXPECT_TRUE(users->empty());
 }
@@ -481,7 +486,8 @@ TEST_F(StoreTest, CreateUsersInsertsAllInOneCommitInTheirOrder) {
       EXPECT_EQ(written.value.username, users[i].username);
       EXPECT_EQ(written.value.email, users[i].email);
       EXPECT_EQ(written.value.version, 1);
-      EXPECT_EQ(written.position.ToString(), created->front().position.ToString());
+      EXPECT_EQ(written.position.ToString(),
+                created->front().position.ToString());
       ids.push_back(written.value.id);
     }
     absl::StatusOr<std::vector<User>> read =
@@ -490,9 +496,9 @@ TEST_F(StoreTest, CreateUsersInsertsAllInOneCommitInTheirOrder) {
     EXPECT_EQ(read->size(), users.size());
     // The shared position covers every row: a session read of any of them
     // through the replica sees it.
-    absl::StatusOr<bool> applied = replica_->WaitForPosition(
-        created->front().position, absl::Seconds(10),
-        Within(absl::Seconds(15)));
+    absl::StatusOr<bool> applied =
+        replica_->WaitForPosition(created->front().position, absl::Seconds(10),
+                                  Within(absl::Seconds(15)));
     ASSERT_TRUE(applied.ok()) << applied.status();
     EXPECT_TRUE(*applied);
     read = Rows(replica_->GetUsersByIds(ids, Within(absl::Seconds(5))));
@@ -567,9 +573,9 @@ TEST_F(StoreTest, LockWaitPastTheDeadlineIsDeadlineExceededAndStopsTheQuery) {
   ASSERT_TRUE(waiting.ok()) << waiting.status();
   EXPECT_EQ(*waiting, "0");
   // The pool is healthy afterwards.
-  EXPECT_TRUE(
-      Rows(primary_->GetUser(UserKey::Id(created.value.id), Within(absl::Seconds(5))))
-          .ok());
+  EXPECT_TRUE(Rows(primary_->GetUser(UserKey::Id(created.value.id),
+                                     Within(absl::Seconds(5))))
+                  .ok());
 }
 
 TEST_F(StoreTest, ReadOnlyPrimaryRefusesWritesWithUnavailable) {
