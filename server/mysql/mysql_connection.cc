@@ -113,6 +113,9 @@ absl::StatusOr<std::unique_ptr<MysqlConnection>> MysqlConnection::Open(
     options["OPT_READ_TIMEOUT"] = CeilSeconds(settings.socket_timeout);
     options["OPT_WRITE_TIMEOUT"] = CeilSeconds(settings.socket_timeout);
     options["OPT_CHARSET_NAME"] = sql::SQLString("utf8mb4");
+    // For ExecuteTogether; the statements with user data are prepared, and
+    // a prepared statement holds one statement whatever this says.
+    options["CLIENT_MULTI_STATEMENTS"] = true;
     if (settings.tls.enabled()) {
       // Connector/C++ 1.1 passes these to mysql_ssl_set(), which turns TLS
       // on; sslEnforce makes a server without TLS an error instead of a
@@ -168,6 +171,7 @@ MysqlConnection::MysqlConnection(std::unique_ptr<sql::Connection> conn,
 MysqlConnection::~MysqlConnection() {
   // Statements belong to the session: close them before it.
   statements_.clear();
+  text_statement_.reset();
   if (conn_ != nullptr) {
     // Closing a connection whose server is gone can throw; there is
     // nothing useful to do about it here.
@@ -212,6 +216,21 @@ bool MysqlConnection::Ping() {
 void MysqlConnection::Execute(const char* sql_text) {
   std::unique_ptr<sql::Statement> statement(conn_->createStatement());
   statement->execute(sql_text);
+}
+
+void MysqlConnection::ExecuteTogether(
+    const std::string& sql_text,
+    absl::FunctionRef<void(int statement, sql::ResultSet& rs)> read) {
+  if (text_statement_ == nullptr) {
+    text_statement_.reset(conn_->createStatement());
+  }
+  text_statement_->execute(sql_text);
+  int statement = 0;
+  do {
+    std::unique_ptr<sql::ResultSet> rs(text_statement_->getResultSet());
+    if (rs != nullptr) read(statement, *rs);
+    ++statement;
+  } while (text_statement_->getMoreResults());
 }
 
 void MysqlConnection::Begin() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/pool/connection_pool.h"
@@ -14,6 +15,8 @@
 namespace sql {
 class Connection;
 class PreparedStatement;
+class ResultSet;
+class Statement;
 }  // namespace sql
 
 namespace userservice::mysql {
@@ -86,6 +89,13 @@ class MysqlConnection {
   // (transaction control).
   void Execute(const char* sql_text);
 
+  // Sends `sql_text`, several statements separated by ';', in one round
+  // trip, and hands each one's result set to `read` with its index, in
+  // order. Text protocol: never put user data in `sql_text`.
+  void ExecuteTogether(
+      const std::string& sql_text,
+      absl::FunctionRef<void(int statement, sql::ResultSet& rs)> read);
+
   // Explicit transactions. A body that fails between Begin and Commit
   // leaves the rollback to the caller that leased the connection.
   void Begin();
@@ -118,6 +128,7 @@ class MysqlConnection {
   const int socket_fd_;
   absl::flat_hash_map<const char*, std::unique_ptr<sql::PreparedStatement>>
       statements_;
+  std::unique_ptr<sql::Statement> text_statement_;  // ExecuteTogether's
   // Milliseconds currently set as the session's max_statement_time; -1 for
   // the server default.
   int64_t statement_budget_ms_ = -1;

@@ -185,16 +185,18 @@ absl::Status MysqlUserStore::RunWrite(
 
 template <typename T>
 absl::StatusOr<Positioned<T>> MysqlUserStore::ReadPositioned(
-    const RequestContext& ctx, absl::FunctionRef<T(MysqlConnection&)> select) {
+    const RequestContext& ctx,
+    absl::FunctionRef<absl::StatusOr<SeenAt<T>>(MysqlConnection&)> select) {
   Positioned<T> result;
   absl::Status status = RunRead(ctx, [&](MysqlConnection& conn) {
-    result.value = select(conn);
-    absl::StatusOr<ServerPosition> now = CurrentPosition(conn);
-    if (!now.ok()) return now.status();
+    absl::StatusOr<SeenAt<T>> seen = select(conn);
+    if (!seen.ok()) return seen.status();
+    const ServerPosition& now = seen->position;
     if (hooks_.applied != nullptr) {
-      hooks_.applied->Reached(now->server_id, now->applied);
+      hooks_.applied->Reached(now.server_id, now.applied);
     }
-    result.position = std::move(now->covering);
+    result.value = std::move(seen->rows);
+    result.position = std::move(seen->position.covering);
     return absl::OkStatus();
   });
   if (!status.ok()) return status;
@@ -205,7 +207,7 @@ absl::StatusOr<Positioned<User>> MysqlUserStore::GetUser(
     const UserKey& key, const RequestContext& ctx) {
   absl::StatusOr<Positioned<std::optional<User>>> read =
       ReadPositioned<std::optional<User>>(
-          ctx, [&](MysqlConnection& conn) { return SelectUser(conn, key); });
+          ctx, [&](MysqlConnection& conn) { return SelectUserAt(conn, key); });
   if (!read.ok()) return read.status();
   if (read->value.has_value()) {
     return Positioned<User>{*std::move(read->value), std::move(read->position)};
@@ -224,14 +226,15 @@ absl::StatusOr<Positioned<User>> MysqlUserStore::GetUser(
 
 absl::StatusOr<Positioned<std::vector<User>>> MysqlUserStore::GetUsersByIds(
     absl::Span<const uint64_t> ids, const RequestContext& ctx) {
-  return ReadPositioned<std::vector<User>>(
-      ctx, [&](MysqlConnection& conn) { return SelectUsersByIds(conn, ids); });
+  return ReadPositioned<std::vector<User>>(ctx, [&](MysqlConnection& conn) {
+    return SelectUsersByIdsAt(conn, ids);
+  });
 }
 
 absl::StatusOr<Positioned<std::vector<User>>> MysqlUserStore::ListUsers(
     uint64_t after_id, int limit, const RequestContext& ctx) {
   return ReadPositioned<std::vector<User>>(ctx, [&](MysqlConnection& conn) {
-    return SelectUsersAfter(conn, after_id, limit);
+    return SelectUsersAfterAt(conn, after_id, limit);
   });
 }
 

@@ -13,6 +13,7 @@
 #include "server/mysql/query_killer.h"
 #include "server/mysql/socket_watchdog.h"
 #include "server/mysql/sql_status.h"
+#include "server/mysql/user_rows.h"
 #include "server/pool/connection_pool.h"
 #include "server/repository/user_repository.h"
 
@@ -92,11 +93,13 @@ class MysqlUserStore final : public UserReader, public UserWriter {
       const RequestContext& ctx, Access access,
       absl::FunctionRef<absl::Status(MysqlConnection&)> body,
       absl::Duration quiet_wait = absl::ZeroDuration());
-  // RunRead for a read statement that `select` runs: the result comes with
-  // the endpoint's position asked right after it on the same session.
+  // RunRead for a read that `select` runs, with the endpoint's position
+  // asked right after it on the same session; tells hooks_.applied what the
+  // endpoint has applied.
   template <typename T>
   absl::StatusOr<Positioned<T>> ReadPositioned(
-      const RequestContext& ctx, absl::FunctionRef<T(MysqlConnection&)> select);
+      const RequestContext& ctx,
+      absl::FunctionRef<absl::StatusOr<SeenAt<T>>(MysqlConnection&)> select);
   // WithConnection for the statements of reads and of writes (and the
   // reads that are part of a write).
   absl::Status RunRead(const RequestContext& ctx,

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cppconn/prepared_statement.h"
 #include "cppconn/resultset.h"
@@ -25,23 +26,30 @@ constexpr char kSelectByUsername[] =
     "SELECT " USER_COLUMNS " FROM users WHERE username_key = LOWER(?)";
 constexpr char kSelectByEmail[] =
     "SELECT " USER_COLUMNS " FROM users WHERE email_key = LOWER(?)";
-constexpr char kListAfter[] =
-    "SELECT " USER_COLUMNS " FROM users WHERE id > ? ORDER BY id LIMIT ?";
+constexpr char kSelectById[] =
+    "SELECT " USER_COLUMNS " FROM users WHERE id = ?";
 constexpr char kLastGtid[] = "SELECT @@last_gtid";
-constexpr char kServerPosition[] =
-    "SELECT @@server_id, @@global.gtid_binlog_pos, @@global.gtid_slave_pos";
+#define SERVER_POSITION \
+  "SELECT @@server_id, @@global.gtid_binlog_pos, @@global.gtid_slave_pos"
+constexpr char kServerPosition[] = SERVER_POSITION;
 
-// Statement text for users whose id is one of `arity` placeholders; one id
-// reads as the plain point select.
-std::string SelectByIdsSql(int arity) {
-  std::string sql = "SELECT " USER_COLUMNS " FROM users WHERE id ";
-  if (arity == 1) return sql + "= ?";
-  sql += "IN (?";
-  for (int i = 1; i < arity; ++i) sql += ",?";
-  sql += ")";
-  return sql;
+// Text for reads whose parameters are all numbers, sent with the position
+// query in one round trip. User data never goes into statement text: it is
+// always a parameter of a prepared statement.
+std::string UsersByIdsThenPositionSql(absl::Span<const uint64_t> ids) {
+  // IN (NULL) matches nothing, and keeps an empty list valid SQL.
+  return absl::StrCat("SELECT " USER_COLUMNS " FROM users WHERE id IN (",
+                      ids.empty() ? "NULL" : absl::StrJoin(ids, ","),
+                      ");" SERVER_POSITION);
 }
 
+std::string UsersAfterThenPositionSql(uint64_t after_id, int limit) {
+  return absl::StrCat("SELECT " USER_COLUMNS " FROM users WHERE id > ",
+                      after_id, " ORDER BY id LIMIT ", limit,
+                      ";" SERVER_POSITION);
+}
+
+#undef SERVER_POSITION
 // Statement text for an insert of `rows` users, returning them.
 std::string InsertUsersSql(int rows) {
   std::string sql =
@@ -53,23 +61,6 @@ std::string InsertUsersSql(int rows) {
 }
 
 #undef USER_COLUMNS
-
-// Multi-id selects come in a few arities, so each connection prepares at most
-// kIdBucketCount statements.
-constexpr int kIdBucketCount = 11;  // 1, 2, 4, ..., 1024
-constexpr size_t kMaxIdsPerStatement = size_t{1} << (kIdBucketCount - 1);
-
-// Stable C strings, because MysqlConnection caches statements by pointer.
-const std::vector<std::string>& SelectByIdsStatements() {
-  static const auto* statements = [] {
-    auto* texts = new std::vector<std::string>;
-    for (int bucket = 0; bucket < kIdBucketCount; ++bucket) {
-      texts->push_back(SelectByIdsSql(1 << bucket));
-    }
-    return texts;
-  }();
-  return *statements;
-}
 
 // Inserts of up to this many rows are one statement each, prepared per row
 // count as it is first needed; larger batches are split.
@@ -111,14 +102,6 @@ std::unique_ptr<sql::ResultSet> Query(sql::PreparedStatement& statement) {
   return std::unique_ptr<sql::ResultSet>(statement.executeQuery());
 }
 
-std::vector<User> ReadUsers(sql::PreparedStatement& statement) {
-  std::unique_ptr<sql::ResultSet> rs = Query(statement);
-  std::vector<User> users;
-  users.reserve(rs->rowsCount());
-  while (rs->next()) users.push_back(ReadUser(*rs));
-  return users;
-}
-
 // Column `column` of `rs`'s current row as a position; NULL is empty.
 absl::StatusOr<ReplicationPosition> PositionAt(sql::ResultSet& rs, int column) {
   if (rs.isNull(column)) return ReplicationPosition();
@@ -129,6 +112,42 @@ absl::StatusOr<ReplicationPosition> PositionAt(sql::ResultSet& rs, int column) {
         "the database reported a GTID position this server cannot read");
   }
   return position;
+}
+
+// The position in the next row of `rs`, a result of kServerPosition.
+absl::StatusOr<ServerPosition> ReadServerPosition(sql::ResultSet& rs) {
+  if (!rs.next()) {
+    return absl::InternalError("the database reported no GTID position");
+  }
+  ServerPosition now;
+  now.server_id = rs.isNull(1) ? 0 : rs.getInt64(1);
+  absl::StatusOr<ReplicationPosition> logged = PositionAt(rs, 2);
+  if (!logged.ok()) return logged.status();
+  absl::StatusOr<ReplicationPosition> applied = PositionAt(rs, 3);
+  if (!applied.ok()) return applied.status();
+  now.applied = *std::move(applied);
+  now.covering = *std::move(logged);
+  now.covering.Merge(now.applied);
+  return now;
+}
+
+// Runs `sql`, a select of users followed by the position query, in one
+// round trip: the position is asked after the users were read.
+absl::StatusOr<SeenAt<std::vector<User>>> UsersThenPosition(
+    MysqlConnection& conn, const std::string& sql) {
+  SeenAt<std::vector<User>> seen;
+  absl::StatusOr<ServerPosition> position =
+      absl::InternalError("the database reported no GTID position");
+  conn.ExecuteTogether(sql, [&](int statement, sql::ResultSet& rs) {
+    if (statement == 0) {
+      while (rs.next()) seen.rows.push_back(ReadUser(rs));
+    } else {
+      position = ReadServerPosition(rs);
+    }
+  });
+  if (!position.ok()) return position.status();
+  seen.position = *std::move(position);
+  return seen;
 }
 
 // Inserts one statement's worth of `users` and files each returned row
@@ -161,46 +180,39 @@ absl::StatusOr<size_t> InsertChunk(
 }  // namespace
 
 std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key) {
+  sql::PreparedStatement* select = nullptr;
   if (key.kind == UserKey::Kind::kId) {
-    std::vector<User> users = SelectUsersByIds(conn, {key.id});
-    if (users.empty()) return std::nullopt;
-    return std::move(users.front());
+    select = &conn.Prepare(kSelectById);
+    select->setUInt64(1, key.id);
+  } else {
+    select =
+        &conn.Prepare(key.kind == UserKey::Kind::kUsername ? kSelectByUsername
+                                                           : kSelectByEmail);
+    select->setString(1, key.text);
   }
-  sql::PreparedStatement& select =
-      conn.Prepare(key.kind == UserKey::Kind::kUsername ? kSelectByUsername
-                                                        : kSelectByEmail);
-  select.setString(1, key.text);
-  std::unique_ptr<sql::ResultSet> rs = Query(select);
+  std::unique_ptr<sql::ResultSet> rs = Query(*select);
   if (!rs->next()) return std::nullopt;
   return ReadUser(*rs);
 }
 
-std::vector<User> SelectUsersByIds(MysqlConnection& conn,
-                                   absl::Span<const uint64_t> ids) {
-  std::vector<User> users;
-  for (size_t start = 0; start < ids.size(); start += kMaxIdsPerStatement) {
-    const absl::Span<const uint64_t> chunk =
-        ids.subspan(start, kMaxIdsPerStatement);
-    int bucket = 0;
-    while ((size_t{1} << bucket) < chunk.size()) ++bucket;
-    sql::PreparedStatement& select =
-        conn.Prepare(SelectByIdsStatements()[bucket].c_str());
-    const int arity = 1 << bucket;
-    for (int i = 0; i < arity; ++i) {
-      select.setUInt64(i + 1, chunk[std::min<size_t>(i, chunk.size() - 1)]);
-    }
-    std::unique_ptr<sql::ResultSet> rs = Query(select);
-    while (rs->next()) users.push_back(ReadUser(*rs));
-  }
-  return users;
+absl::StatusOr<SeenAt<std::optional<User>>> SelectUserAt(MysqlConnection& conn,
+                                                         const UserKey& key) {
+  SeenAt<std::optional<User>> seen;
+  seen.rows = SelectUser(conn, key);
+  absl::StatusOr<ServerPosition> position = CurrentPosition(conn);
+  if (!position.ok()) return position.status();
+  seen.position = *std::move(position);
+  return seen;
 }
 
-std::vector<User> SelectUsersAfter(MysqlConnection& conn, uint64_t after_id,
-                                   int limit) {
-  sql::PreparedStatement& select = conn.Prepare(kListAfter);
-  select.setUInt64(1, after_id);
-  select.setInt(2, limit);
-  return ReadUsers(select);
+absl::StatusOr<SeenAt<std::vector<User>>> SelectUsersByIdsAt(
+    MysqlConnection& conn, absl::Span<const uint64_t> ids) {
+  return UsersThenPosition(conn, UsersByIdsThenPositionSql(ids));
+}
+
+absl::StatusOr<SeenAt<std::vector<User>>> SelectUsersAfterAt(
+    MysqlConnection& conn, uint64_t after_id, int limit) {
+  return UsersThenPosition(conn, UsersAfterThenPositionSql(after_id, limit));
 }
 
 absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
@@ -240,19 +252,7 @@ absl::StatusOr<ReplicationPosition> LastWritePosition(MysqlConnection& conn) {
 
 absl::StatusOr<ServerPosition> CurrentPosition(MysqlConnection& conn) {
   std::unique_ptr<sql::ResultSet> rs = Query(conn.Prepare(kServerPosition));
-  if (!rs->next()) {
-    return absl::InternalError("the database reported no GTID position");
-  }
-  ServerPosition now;
-  now.server_id = rs->isNull(1) ? 0 : rs->getInt64(1);
-  absl::StatusOr<ReplicationPosition> logged = PositionAt(*rs, 2);
-  if (!logged.ok()) return logged.status();
-  absl::StatusOr<ReplicationPosition> applied = PositionAt(*rs, 3);
-  if (!applied.ok()) return applied.status();
-  now.applied = *std::move(applied);
-  now.covering = *std::move(logged);
-  now.covering.Merge(now.applied);
-  return now;
+  return ReadServerPosition(*rs);
 }
 
 }  // namespace userservice::mysql

@@ -13,34 +13,12 @@
 namespace userservice::mysql {
 
 // The statements that read or insert rows of the users table, on a session
-// the caller leased. Each statement shape has one text, kept for the life of
-// the process, so a session prepares it once and every caller reuses it (a
-// batch of one uses the same statement as every other single row).
+// the caller leased. Statements with user data are prepared: each shape has
+// one text, kept for the life of the process, so a session prepares it once
+// and every caller reuses it. Reads whose only parameters are numbers go as
+// text together with the position query, to save a round trip.
 //
 // These may throw sql::SQLException: call them inside RunSql.
-
-// The user with `key`, if any.
-std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key);
-
-// The users among `ids` that exist, in no particular order. Statements take
-// 1, 2, 4, ..., 1024 ids; a batch is padded to the next size by repeating its
-// last id (IN ignores duplicates) and a longer one is split.
-std::vector<User> SelectUsersByIds(MysqlConnection& conn,
-                                   absl::Span<const uint64_t> ids);
-
-// Up to `limit` users with id > `after_id`, ascending by id.
-std::vector<User> SelectUsersAfter(MysqlConnection& conn, uint64_t after_id,
-                                   int limit);
-
-// Inserts all of `users` or none of them and returns their rows in the
-// order of `users`. Up to 64 rows go in one statement; more are split over
-// several in a transaction, the caller's if one is open. A duplicate key
-// throws (ALREADY_EXISTS once mapped); request_ids are not looked at.
-absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
-                                              absl::Span<const NewUser> users);
-
-// The position of this session's last write (@@last_gtid).
-absl::StatusOr<ReplicationPosition> LastWritePosition(MysqlConnection& conn);
 
 // Where a session's server stands, asked after a read statement on the
 // same session.
@@ -56,6 +34,43 @@ struct ServerPosition {
   ReplicationPosition applied;
 };
 absl::StatusOr<ServerPosition> CurrentPosition(MysqlConnection& conn);
+
+// What a read returned, and where its server stood right after it (asked
+// on the same session, so `position.covering` covers the rows).
+template <typename T>
+struct SeenAt {
+  T rows;
+  ServerPosition position;
+};
+
+// The user with `key`, if any.
+std::optional<User> SelectUser(MysqlConnection& conn, const UserKey& key);
+// The same, and the position after it: two round trips, since a username
+// or email only ever travels as a parameter of a prepared statement.
+absl::StatusOr<SeenAt<std::optional<User>>> SelectUserAt(MysqlConnection& conn,
+                                                         const UserKey& key);
+
+// The users among `ids` that exist, in no particular order, and the
+// position after them: the select and the position query go in one round
+// trip, as text (numbers only). One statement, however many ids: the rows
+// come from one point in time.
+absl::StatusOr<SeenAt<std::vector<User>>> SelectUsersByIdsAt(
+    MysqlConnection& conn, absl::Span<const uint64_t> ids);
+
+// Up to `limit` users with id > `after_id`, ascending by id, and the
+// position after them, in one round trip like SelectUsersByIdsAt.
+absl::StatusOr<SeenAt<std::vector<User>>> SelectUsersAfterAt(
+    MysqlConnection& conn, uint64_t after_id, int limit);
+
+// Inserts all of `users` or none of them and returns their rows in the
+// order of `users`. Up to 64 rows go in one statement; more are split over
+// several in a transaction, the caller's if one is open. A duplicate key
+// throws (ALREADY_EXISTS once mapped); request_ids are not looked at.
+absl::StatusOr<std::vector<User>> InsertUsers(MysqlConnection& conn,
+                                              absl::Span<const NewUser> users);
+
+// The position of this session's last write (@@last_gtid).
+absl::StatusOr<ReplicationPosition> LastWritePosition(MysqlConnection& conn);
 
 }  // namespace userservice::mysql
 
