@@ -170,29 +170,32 @@ class CausalE2eTest : public ::testing::Test {
     return Get(request, options);
   }
 
+  // Calls the stub's `method` with `request` read with `options`.
+  template <typename Response, typename Request>
+  Answer<Response> Read(grpc::Status (v1::UserService::Stub::*method)(
+                            grpc::ClientContext*, const Request&, Response*),
+                        Request request, const v1::ReadOptions& options) {
+    *request.mutable_read_options() = options;
+    Answer<Response> answer;
+    auto context = ContextWithDeadline(kCallDeadline);
+    answer.status =
+        (server_->users().*method)(context.get(), request, &answer.response);
+    answer.served_by = ServedByOf(*context);
+    return answer;
+  }
+
   // GetUser by whatever key `request` sets.
   Answer<v1::GetUserResponse> Get(v1::GetUserRequest request,
                                   const v1::ReadOptions& options) {
-    *request.mutable_read_options() = options;
-    Answer<v1::GetUserResponse> answer;
-    auto context = ContextWithDeadline(kCallDeadline);
-    answer.status =
-        server_->users().GetUser(context.get(), request, &answer.response);
-    answer.served_by = ServedByOf(*context);
-    return answer;
+    return Read(&v1::UserService::Stub::GetUser, std::move(request), options);
   }
 
   Answer<v1::BatchGetUsersResponse> BatchGet(const std::vector<uint64_t>& ids,
                                              const v1::ReadOptions& options) {
     v1::BatchGetUsersRequest request;
     request.mutable_ids()->Add(ids.begin(), ids.end());
-    *request.mutable_read_options() = options;
-    Answer<v1::BatchGetUsersResponse> answer;
-    auto context = ContextWithDeadline(kCallDeadline);
-    answer.status = server_->users().BatchGetUsers(context.get(), request,
-                                                   &answer.response);
-    answer.served_by = ServedByOf(*context);
-    return answer;
+    return Read(&v1::UserService::Stub::BatchGetUsers, std::move(request),
+                options);
   }
 
   Answer<v1::ListUsersResponse> List(const std::string& page_token,
@@ -200,13 +203,7 @@ class CausalE2eTest : public ::testing::Test {
     v1::ListUsersRequest request;
     request.set_page_size(1000);
     request.set_page_token(page_token);
-    *request.mutable_read_options() = options;
-    Answer<v1::ListUsersResponse> answer;
-    auto context = ContextWithDeadline(kCallDeadline);
-    answer.status =
-        server_->users().ListUsers(context.get(), request, &answer.response);
-    answer.served_by = ServedByOf(*context);
-    return answer;
+    return Read(&v1::UserService::Stub::ListUsers, std::move(request), options);
   }
 
   // The page_token of the 1000-user page holding user `id`, paging from the
