@@ -75,8 +75,18 @@ absl::Status NotFound(const ParsedRead& read,
 
 // Fills the response with the users of `read.ids`, or says which are
 // missing.
+std::string TokenFor(const ParsedRead& read,
+                     const ReplicationPosition& served_at,
+                     const std::string& served_token) {
+  if (served_at.Covers(read.policy.min_position)) return served_token;
+  return EncodeReadToken(read.policy.min_position, served_at);
+}
+
+// `served_token` is `served_at` encoded: the token of every read whose own
+// tokens it already covers, encoded once per statement.
 absl::Status Respond(ParsedRead& read, const FoundUsers& found,
-                     const ReplicationPosition& served_at) {
+                     const ReplicationPosition& served_at,
+                     const std::string& served_token) {
   std::vector<uint64_t> missing;
   for (uint64_t id : read.ids) {
     if (!found.contains(id) &&
@@ -88,15 +98,13 @@ absl::Status Respond(ParsedRead& read, const FoundUsers& found,
   if (read.get_user != nullptr) {
     v1::GetUserResponse& response = read.get_user->response();
     ToProto(found.at(read.ids[0]), response.mutable_user());
-    response.set_consistency_token(
-        EncodeReadToken(read.policy.min_position, served_at));
+    response.set_consistency_token(TokenFor(read, served_at, served_token));
     return absl::OkStatus();
   }
   v1::BatchGetUsersResponse& response = read.batch_get_users->response();
   response.mutable_users()->Reserve(static_cast<int>(read.ids.size()));
   for (uint64_t id : read.ids) ToProto(found.at(id), response.add_users());
-  response.set_consistency_token(
-      EncodeReadToken(read.policy.min_position, served_at));
+  response.set_consistency_token(TokenFor(read, served_at, served_token));
   return absl::OkStatus();
 }
 
@@ -230,10 +238,12 @@ void ReadBatcher::ReadByIds(absl::Span<ParsedRead* const> batch) {
         return absl::OkStatus();
       },
       &served_by, static_cast<int>(batch.size()));
+  const std::string served_token =
+      status.ok() ? EncodeConsistencyToken(served_at) : std::string();
   for (ParsedRead* read : batch) {
     AddServedBy(&ContextOf(*read), served_by);
     if (status.ok()) {
-      absl::Status answer = Respond(*read, found, served_at);
+      absl::Status answer = Respond(*read, found, served_at, served_token);
       Reply(*read,
             failures_->ToReply(ContextOf(*read), MethodOf(*read), answer));
     } else {
