@@ -68,9 +68,9 @@ class GatedReader : public FakeUserReader {
     {
       absl::MutexLock lock(&mu_);
       hold = matches(gated_) && !entered_.HasBeenNotified();
+      if (hold) entered_.Notify();
     }
     if (hold) {
-      entered_.Notify();
       gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
     }
   }

@@ -18,12 +18,14 @@ using ::testing::ElementsAre;
 class Recorder {
  public:
   void Process(std::vector<int>& batch) {
+    bool first = false;
     {
       absl::MutexLock lock(&mu_);
       batches_.push_back(batch);
+      first = !entered_.HasBeenNotified();
+      if (first) entered_.Notify();
     }
-    if (!entered_.HasBeenNotified()) {
-      entered_.Notify();
+    if (first) {
       gate_.WaitForNotificationWithTimeout(absl::Seconds(20));
     }
   }

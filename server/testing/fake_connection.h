@@ -99,18 +99,20 @@ class FakeConnFactory {
       std::atomic<int>* concurrent;
       ~Exit() { --*concurrent; }
     } exit{&concurrent_};
-    absl::Notification* entered;
     absl::Notification* release;
     absl::Status failure;
     {
       absl::MutexLock lock(&mu_);
       last_deadline_ = deadline;
-      entered = entered_;
       release = release_;
       failure = failure_;
+      // Under mu_: concurrent opens must not both see "not yet notified".
+      if (release != nullptr && entered_ != nullptr &&
+          !entered_->HasBeenNotified()) {
+        entered_->Notify();
+      }
     }
     if (release != nullptr) {
-      if (entered != nullptr && !entered->HasBeenNotified()) entered->Notify();
       // Like a real connect, give up at the caller's deadline.
       if (!release->WaitForNotificationWithDeadline(deadline)) {
         return absl::DeadlineExceededError("connect timed out");
