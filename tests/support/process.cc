@@ -85,8 +85,12 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
   if (pid == 0) {
     dup2(out_pipe[1], STDOUT_FILENO);
     dup2(err_pipe[1], STDERR_FILENO);
-    close(out_pipe[0]);
-    close(err_pipe[0]);
+    // Only stdout and stderr may hold the pipes: a daemon the command leaves
+    // behind (podman's conmon) would otherwise keep them open, and this
+    // would wait for their end until the timeout.
+    for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      close(fd);
+    }
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
     execve(c_args[0], c_args.data(), c_env.data());
@@ -215,8 +219,8 @@ absl::StatusOr<std::unique_ptr<ServerProcess>> ServerProcess::Start(
     if (tls) {
       if (AcceptsTcp(server->port_)) return server;
       absl::SleepFor(absl::Milliseconds(100));
-    } else if (channel->WaitForConnected(absl::ToChronoTime(
-                   absl::Now() + absl::Milliseconds(200)))) {
+    } else if (channel->WaitForConnected(
+                   absl::ToChronoTime(absl::Now() + absl::Milliseconds(200)))) {
       return server;
     }
   }
