@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Checks the container recipe (deploy/docker) against the built binaries.
 
-No container engine runs in CI, so this proves what `docker build` would
-need: every shared library `ldd` reports for user_server and userctl comes
+In seconds and without a container engine (the image itself is built and
+run by the container tests, tests/container), this proves what the
+runtime stage needs: every shared library `ldd` reports for user_server and userctl comes
 from a Debian package listed in runtime-packages.txt (found with
 `dpkg -S`), that list names nothing else, and the Dockerfile installs
 exactly that list, runs as a fixed non-root user, exposes the gRPC and

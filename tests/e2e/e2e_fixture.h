@@ -62,9 +62,43 @@ inline bool WaitFor(absl::Duration timeout,
   }
 }
 
+// The value of "id" in userctl's JSON output ("" if there is none).
+inline std::string UserctlId(const std::string& json) {
+  const size_t key = json.find("\"id\"");
+  if (key == std::string::npos) return "";
+  const size_t start = json.find_first_of("0123456789", key);
+  if (start == std::string::npos) return "";
+  const size_t end = json.find_first_not_of("0123456789", start);
+  return json.substr(start, end - start);
+}
+
 inline std::string CodeName(grpc::StatusCode code) {
   // gRPC's codes are Abseil's, number for number.
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
+}
+
+// grpc.health.v1.Health/Check for `service`, as the kubelet's native gRPC
+// probes ask it.
+inline absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus>
+CheckHealth(grpc::Channel& channel, const std::string& service) {
+  static const grpc::internal::RpcMethod kCheck(
+      "/grpc.health.v1.Health/Check", grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  auto context = ContextWithDeadline(absl::Seconds(2));
+  grpc::Status status =
+      grpc::internal::BlockingUnaryCall<grpc::health::v1::HealthCheckRequest,
+                                        grpc::health::v1::HealthCheckResponse,
+                                        grpc::protobuf::MessageLite,
+                                        grpc::protobuf::MessageLite>(
+          &channel, kCheck, context.get(), request, &response);
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("Health/Check: ", CodeName(status.error_code()), " ",
+                     status.error_message()));
+  }
+  return response.status();
 }
 
 // A user_server started for one test with extra flags, and stubs for the
@@ -124,24 +158,7 @@ class E2eServer {
   // grpc.health.v1.Health/Check for `service`.
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> Health(
       const std::string& service = "userservice.v1.UserService") {
-    static const grpc::internal::RpcMethod kCheck(
-        "/grpc.health.v1.Health/Check", grpc::internal::RpcMethod::NORMAL_RPC);
-    grpc::health::v1::HealthCheckRequest request;
-    request.set_service(service);
-    grpc::health::v1::HealthCheckResponse response;
-    auto context = ContextWithDeadline(absl::Seconds(2));
-    grpc::Status status =
-        grpc::internal::BlockingUnaryCall<grpc::health::v1::HealthCheckRequest,
-                                          grpc::health::v1::HealthCheckResponse,
-                                          grpc::protobuf::MessageLite,
-                                          grpc::protobuf::MessageLite>(
-            channel_.get(), kCheck, context.get(), request, &response);
-    if (!status.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("Health/Check: ", CodeName(status.error_code()), " ",
-                       status.error_message()));
-    }
-    return response.status();
+    return CheckHealth(*channel_, service);
   }
 
  private:

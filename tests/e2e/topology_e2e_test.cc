@@ -38,10 +38,9 @@ class Outcomes {
     ++failures_[absl::StrCat(what, " ", CodeName(status.error_code()))];
     slowest_failure_ = std::max(slowest_failure_, took);
     if (examples_.size() < 10) {
-      examples_.push_back(
-          absl::StrCat(what, ": ", CodeName(status.error_code()), " ",
-                       status.error_message(), " after ",
-                       absl::FormatDuration(took)));
+      examples_.push_back(absl::StrCat(
+          what, ": ", CodeName(status.error_code()), " ",
+          status.error_message(), " after ", absl::FormatDuration(took)));
     }
   }
   int failed() const {
@@ -72,9 +71,9 @@ class Outcomes {
     for (const auto& [key, count] : failures_) {
       parts.push_back(absl::StrCat(key, " x", count));
     }
-    return absl::StrCat(calls_, " calls; failures: ",
-                        absl::StrJoin(parts, ", "), "\n  ",
-                        absl::StrJoin(examples_, "\n  "));
+    return absl::StrCat(calls_,
+                        " calls; failures: ", absl::StrJoin(parts, ", "),
+                        "\n  ", absl::StrJoin(examples_, "\n  "));
   }
 
  private:
@@ -102,13 +101,12 @@ class TopologyE2eTest : public ::testing::Test {
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     ASSERT_TRUE(WaitFor(absl::Seconds(10), [&] {
-      return server_->EndpointIs("primary",
-                                 admin::v1::ENDPOINT_STATE_WRITABLE);
+      return server_->EndpointIs("primary", admin::v1::ENDPOINT_STATE_WRITABLE);
     })) << server_->process().Log();
   }
 
   void TearDown() override {
-    for (const std::string& node : {"primary", "replica-0", "replica-1"}) {
+    for (const char* node : {"primary", "replica-0", "replica-1"}) {
       cluster().Thaw(node).IgnoreError();
     }
     if (HasFailure() && server_ != nullptr) {
@@ -171,8 +169,8 @@ class TopologyE2eTest : public ::testing::Test {
         acked->push_back(created);
       }
       const absl::Time read_start = absl::Now();
-      grpc::Status read = Get(created.id, v1::CONSISTENCY_SESSION,
-                              created.token, nullptr);
+      grpc::Status read =
+          Get(created.id, v1::CONSISTENCY_SESSION, created.token, nullptr);
       outcomes->Record("session read", read, absl::Now() - read_start);
     }
   }
@@ -224,8 +222,7 @@ TEST_F(TopologyE2eTest, PlannedSwitchoverUnderLoadFailsNoCall) {
   }
   std::atomic<bool> stop_eventual{false};
   std::thread eventual([&] {
-    EventualLoop(seed.id, stop_eventual, &outcomes, &served_before,
-                 &served_mu);
+    EventualLoop(seed.id, stop_eventual, &outcomes, &served_before, &served_mu);
   });
   absl::SleepFor(absl::Seconds(1));
   const absl::Time switched_at = absl::Now();
@@ -236,8 +233,7 @@ TEST_F(TopologyE2eTest, PlannedSwitchoverUnderLoadFailsNoCall) {
   eventual.join();
   stop_eventual = false;
   std::thread eventual_after([&] {
-    EventualLoop(seed.id, stop_eventual, &outcomes, &served_after,
-                 &served_mu);
+    EventualLoop(seed.id, stop_eventual, &outcomes, &served_after, &served_mu);
   });
   const bool old_primary_reads = WaitFor(absl::Seconds(10), [&] {
     std::lock_guard<std::mutex> lock(served_mu);
@@ -278,9 +274,9 @@ TEST_F(TopologyE2eTest, CrashFailoverResumesWritesAndFencesTheOldPrimary) {
       while (!stop.load()) {
         Acknowledged created;
         const absl::Time start = absl::Now();
-        grpc::Status status = Create(
-            UniqueUsername(absl::StrCat("fail", t, "_")), &created,
-            absl::Seconds(10));
+        grpc::Status status =
+            Create(UniqueUsername(absl::StrCat("fail", t, "_")), &created,
+                   absl::Seconds(10));
         outcomes.Record("create", status, absl::Now() - start);
         if (status.ok()) {
           std::lock_guard<std::mutex> lock(acked_mu);
@@ -306,8 +302,8 @@ TEST_F(TopologyE2eTest, CrashFailoverResumesWritesAndFencesTheOldPrimary) {
   stop = true;
   for (std::thread& t : load) t.join();
 
-  std::cerr << "writes resumed " << resumed_after
-            << " after the promotion; " << outcomes.Summary() << "\n";
+  std::cerr << "writes resumed " << resumed_after << " after the promotion; "
+            << outcomes.Summary() << "\n";
   EXPECT_TRUE(resumed);
   EXPECT_LE(resumed_after, absl::Seconds(2));
   EXPECT_EQ(outcomes.failed_other_than_unavailable(), 0) << outcomes.Summary();
@@ -337,7 +333,8 @@ TEST_F(TopologyE2eTest, CrashFailoverResumesWritesAndFencesTheOldPrimary) {
   ASSERT_TRUE(cluster().StartNode("primary").ok());
   ASSERT_TRUE(cluster().Execute("primary", "SET GLOBAL read_only=0").ok());
   ASSERT_TRUE(WaitFor(absl::Seconds(10), [&] {
-    absl::StatusOr<admin::v1::EndpointStatus> old = server_->Endpoint("primary");
+    absl::StatusOr<admin::v1::EndpointStatus> old =
+        server_->Endpoint("primary");
     return old.ok() && old->role() == admin::v1::ROLE_RIVAL;
   })) << server_->Status()->ShortDebugString();
   absl::StatusOr<std::string> fenced_pos =
@@ -349,8 +346,9 @@ TEST_F(TopologyE2eTest, CrashFailoverResumesWritesAndFencesTheOldPrimary) {
     EXPECT_TRUE(status.ok()) << status.error_message();
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_EQ(cluster().QueryValue("primary", "SELECT @@gtid_binlog_pos").value_or(""),
-            *fenced_pos)
+  EXPECT_EQ(
+      cluster().QueryValue("primary", "SELECT @@gtid_binlog_pos").value_or(""),
+      *fenced_pos)
       << "a write or heartbeat reached the fenced old primary";
   EXPECT_THAT(server_->process().Log(), HasSubstr("split brain"));
 
@@ -368,7 +366,9 @@ TEST_F(TopologyE2eTest, AFrozenReplicaFailsNoRead) {
   ASSERT_TRUE(Create(UniqueUsername("frozen"), &seed).ok());
   ASSERT_TRUE(cluster().Sync().ok());
   ASSERT_TRUE(cluster().Freeze("replica-1").ok());
-  absl::Cleanup thaw = [] { TestCluster::Get().Thaw("replica-1").IgnoreError(); };
+  absl::Cleanup thaw = [] {
+    TestCluster::Get().Thaw("replica-1").IgnoreError();
+  };
   Outcomes outcomes;
   absl::Duration slowest;
   std::vector<std::string> slow;
@@ -380,8 +380,8 @@ TEST_F(TopologyE2eTest, AFrozenReplicaFailsNoRead) {
     slowest = std::max(slowest, took);
     outcomes.Record("eventual read", status, took);
     if (took > absl::Milliseconds(300)) {
-      slow.push_back(absl::StrCat("read ", i, " took ",
-                                  absl::FormatDuration(took)));
+      slow.push_back(
+          absl::StrCat("read ", i, " took ", absl::FormatDuration(took)));
     }
   }
   std::cerr << "slowest read " << slowest << "; " << outcomes.Summary()

@@ -23,15 +23,6 @@ class UserctlE2eTest : public ServerE2eTest {
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, absl::Seconds(60));
   }
-
-  // The value of "id" in userctl's JSON output.
-  static std::string IdFrom(const std::string& json) {
-    const size_t key = json.find("\"id\"");
-    if (key == std::string::npos) return "";
-    const size_t start = json.find_first_of("0123456789", key);
-    const size_t end = json.find_first_not_of("0123456789", start);
-    return json.substr(start, end - start);
-  }
 };
 
 TEST_F(UserctlE2eTest, CreateThenListShowsTheUser) {
@@ -41,7 +32,7 @@ TEST_F(UserctlE2eTest, CreateThenListShowsTheUser) {
   ASSERT_EQ(created.exit_code, 0) << created.err;
   EXPECT_THAT(created.out, HasSubstr("\"username\": \"" + name + "\""));
   EXPECT_THAT(created.out, HasSubstr("consistency_token"));
-  const std::string id = IdFrom(created.out);
+  const std::string id = UserctlId(created.out);
   ASSERT_FALSE(id.empty()) << created.out;
 
   CommandResult listed = Userctl({"--consistency=strong", "list"});
@@ -62,7 +53,7 @@ TEST_F(UserctlE2eTest, GetByIdUsernameAndEmailWithConsistencyFlags) {
   CommandResult created = Userctl(
       {"create", "--username=" + name, "--email=" + name + "@example.com"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  const std::string id = IdFrom(created.out);
+  const std::string id = UserctlId(created.out);
 
   CommandResult by_id =
       Userctl({"--consistency=strong", "--verbose", "get", id});
@@ -73,12 +64,12 @@ TEST_F(UserctlE2eTest, GetByIdUsernameAndEmailWithConsistencyFlags) {
   CommandResult by_name =
       Userctl({"--consistency=strong", "get", "--username=" + name});
   ASSERT_EQ(by_name.exit_code, 0) << by_name.err;
-  EXPECT_EQ(IdFrom(by_name.out), id);
+  EXPECT_EQ(UserctlId(by_name.out), id);
 
   CommandResult by_email = Userctl(
       {"--consistency=strong", "get", "--email=" + name + "@example.com"});
   ASSERT_EQ(by_email.exit_code, 0) << by_email.err;
-  EXPECT_EQ(IdFrom(by_email.out), id);
+  EXPECT_EQ(UserctlId(by_email.out), id);
 }
 
 TEST_F(UserctlE2eTest, UpdateAndDeleteThenGetFailsWithNotFoundExitCode) {
@@ -86,7 +77,7 @@ TEST_F(UserctlE2eTest, UpdateAndDeleteThenGetFailsWithNotFoundExitCode) {
   CommandResult created = Userctl(
       {"create", "--username=" + name, "--email=" + name + "@example.com"});
   ASSERT_EQ(created.exit_code, 0) << created.err;
-  const std::string id = IdFrom(created.out);
+  const std::string id = UserctlId(created.out);
 
   CommandResult updated =
       Userctl({"update", id, "--email=" + name + "@new.example",
@@ -125,7 +116,7 @@ TEST_F(UserctlE2eTest, SessionTokenFromCreateReadsTheWriteBack) {
     token = created.out.substr(start, created.out.find('"', start) - start);
   }
   CommandResult read = Userctl({"--consistency=session", "--token=" + token,
-                                "--verbose", "get", IdFrom(created.out)});
+                                "--verbose", "get", UserctlId(created.out)});
   ASSERT_TRUE(cluster.StartReplicationSql().ok());
   ASSERT_EQ(created.exit_code, 0) << created.err;
   ASSERT_FALSE(token.empty()) << created.out;
