@@ -45,8 +45,12 @@ step "container image"
 # What the container tests (CTest label container) run. Podman keeps the
 # base images, layers and compiler cache, so a rerun rebuilds only what
 # changed; without podman the run fails here.
+# The tests run the image by ID: another checkout's run on this machine may
+# move the tag meanwhile.
 image_start=$(date +%s)
-"$REPO_ROOT/deploy/docker/build-image.sh"
+"$REPO_ROOT/deploy/docker/build-image.sh" --iidfile "$BUILD_DIR/image-id"
+USERSERVICE_TEST_IMAGE="$(cat "$BUILD_DIR/image-id")"
+export USERSERVICE_TEST_IMAGE
 echo "container image: ready in $(($(date +%s) - image_start)) s"
 
 step "test cluster"

@@ -9,12 +9,14 @@
 # change. Podman keeps them, and the build's layers and compiler cache, in
 # its storage: a second run on the same machine rebuilds only what changed.
 #
-# Usage: deploy/docker/build-image.sh [--tag NAME:TAG] [--rebuild-base]
+# Usage: deploy/docker/build-image.sh [--tag NAME:TAG] [--iidfile FILE]
+#                                     [--rebuild-base]
 #   --tag           image name (default: user-server:<base newTag>)
+#   --iidfile       write the built image's ID to FILE (a tag can move to
+#                   another build; the ID cannot)
 #   --rebuild-base  make the debootstrap base images again
-# Env: PODMAN_RUN_ARGS  podman's global and container flags
-#                       (default: podman.sh's, see there)
-#      DEBIAN_MIRROR    mirror for debootstrap (default: the one apt uses)
+# Env: PODMAN_RUNTIME  the OCI runtime (default: runc, see podman.sh)
+#      DEBIAN_MIRROR   mirror for debootstrap (default: the one apt uses)
 #
 # Docker users need none of this:
 #   docker build -f deploy/docker/Dockerfile -t user-server:0.1.0 .
@@ -27,12 +29,15 @@ REPO_ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 die() { echo "build-image: ERROR: $*" >&2; exit 1; }
 
 tag=""
+iidfile=()
 rebuild_base=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tag) [ $# -ge 2 ] || die "--tag needs NAME:TAG"; tag="$2"; shift 2 ;;
+    --iidfile) [ $# -ge 2 ] || die "--iidfile needs FILE"
+      iidfile=(--iidfile "$2"); shift 2 ;;
     --rebuild-base) rebuild_base=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -157,7 +162,7 @@ require_podman
 ensure_base_images
 echo "build-image: building $tag"
 start=$(date +%s)
-pod build "${POD_CONTAINER_ARGS[@]}" --layers \
+pod build "${POD_CONTAINER_ARGS[@]}" --layers "${iidfile[@]}" \
   -f "$REPO_ROOT/deploy/docker/Dockerfile" -t "$tag" "$REPO_ROOT"
 size="$(pod image inspect --format '{{.Size}}' "$tag")"
 echo "build-image: $tag built in $(($(date +%s) - start)) s," \

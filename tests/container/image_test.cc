@@ -6,10 +6,10 @@
 // them, against the test cluster. Fails, never skips, when podman or the
 // image is missing.
 
-#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -114,7 +114,11 @@ absl::StatusOr<DeploymentSpec> ReadDeploymentSpec() {
   return spec;
 }
 
-absl::StatusOr<std::string> ImageTag() {
+// The image under test: tests/run.sh passes the ID of the one it built
+// (USERSERVICE_TEST_IMAGE); else the tag build-image.sh gives.
+absl::StatusOr<std::string> ImageUnderTest() {
+  const char* id = std::getenv("USERSERVICE_TEST_IMAGE");
+  if (id != nullptr && *id != '\0') return std::string(id);
   CommandResult result = WithPodman("image_tag", {});
   if (result.exit_code != 0) {
     return absl::InternalError("image_tag: " + Describe(result));
@@ -238,7 +242,7 @@ class ImageTest : public ::testing::Test {
     CommandResult podman = WithPodman("require_podman", {});
     ASSERT_EQ(podman.exit_code, 0)
         << "podman cannot run containers here: " << podman.err;
-    absl::StatusOr<std::string> image = ImageTag();
+    absl::StatusOr<std::string> image = ImageUnderTest();
     ASSERT_TRUE(image.ok()) << image.status();
     CommandResult exists = Podman({"image", "exists", *image});
     ASSERT_EQ(exists.exit_code, 0)
