@@ -135,6 +135,7 @@ absl::Status ReadLimits(ServerConfig& config) {
   limits.keepalive_timeout = GetFlag(FLAGS_keepalive_timeout);
   limits.max_connection_age = GetFlag(FLAGS_max_connection_age);
   limits.max_connection_age_grace = GetFlag(FLAGS_max_connection_age_grace);
+  limits.handshake_timeout = GetFlag(FLAGS_handshake_timeout);
   return ValidateServerLimits(limits);
 }
 

@@ -157,6 +157,7 @@ TEST_F(ConfigTest, DefaultsOfTransportAreTheFlagDefaults) {
   EXPECT_EQ(config.limits.max_connection_age, want.limits.max_connection_age);
   EXPECT_EQ(config.limits.max_connection_age_grace,
             want.limits.max_connection_age_grace);
+  EXPECT_EQ(config.limits.handshake_timeout, want.limits.handshake_timeout);
 }
 
 // A flag defined anywhere in the server but missing from the command line
@@ -228,15 +229,15 @@ TEST_F(ConfigTest, MistakesNameTheFlag) {
            {{"--primary=db:1", "--default-consistency=fast"},
             "--default-consistency"},
            {{"--primary=db:1", "--log-level=loud"}, "--log-level"},
-           {{"--primary=db:1", "--access-log-sample=0"},
-            "--access-log-sample"},
+           {{"--primary=db:1", "--access-log-sample=0"}, "--access-log-sample"},
            {{"--primary=db:1", "--databases=a:1,b:2"}, "--databases"},
            {{"--databases=x=a:1,x=b:2"}, "\"x\""},
            {{"--databases=a:1", "--write-hold=-1s"}, "--write-hold"},
-           {{"--databases=a:1", "--max-held-writes=-1"},
-            "--max-held-writes"},
+           {{"--databases=a:1", "--max-held-writes=-1"}, "--max-held-writes"},
            {{"--databases=a:1", "--hung-endpoint-timeout=600ms"},
-            "--hung-endpoint-timeout"}}) {
+            "--hung-endpoint-timeout"},
+           {{"--databases=a:1", "--handshake-timeout=0s"},
+            "--handshake-timeout"}}) {
     absl::FlagSaver saver;
     ASSERT_TRUE(cli::ParseCommandLine(ServerCommandLine(), c.args).ok());
     absl::StatusOr<ServerConfig> config = ConfigFromFlags();

@@ -225,6 +225,9 @@ ABSL_FLAG(absl::Duration, max_connection_age,
           "Clients are asked to reconnect after this long (GOAWAY, with "
           "gRPC's 10% jitter), so that servers added by a scale-up or a "
           "rollout get their share of long-lived clients; 0 means never.");
+ABSL_FLAG(absl::Duration, handshake_timeout, Default().limits.handshake_timeout,
+          "A connection that has not finished its TLS and HTTP/2 handshake "
+          "(the client's preface and SETTINGS) within this is closed.");
 ABSL_FLAG(absl::Duration, max_connection_age_grace,
           Default().limits.max_connection_age_grace,
           "How long calls in flight on a connection past its age may take "
@@ -246,9 +249,10 @@ ABSL_FLAG(int, access_log_sample, Default().call_log.sample_ok_every,
           "--failure-log-limit. Each line costs CPU on a busy server.");
 ABSL_FLAG(int, failure_log_limit, Default().call_log.failure_lines_per_second,
           "Most access lines of failed calls, and most \"call failed\" "
-          "warnings, per second for each method and status code; the next "
-          "line written counts those left out (similar_left_out). 0: no "
-          "limit.");
+          "warnings, per second for each method and status code, and most "
+          "gRPC and protobuf lines per second from each of their source "
+          "locations; the next line written counts those left out "
+          "(similar_left_out). 0: no limit.");
 
 namespace userservice {
 namespace {
@@ -312,7 +316,8 @@ Flags TransportFlags() {
           Flag(FLAGS_keepalive_time),
           Flag(FLAGS_keepalive_timeout),
           Flag(FLAGS_max_connection_age),
-          Flag(FLAGS_max_connection_age_grace)};
+          Flag(FLAGS_max_connection_age_grace),
+          Flag(FLAGS_handshake_timeout)};
 }
 
 Flags LifecycleAndLoggingFlags() {

@@ -69,6 +69,7 @@ ABSL_DECLARE_FLAG(absl::Duration, keepalive_time);
 ABSL_DECLARE_FLAG(absl::Duration, keepalive_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
 ABSL_DECLARE_FLAG(absl::Duration, max_connection_age_grace);
+ABSL_DECLARE_FLAG(absl::Duration, handshake_timeout);
 ABSL_DECLARE_FLAG(absl::Duration, max_deadline);
 ABSL_DECLARE_FLAG(std::string, log_level);
 ABSL_DECLARE_FLAG(std::string, access_log_level);

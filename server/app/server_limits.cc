@@ -14,7 +14,8 @@ namespace {
 
 int Millis(absl::Duration d) {
   const int64_t ms = absl::ToInt64Milliseconds(d);
-  return static_cast<int>(std::min<int64_t>(ms, std::numeric_limits<int>::max()));
+  return static_cast<int>(
+      std::min<int64_t>(ms, std::numeric_limits<int>::max()));
 }
 
 }  // namespace
@@ -41,7 +42,8 @@ absl::Status ValidateServerLimits(const ServerLimits& limits) {
         std::pair{"--keepalive-time", limits.keepalive_time},
         std::pair{"--keepalive-timeout", limits.keepalive_timeout},
         std::pair{"--max-connection-age-grace",
-                  limits.max_connection_age_grace}}) {
+                  limits.max_connection_age_grace},
+        std::pair{"--handshake-timeout", limits.handshake_timeout}}) {
     if (value <= absl::ZeroDuration()) {
       return absl::InvalidArgumentError(
           absl::StrCat(name, ": must be a positive duration such as 10s"));
@@ -56,8 +58,9 @@ void ApplyServerLimits(const ServerLimits& limits,
   builder.SetMaxReceiveMessageSize(limits.max_receive_message_bytes);
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              limits.max_concurrent_streams);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-                             Millis(limits.min_ping_interval));
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      Millis(limits.min_ping_interval));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES,
                              limits.max_ping_strikes);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
@@ -67,6 +70,8 @@ void ApplyServerLimits(const ServerLimits& limits,
   // Clients that keep a connection open between calls (a pool, userctl in
   // a loop) may ping it, within the interval above.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+                             Millis(limits.handshake_timeout));
   if (limits.max_connection_age > absl::ZeroDuration()) {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                Millis(limits.max_connection_age));

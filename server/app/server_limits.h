@@ -29,6 +29,10 @@ struct ServerLimits {
   // of long-lived clients. Zero: never.
   absl::Duration max_connection_age = absl::Minutes(30);
   absl::Duration max_connection_age_grace = absl::Minutes(1);
+  // A connection must finish its handshake (TLS, and the client's HTTP/2
+  // preface and SETTINGS) within this, or it is closed: each one half-open
+  // holds a socket and memory, and gRPC's own default is two minutes.
+  absl::Duration handshake_timeout = absl::Seconds(10);
 };
 
 // Checks ranges; names the flag at fault.

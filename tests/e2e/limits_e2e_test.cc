@@ -1,6 +1,12 @@
 // Transport and call limits of the real user_server: the request size limit,
-// the cap on how long a call may run whatever deadline it asks for, and the
-// maximum connection age.
+// the cap on how long a call may run whatever deadline it asks for, the
+// maximum connection age and the handshake timeout.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <memory>
 #include <set>
@@ -103,11 +109,11 @@ TEST_F(LimitsE2eTest, LongDeadlineIsCutToTheMaximum) {
   EXPECT_GE(took, absl::Milliseconds(800)) << absl::FormatDuration(took);
 }
 
-TEST_F(LimitsE2eTest, ConnectionsAreRecycledAfterTheirMaximumAgeWithoutFailingCalls) {
-  absl::StatusOr<std::unique_ptr<E2eServer>> started =
-      E2eServer::Start({"--max-connection-age=1s",
-                        "--max-connection-age-grace=1s",
-                        "--access-log-sample=1"});
+TEST_F(LimitsE2eTest,
+       ConnectionsAreRecycledAfterTheirMaximumAgeWithoutFailingCalls) {
+  absl::StatusOr<std::unique_ptr<E2eServer>> started = E2eServer::Start(
+      {"--max-connection-age=1s", "--max-connection-age-grace=1s",
+       "--access-log-sample=1"});
   ASSERT_TRUE(started.ok()) << started.status();
   server_ = std::move(*started);
 
@@ -152,6 +158,70 @@ TEST_F(LimitsE2eTest, ConnectionsAreRecycledAfterTheirMaximumAgeWithoutFailingCa
   } while (logged < calls && absl::Now() < give_up);
   EXPECT_EQ(logged, calls);
   EXPECT_GE(peers.size(), 3u) << "peers: " << absl::StrJoin(peers, " ");
+}
+
+// A TCP connection to 127.0.0.1:port that sent `bytes` (-1: not connected).
+int ConnectAndSend(int port, absl::string_view bytes) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) !=
+          static_cast<ssize_t>(bytes.size())) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// How long until the peer closes `fd` (reads whatever it sends first);
+// InfiniteDuration if it is still open after `limit`.
+absl::Duration TimeUntilClosed(int fd, absl::Duration limit) {
+  const absl::Time start = absl::Now();
+  char buffer[4096];
+  while (absl::Now() - start < limit) {
+    pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n <= 0) return absl::Now() - start;
+  }
+  return absl::InfiniteDuration();
+}
+
+TEST_F(LimitsE2eTest, AConnectionThatNeverFinishesItsHandshakeIsClosed) {
+  absl::StatusOr<std::unique_ptr<E2eServer>> started =
+      E2eServer::Start({"--handshake-timeout=2s"});
+  ASSERT_TRUE(started.ok()) << started.status();
+  server_ = std::move(*started);
+  // Half of the HTTP/2 client preface, then nothing.
+  const int half_preface =
+      ConnectAndSend(server_->process().port(), "PRI * HTTP/2.0\r\n");
+  // The whole preface but no SETTINGS frame.
+  const int no_settings = ConnectAndSend(server_->process().port(),
+                                         "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  ASSERT_GE(half_preface, 0);
+  ASSERT_GE(no_settings, 0);
+  absl::Cleanup close_both = [&] {
+    close(half_preface);
+    close(no_settings);
+  };
+  const absl::Duration half = TimeUntilClosed(half_preface, absl::Seconds(15));
+  const absl::Duration settings =
+      TimeUntilClosed(no_settings, absl::Seconds(15));
+  EXPECT_GE(half, absl::Seconds(1));
+  EXPECT_LT(half, absl::Seconds(6));
+  EXPECT_LT(settings, absl::Seconds(6));
+  // Meanwhile and afterwards, a real client is served.
+  v1::GetUserRequest request;
+  request.set_id(1);
+  v1::GetUserResponse response;
+  auto context = ContextWithDeadline(absl::Seconds(5));
+  grpc::Status status =
+      server_->users().GetUser(context.get(), request, &response);
+  EXPECT_NE(status.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << status.error_message();
 }
 
 }  // namespace
