@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
     return cli::kExitUsage;
   }
   log::SetMinLevel(config->log_level);
+  observability::LimitLibraryLogs(config->call_log.failure_lines_per_second);
   // The access log writes a line per call: batched into one write(2) per
   // 100 ms (warnings and errors still go out at once).
   log::SetBatching(absl::Milliseconds(100));
