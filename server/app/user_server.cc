@@ -127,16 +127,16 @@ UserServer::UserServer(const ServerConfig& config)
       write_router_(endpoints_.Writers(), &topology_),
       user_service_(&write_router_, &router_,
                     ServiceOptionsOf(config_, metrics_.get())),
-      readiness_(
-          kReadinessServiceName, &primary_health_, &topology_,
-          endpoints_.Healths(),
-          [this](bool ready) {
-            health_service_.SetServingStatus(kReadinessServiceName, ready);
-          }),
+      readiness_(kReadinessServiceName, &primary_health_, &topology_,
+                 endpoints_.Healths(),
+                 [this](bool ready) {
+                   health_service_.SetServingStatus(kReadinessServiceName,
+                                                    ready);
+                 }),
       admin_service_([this] { return Snapshot(); }),
       checker_(config_.checker, &topology_, &primary_health_, &ledger_,
                endpoints_.Checked(), [this] { readiness_.Update(); }),
-      dispatcher_(config_.dispatcher) {
+      dispatcher_(config_.dispatcher, UnparseableObserver()) {
   user_service_.AddAsyncMethodsTo(dispatcher_);
 }
 
@@ -166,8 +166,7 @@ absl::Status UserServer::StartMetrics() {
   if (metrics_ == nullptr) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<metrics::MetricsServer>> started =
       metrics_->Serve(config_.metrics_listen, endpoints_.PoolStats(),
-                      endpoints_.ReplicaStats(), &topology_,
-                      &write_router_);
+                      endpoints_.ReplicaStats(), &topology_, &write_router_);
   if (!started.ok()) {
     log::Error("cannot serve metrics",
                {{"error", std::string(started.status().message())}});
@@ -197,11 +196,16 @@ std::unique_ptr<grpc::Server> UserServer::BuildGrpcServer(int* port) {
   builder.SetSyncServerOption(
       grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
       4 * config_.rpc_pollers);
-  // Interceptors see sync and async handlers alike. The call log's comes
-  // first: it settles the request id the others may log.
+  // Interceptors see sync and async handlers alike. The first turns gRPC's
+  // INTERNAL for a sync request that did not parse into INVALID_ARGUMENT
+  // before the others record the status (the dispatcher does it for the
+  // async methods). The call log's comes next: it settles the request id
+  // the others may log.
   std::vector<
       std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       interceptors;
+  interceptors.push_back(
+      MakeUnparseableRequestInterceptorFactory(UnparseableObserver()));
   interceptors.push_back(
       std::make_unique<observability::CallLogInterceptorFactory>(
           config_.call_log));
@@ -209,6 +213,12 @@ std::unique_ptr<grpc::Server> UserServer::BuildGrpcServer(int* port) {
     interceptors.push_back(metrics_->InterceptorFactory());
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   return builder.BuildAndStart();
+}
+
+UnparseableRequestObserver UserServer::UnparseableObserver() const {
+  return [metrics = metrics_.get()](const std::string& method) {
+    if (metrics != nullptr) metrics->CountUnparseable(method);
+  };
 }
 
 void UserServer::Wait() { grpc_server_->Wait(); }

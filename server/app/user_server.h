@@ -12,14 +12,15 @@
 #include "server/health/health_checker.h"
 #include "server/health/lag_ledger.h"
 #include "server/health/readiness.h"
+#include "server/health/topology.h"
 #include "server/metrics/metrics_server.h"
 #include "server/metrics/server_metrics.h"
-#include "server/health/topology.h"
 #include "server/routing/read_router.h"
 #include "server/routing/write_router.h"
 #include "server/service/admin_service_impl.h"
 #include "server/service/call_dispatcher.h"
 #include "server/service/health_service.h"
+#include "server/service/unparseable_request.h"
 #include "server/service/user_service_impl.h"
 
 namespace userservice {
@@ -67,6 +68,8 @@ class UserServer {
   absl::Status StartMetrics();
   ServerSnapshot Snapshot() const;
   void LogServing(int port) const;
+  // Counts requests that do not parse, when metrics are on.
+  UnparseableRequestObserver UnparseableObserver() const;
 
   const ServerConfig config_;
   const std::string writer_id_;

@@ -140,6 +140,13 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry,
                         .Name("grpc_server_in_flight")
                         .Help("RPCs started and not yet completed.")
                         .Register(registry);
+  auto& unparseable =
+      prometheus::BuildCounter()
+          .Name("userservice_unparseable_requests_total")
+          .Help(
+              "Requests whose bytes did not parse as the method's request "
+              "message, answered INVALID_ARGUMENT.")
+          .Register(registry);
   for (const std::string& full : methods) {
     // "/package.Service/Method"
     const absl::string_view path = absl::StripPrefix(full, "/");
@@ -157,6 +164,7 @@ GrpcServerMetrics::GrpcServerMetrics(prometheus::Registry& registry,
     }
     method.handling = &handling.Add(labels, LatencyBuckets());
     method.in_flight = &in_flight.Add(labels);
+    method.unparseable = &unparseable.Add(labels);
     methods_[full] = method;
   }
 }
@@ -166,6 +174,12 @@ const GrpcServerMetrics::Method* GrpcServerMetrics::Find(
   if (method == nullptr) return nullptr;
   auto it = methods_.find(absl::string_view(method));
   return it == methods_.end() ? nullptr : &it->second;
+}
+
+void GrpcServerMetrics::CountUnparseable(const std::string& method) const {
+  if (const Method* found = Find(method.c_str()); found != nullptr) {
+    found->unparseable->Increment();
+  }
 }
 
 std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>

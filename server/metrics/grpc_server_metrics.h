@@ -26,7 +26,9 @@ std::vector<std::string> MethodsOfServices(
 
 // Per-RPC metrics under go-grpc-prometheus's names, so its dashboards work:
 // grpc_server_started_total, grpc_server_handled_total,
-// grpc_server_handling_seconds and grpc_server_in_flight.
+// grpc_server_handling_seconds and grpc_server_in_flight; and
+// userservice_unparseable_requests_total, the calls whose request bytes
+// did not parse (answered INVALID_ARGUMENT: a broken or hostile client).
 //
 // They are recorded by a server interceptor, which sees every call of sync
 // and callback handlers alike. Only the methods given to the constructor
@@ -46,6 +48,10 @@ class GrpcServerMetrics {
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
   InterceptorFactory();
 
+  // Counts one request to `method` that did not parse (unknown methods are
+  // not counted). From any thread.
+  void CountUnparseable(const std::string& method) const;
+
   static constexpr int kCodeCount = 17;  // OK .. UNAUTHENTICATED
 
   struct Method {
@@ -53,6 +59,7 @@ class GrpcServerMetrics {
     std::array<prometheus::Counter*, kCodeCount> handled{};
     prometheus::Histogram* handling = nullptr;
     prometheus::Gauge* in_flight = nullptr;
+    prometheus::Counter* unparseable = nullptr;
   };
 
   // The series of `method`, or null if it is not observed.

@@ -21,9 +21,9 @@
 namespace userservice::metrics {
 
 // Every metric of one user_server, and the hooks that feed them: hand
-// routing() to the ReadRouter, creates() to the UserServiceImpl, pool_observer() to each pool and
-// InterceptorFactory() to the gRPC server, then Serve(). Must outlive all
-// of them.
+// routing() to the ReadRouter, creates() to the UserServiceImpl,
+// pool_observer() to each pool and InterceptorFactory() to the gRPC server,
+// then Serve(). Must outlive all of them.
 class ServerMetrics {
  public:
   // Endpoint names as in x-served-by; `rpc_methods` as "/pkg.Service/Method".
@@ -39,14 +39,18 @@ class ServerMetrics {
   InterceptorFactory() {
     return rpcs_.InterceptorFactory();
   }
+  // For the service's UnparseableRequestObserver.
+  void CountUnparseable(const std::string& method) const {
+    rpcs_.CountUnparseable(method);
+  }
 
   // Starts serving /metrics on `address`: these metrics, the pools',
   // endpoints' and topology's state read at each scrape, and the process_*
   // metrics. What they read must outlive the returned server.
   absl::StatusOr<std::unique_ptr<MetricsServer>> Serve(
       const std::string& address, std::vector<PoolStatsCollector::Pool> pools,
-      std::vector<ReplicaCollector::Replica> replicas,
-      const Topology* topology, const WriteRouter* writes);
+      std::vector<ReplicaCollector::Replica> replicas, const Topology* topology,
+      const WriteRouter* writes);
 
  private:
   const std::shared_ptr<prometheus::Registry> registry_;

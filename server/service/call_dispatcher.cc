@@ -1,6 +1,8 @@
 #include "server/service/call_dispatcher.h"
 
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -24,8 +26,9 @@ bool CompletionQueueDispatcher::PendingCallBase::Over() {
   return ++finished_events_ == 2;
 }
 
-CompletionQueueDispatcher::CompletionQueueDispatcher(DispatcherOptions options)
-    : options_(options) {}
+CompletionQueueDispatcher::CompletionQueueDispatcher(
+    DispatcherOptions options, UnparseableRequestObserver on_unparseable)
+    : options_(options), on_unparseable_(std::move(on_unparseable)) {}
 
 CompletionQueueDispatcher::~CompletionQueueDispatcher() { Shutdown(); }
 
@@ -109,6 +112,12 @@ void CompletionQueueDispatcher::Handle(
         return;
       }
       RequestCall(call->method());
+      if (!call->Parse()) {
+        const std::string& name = methods_[call->method()]->name();
+        if (on_unparseable_) on_unparseable_(name);
+        call->Fail(UnparseableRequestStatus(name));
+        return;
+      }
       arrived[call->method()].push_back(call);
       ++arrived_count;
       return;

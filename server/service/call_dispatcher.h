@@ -5,16 +5,20 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/types/span.h"
 #include "grpcpp/completion_queue.h"
+#include "grpcpp/impl/codegen/proto_utils.h"
 #include "grpcpp/server_builder.h"
 #include "grpcpp/server_context.h"
 #include "grpcpp/support/async_unary_call.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "server/service/unary_call.h"
+#include "server/service/unparseable_request.h"
 
 namespace userservice {
 
@@ -37,35 +41,46 @@ struct DispatcherOptions {
 // function chooses to (for work that would hold the thread). A call is
 // answered with UnaryCall::Reply, from any thread.
 //
+// Methods are raw (the generated WithRawMethod_ mixins): the dispatcher
+// parses each request itself, so that one whose bytes do not parse is
+// answered INVALID_ARGUMENT (unparseable_request.h) and reported, where
+// gRPC would cancel it with INTERNAL before any code of ours saw it.
+//
 // Order: construct, AddMethod..., AddTo(builder), BuildAndStart, Start();
 // on the way out Server::Shutdown, then Shutdown() (or the destructor),
 // while whatever answers calls on other threads still runs.
 class CompletionQueueDispatcher {
  public:
-  template <typename Request, typename Response>
+  // The generated raw `RequestFoo(context, payload, responder, cq, cq,
+  // tag)`.
   using RequestFn =
-      std::function<void(grpc::ServerContext*, Request*,
-                         grpc::ServerAsyncResponseWriter<Response>*,
+      std::function<void(grpc::ServerContext*, grpc::ByteBuffer*,
+                         grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>*,
                          grpc::ServerCompletionQueue*, void* tag)>;
   template <typename Request, typename Response>
   using AnswerFn =
       std::function<void(absl::Span<UnaryCall<Request, Response>* const>)>;
 
-  explicit CompletionQueueDispatcher(DispatcherOptions options);
+  // `on_unparseable` (may be empty) is told of each request that does not
+  // parse.
+  explicit CompletionQueueDispatcher(
+      DispatcherOptions options,
+      UnparseableRequestObserver on_unparseable = nullptr);
   ~CompletionQueueDispatcher();
 
   CompletionQueueDispatcher(const CompletionQueueDispatcher&) = delete;
   CompletionQueueDispatcher& operator=(const CompletionQueueDispatcher&) =
       delete;
 
-  // `request` asks gRPC for the method's next call (the generated
-  // `RequestFoo(context, request, responder, cq, cq, tag)`); the service
-  // behind it must be registered with the builder and outlive this object.
+  // `request` asks gRPC for the next call of `name` ("/pkg.Service/Foo");
+  // the service behind it must be registered with the builder and outlive
+  // this object.
   template <typename Request, typename Response>
-  void AddMethod(RequestFn<Request, Response> request,
+  void AddMethod(std::string name, RequestFn request,
                  AnswerFn<Request, Response> answer) {
     methods_.push_back(std::make_unique<Method<Request, Response>>(
-        std::move(request), std::move(answer), methods_.size()));
+        std::move(name), std::move(request), std::move(answer),
+        methods_.size()));
   }
 
   void AddTo(grpc::ServerBuilder& builder);
@@ -91,6 +106,10 @@ class CompletionQueueDispatcher {
     virtual ~PendingCallBase();
 
     size_t method() const { return method_; }
+    // On arrival: whether the request's bytes parse; if not, the call must
+    // be answered with Fail.
+    virtual bool Parse() = 0;
+    virtual void Fail(const grpc::Status& status) = 0;
     // Each returns true when the call is done with and may be deleted.
     bool Replied() { return ++finished_events_ == 2; }
     bool Over();
@@ -116,10 +135,19 @@ class CompletionQueueDispatcher {
     PendingCall(CompletionQueueDispatcher* dispatcher, size_t method)
         : PendingCallBase(dispatcher, method), responder_(&context_) {}
 
-    void Ask(const RequestFn<Request, Response>& request,
-             grpc::ServerCompletionQueue* cq) {
+    void Ask(const RequestFn& request, grpc::ServerCompletionQueue* cq) {
       context_.AsyncNotifyWhenDone(&over_tag_);
-      request(&context_, &request_, &responder_, cq, &arrived_tag_);
+      request(&context_, &payload_, &responder_, cq, &arrived_tag_);
+    }
+
+    bool Parse() override {
+      // What gRPC's generated code would do, releasing the payload.
+      return grpc::SerializationTraits<Request>::Deserialize(&payload_,
+                                                             &request_)
+          .ok();
+    }
+    void Fail(const grpc::Status& status) override {
+      responder_.FinishWithError(status, &replied_tag_);
     }
 
     grpc::ServerContextBase& context() override { return context_; }
@@ -127,13 +155,21 @@ class CompletionQueueDispatcher {
     Response& response() override { return response_; }
     bool Cancelled() const override { return cancelled_.load(); }
     void Reply(const grpc::Status& status) override {
-      responder_.Finish(response_, status, &replied_tag_);
+      if (!status.ok()) return Fail(status);
+      grpc::ByteBuffer reply;
+      bool own_buffer = false;
+      const grpc::Status serialized =
+          grpc::SerializationTraits<Response>::Serialize(response_, &reply,
+                                                         &own_buffer);
+      if (!serialized.ok()) return Fail(serialized);
+      responder_.Finish(reply, status, &replied_tag_);
     }
 
    private:
+    grpc::ByteBuffer payload_;
     Request request_;
     Response response_;
-    grpc::ServerAsyncResponseWriter<Response> responder_;
+    grpc::ServerAsyncResponseWriter<grpc::ByteBuffer> responder_;
   };
 
   class MethodBase {
@@ -143,14 +179,16 @@ class CompletionQueueDispatcher {
     // RequestCall, which counts it).
     virtual void NewCall(CompletionQueueDispatcher& dispatcher) = 0;
     virtual void Answer(std::vector<PendingCallBase*>& arrived) = 0;
+    virtual const std::string& name() const = 0;
   };
 
   template <typename Request, typename Response>
   class Method final : public MethodBase {
    public:
-    Method(RequestFn<Request, Response> request,
+    Method(std::string name, RequestFn request,
            AnswerFn<Request, Response> answer, size_t index)
-        : request_(std::move(request)),
+        : name_(std::move(name)),
+          request_(std::move(request)),
           answer_(std::move(answer)),
           index_(index) {}
 
@@ -168,8 +206,11 @@ class CompletionQueueDispatcher {
       answer_(calls);
     }
 
+    const std::string& name() const override { return name_; }
+
    private:
-    const RequestFn<Request, Response> request_;
+    const std::string name_;
+    const RequestFn request_;
     const AnswerFn<Request, Response> answer_;
     const size_t index_;
   };
@@ -183,6 +224,7 @@ class CompletionQueueDispatcher {
               size_t& arrived_count);
 
   const DispatcherOptions options_;
+  const UnparseableRequestObserver on_unparseable_;
   std::vector<std::unique_ptr<MethodBase>> methods_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::atomic<bool> shutting_down_{false};

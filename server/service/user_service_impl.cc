@@ -8,6 +8,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "server/service/call_context.h"
 #include "server/service/call_dispatcher.h"
@@ -43,28 +45,31 @@ UserServiceImpl::UserServiceImpl(UserWriter* writer, ReadRouter* router,
       create_batcher_(writer, &failure_warnings_, options_.creates) {}
 
 void UserServiceImpl::AddAsyncMethodsTo(CompletionQueueDispatcher& dispatcher) {
+  using Responder = grpc::ServerAsyncResponseWriter<grpc::ByteBuffer>;
+  auto name = [](absl::string_view method) {
+    return absl::StrCat("/", v1::UserService::service_full_name(), "/", method);
+  };
   dispatcher.AddMethod<v1::GetUserRequest, v1::GetUserResponse>(
-      [this](grpc::ServerContext* context, v1::GetUserRequest* request,
-             grpc::ServerAsyncResponseWriter<v1::GetUserResponse>* responder,
-             grpc::ServerCompletionQueue* cq, void* tag) {
-        RequestGetUser(context, request, responder, cq, cq, tag);
+      name("GetUser"),
+      [this](grpc::ServerContext* context, grpc::ByteBuffer* payload,
+             Responder* responder, grpc::ServerCompletionQueue* cq, void* tag) {
+        RequestGetUser(context, payload, responder, cq, cq, tag);
       },
       [this](absl::Span<GetUserCall* const> calls) { AnswerGetUsers(calls); });
   dispatcher.AddMethod<v1::BatchGetUsersRequest, v1::BatchGetUsersResponse>(
-      [this](
-          grpc::ServerContext* context, v1::BatchGetUsersRequest* request,
-          grpc::ServerAsyncResponseWriter<v1::BatchGetUsersResponse>* responder,
-          grpc::ServerCompletionQueue* cq, void* tag) {
-        RequestBatchGetUsers(context, request, responder, cq, cq, tag);
+      name("BatchGetUsers"),
+      [this](grpc::ServerContext* context, grpc::ByteBuffer* payload,
+             Responder* responder, grpc::ServerCompletionQueue* cq, void* tag) {
+        RequestBatchGetUsers(context, payload, responder, cq, cq, tag);
       },
       [this](absl::Span<BatchGetUsersCall* const> calls) {
         AnswerBatchGetUsers(calls);
       });
   dispatcher.AddMethod<v1::CreateUserRequest, v1::CreateUserResponse>(
-      [this](grpc::ServerContext* context, v1::CreateUserRequest* request,
-             grpc::ServerAsyncResponseWriter<v1::CreateUserResponse>* responder,
-             grpc::ServerCompletionQueue* cq, void* tag) {
-        RequestCreateUser(context, request, responder, cq, cq, tag);
+      name("CreateUser"),
+      [this](grpc::ServerContext* context, grpc::ByteBuffer* payload,
+             Responder* responder, grpc::ServerCompletionQueue* cq, void* tag) {
+        RequestCreateUser(context, payload, responder, cq, cq, tag);
       },
       [this](absl::Span<CreateUserCall* const> calls) {
         AnswerCreateUsers(calls);

@@ -46,9 +46,9 @@ struct ServiceOptions {
 // network never block for long. ListUsers, UpdateUser and DeleteUser are
 // ordinary sync handlers.
 class UserServiceImpl final
-    : public v1::UserService::WithAsyncMethod_BatchGetUsers<
-          v1::UserService::WithAsyncMethod_GetUser<
-              v1::UserService::WithAsyncMethod_CreateUser<
+    : public v1::UserService::WithRawMethod_BatchGetUsers<
+          v1::UserService::WithRawMethod_GetUser<
+              v1::UserService::WithRawMethod_CreateUser<
                   v1::UserService::Service>>> {
  public:
   // `writer` and `router` must outlive the service. Destroying it answers

@@ -15,9 +15,13 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/client_unary_call.h"
+#include "grpcpp/impl/rpc_method.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 #include "server/service/consistency_token.h"
 #include "server/service/page_token.h"
+#include "server/service/unparseable_request.h"
 #include "server/testing/fake_user_reader.h"
 #include "server/testing/fake_user_writer.h"
 #include "server/testing/in_process_user_service.h"
@@ -73,6 +77,63 @@ class UserServiceImplTest : public ::testing::Test {
   InProcessUserService service_;
   v1::UserService::Stub* stub_ = nullptr;
 };
+
+// --- Requests that do not parse --------------------------------------------
+
+// `bytes` as the request of `method` ("GetUser") on `channel`.
+grpc::Status CallWithBytes(grpc::Channel& channel, const std::string& method,
+                           const std::string& bytes) {
+  const std::string path = "/userservice.v1.UserService/" + method;
+  const grpc::internal::RpcMethod rpc(path.c_str(),
+                                      grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      &channel, rpc, &context, request, &response);
+}
+
+TEST_F(UserServiceImplTest,
+       RequestsThatDoNotParseAreInvalidArgumentOnEveryMethod) {
+  const std::string truncated(
+      "\x0a\x05"
+      "ab",
+      4);
+  const std::vector<std::string> methods = {
+      "GetUser",   "BatchGetUsers", "CreateUser",   // the dispatcher's
+      "ListUsers", "UpdateUser",    "DeleteUser"};  // sync handlers
+  for (const std::string& method : methods) {
+    grpc::Status status = CallWithBytes(service_.channel(), method, truncated);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << status.error_message();
+    EXPECT_EQ(status.error_message(),
+              UnparseableRequestStatus("/userservice.v1.UserService/" + method)
+                  .error_message());
+  }
+  std::vector<std::string> expected;
+  for (const std::string& method : methods) {
+    expected.push_back("/userservice.v1.UserService/" + method);
+  }
+  EXPECT_EQ(service_.unparseable(), expected);
+  EXPECT_EQ(writer_.calls(), 0);
+}
+
+TEST_F(UserServiceImplTest, AHandlersOwnInternalErrorIsLeftAlone) {
+  // A request that parses and fails on the server's side keeps its code.
+  writer_.SetCreateResult(absl::InternalError("disk on fire"));
+  v1::CreateUserRequest request;
+  request.set_username("alice");
+  request.set_email("alice@example.com");
+  v1::CreateUserResponse response;
+  grpc::ClientContext context;
+  SetTestDeadline(&context);
+  grpc::Status status = stub_->CreateUser(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_TRUE(service_.unparseable().empty());
+}
 
 // --- CreateUser ----------------------------------------------------------
 

@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -23,6 +24,7 @@
 #include "server/repository/user_repository.h"
 #include "server/routing/read_router.h"
 #include "server/service/call_dispatcher.h"
+#include "server/service/unparseable_request.h"
 #include "server/service/user_service_impl.h"
 #include "server/testing/fixed_topology.h"
 #include "userservice/v1/user_service.grpc.pb.h"
@@ -64,7 +66,8 @@ inline std::string ServedBy(const grpc::ClientContext& context) {
 
 // UserServiceImpl over a primary and one replica ("replica-0"), with the
 // dispatcher that serves its GetUser and CreateUser, behind an in-process
-// gRPC server.
+// gRPC server with the unparseable-request interceptor, as the app wires
+// them.
 class InProcessUserService {
  public:
   ~InProcessUserService() { Stop(); }
@@ -80,20 +83,28 @@ class InProcessUserService {
         topology_.get(), RouterOptions());
     service_ = std::make_unique<UserServiceImpl>(writer, router_.get(),
                                                  std::move(options));
-    dispatcher_ = std::make_unique<CompletionQueueDispatcher>(dispatcher);
+    dispatcher_ = std::make_unique<CompletionQueueDispatcher>(
+        dispatcher, RecordUnparseable());
     service_->AddAsyncMethodsTo(*dispatcher_);
     grpc::ServerBuilder builder;
     builder.RegisterService(service_.get());
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(
+        MakeUnparseableRequestInterceptorFactory(RecordUnparseable()));
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
     dispatcher_->AddTo(builder);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
     dispatcher_->Start();
-    stub_ = v1::UserService::NewStub(
-        server_->InProcessChannel(grpc::ChannelArguments()));
+    channel_ = server_->InProcessChannel(grpc::ChannelArguments());
+    stub_ = v1::UserService::NewStub(channel_);
   }
 
   void Stop() {
     stub_.reset();
+    channel_.reset();
     if (server_ != nullptr) {
       server_->Shutdown();
       server_->Wait();
@@ -106,16 +117,32 @@ class InProcessUserService {
   }
 
   v1::UserService::Stub* stub() { return stub_.get(); }
+  grpc::Channel& channel() { return *channel_; }
+  // The methods of the requests that did not parse, in order.
+  std::vector<std::string> unparseable() {
+    absl::MutexLock lock(&mu_);
+    return unparseable_;
+  }
   // What the router knows replica-0 to have applied.
   AppliedPosition& replica_applied() { return replica_applied_; }
 
  private:
+  UnparseableRequestObserver RecordUnparseable() {
+    return [this](const std::string& method) {
+      absl::MutexLock lock(&mu_);
+      unparseable_.push_back(method);
+    };
+  }
+
+  absl::Mutex mu_;
+  std::vector<std::string> unparseable_ ABSL_GUARDED_BY(mu_);
   AppliedPosition replica_applied_;
   std::unique_ptr<Topology> topology_;
   std::unique_ptr<ReadRouter> router_;
   std::unique_ptr<UserServiceImpl> service_;
   std::unique_ptr<CompletionQueueDispatcher> dispatcher_;
   std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::UserService::Stub> stub_;
 };
 

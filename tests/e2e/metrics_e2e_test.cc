@@ -3,15 +3,21 @@
 
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
+#include "grpcpp/impl/client_unary_call.h"
+#include "grpcpp/impl/rpc_method.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/e2e_fixture.h"
 #include "tests/support/metrics_scrape.h"
@@ -197,6 +203,76 @@ TEST_F(MetricsE2eTest, KnownTrafficGivesExactCounts) {
   }
   EXPECT_GT(scrape.Value("process_cpu_seconds_total").value_or(0), 0);
   EXPECT_GT(scrape.Value("process_resident_memory_bytes").value_or(0), 0);
+}
+
+// `bytes` as the request of `method` ("GetUser"), whatever they are.
+grpc::Status CallWithBytes(grpc::Channel& channel, const std::string& method,
+                           const std::string& bytes) {
+  const std::string path = absl::StrCat("/", kUserService, "/", method);
+  const grpc::internal::RpcMethod rpc(path.c_str(),
+                                      grpc::internal::RpcMethod::NORMAL_RPC);
+  grpc::Slice slice(bytes);
+  const grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  auto context = ContextWithDeadline(absl::Seconds(5));
+  return grpc::internal::BlockingUnaryCall<grpc::ByteBuffer, grpc::ByteBuffer>(
+      &channel, rpc, context.get(), request, &response);
+}
+
+// A request that does not parse is the client's mistake: INVALID_ARGUMENT
+// on the async (dispatcher) and sync methods alike, counted, and never an
+// INTERNAL that the error-ratio alert would page for or an error line.
+TEST_F(MetricsE2eTest, RequestsThatDoNotParseAreInvalidArgumentAndCounted) {
+  const std::string truncated(
+      "\x0a\x05"
+      "ab",
+      4);                                  // field 1, 5 bytes: 2 sent
+  const std::string overlong(11, '\xff');  // a varint that never ends
+  // Field 1 (username) of CreateUserRequest, field 2 of GetUserRequest:
+  // strings, here not UTF-8.
+  const std::string bad_utf8_create("\x0a\x02\xc3\x28", 4);
+  const std::string bad_utf8_get("\x12\x02\xc3\x28", 4);
+  const std::vector<std::pair<std::string, std::string>> calls = {
+      {"GetUser", truncated},          {"GetUser", bad_utf8_get},
+      {"BatchGetUsers", overlong},     {"CreateUser", truncated},
+      {"CreateUser", bad_utf8_create}, {"UpdateUser", overlong},
+      {"DeleteUser", truncated},       {"ListUsers", overlong}};
+  std::map<std::string, int> sent;
+  const size_t log_before = server_->process().Log().size();
+  for (const auto& [method, bytes] : calls) {
+    grpc::Status status = CallWithBytes(*server_->channel(), method, bytes);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << method << ": " << CodeName(status.error_code()) << " "
+        << status.error_message();
+    EXPECT_THAT(status.error_message(),
+                ::testing::HasSubstr("/" + method + " is not a valid"));
+    ++sent[method];
+  }
+  // The server still answers well-formed calls.
+  v1::GetUserRequest get;
+  get.set_id(1);
+  v1::GetUserResponse got;
+  auto context = ContextWithDeadline(absl::Seconds(5));
+  grpc::Status ok = server_->users().GetUser(context.get(), get, &got);
+  EXPECT_NE(ok.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  const MetricsScrape scrape = Scrape();
+  for (const auto& [method, count] : sent) {
+    EXPECT_EQ(
+        scrape.Value("userservice_unparseable_requests_total", Rpc(method)),
+        count)
+        << method;
+    EXPECT_EQ(scrape.Value("grpc_server_handled_total",
+                           Handled(method, "INVALID_ARGUMENT")),
+              count)
+        << method;
+  }
+  EXPECT_EQ(
+      scrape.Sum("grpc_server_handled_total", {{"grpc_code", "INTERNAL"}}), 0);
+  const std::string log = server_->process().Log().substr(log_before);
+  for (absl::string_view line : absl::StrSplit(log, '\n')) {
+    EXPECT_FALSE(absl::StrContains(line, "\"level\":\"error\"")) << line;
+  }
 }
 
 TEST_F(MetricsE2eTest, ASessionReadReportsItsWaitAndWhereItRan) {
