@@ -53,6 +53,23 @@ USERSERVICE_TEST_IMAGE="$(cat "$BUILD_DIR/image-id")"
 export USERSERVICE_TEST_IMAGE
 echo "container image: ready in $(($(date +%s) - image_start)) s"
 
+# ---- fuzz ---------------------------------------------------------------
+# The libFuzzer targets of tests/fuzz (tests/README.md#fuzzing), built by
+# clang in a tree of their own with ASan and UBSan, each run on a copy of
+# its seed corpus for FUZZ_SECONDS (default 30). No database needed.
+step "fuzz ($BUILD_DIR-fuzz)"
+fuzz_start=$(date +%s)
+fuzz_dir="$BUILD_DIR-fuzz"
+fuzz_cmake="-DCMAKE_CXX_COMPILER=clang++-14 -DUSERSERVICE_FUZZ=ON"
+fuzz_cmake+=" -DUSERSERVICE_FUZZ_SECONDS=${FUZZ_SECONDS:-30}"
+CMAKE_EXTRA_ARGS="$fuzz_cmake" \
+  "$REPO_ROOT/deploy/local/build.sh" --no-tests "$fuzz_dir"
+echo "fuzz: built in $(($(date +%s) - fuzz_start)) s"
+(cd "$fuzz_dir" && ctest -L fuzz --output-on-failure -j "$(nproc)")
+cat "$fuzz_dir"/tests/fuzz/*/summary
+echo "fuzz: done in $(($(date +%s) - fuzz_start)) s"
+# ---- end of fuzz --------------------------------------------------------
+
 step "test cluster"
 export CLUSTER_DIR="$BUILD_DIR/test-cluster"
 export CLUSTER_BASE_PORT="${TEST_CLUSTER_BASE_PORT:-23306}"

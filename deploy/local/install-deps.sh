@@ -26,12 +26,14 @@ BUILD_APT_PACKAGES=(
 # Tests, the local cluster and the deployment checks (tests/deploy/check.sh:
 # promtool from `prometheus`, PyYAML, dpkg/ldd for the image recipe; the
 # container image and its test: podman with runc, debootstrap for the base
-# images where no registry is reachable).
+# images where no registry is reachable; the fuzz targets: clang, libFuzzer
+# and the sanitizer runtimes, which clang only recommends).
 TEST_APT_PACKAGES=(
   libgtest-dev libgmock-dev
   mariadb-server mariadb-client openssl python3-grpcio nodejs npm procps
   prometheus python3 python3-yaml
   podman runc debootstrap
+  clang-14 libfuzzer-14-dev libclang-rt-14-dev
 )
 # npm tools of tests/deploy/check.sh, pinned: Kubernetes' OpenAPI schemas
 # compiled to validators (kubernetes-models), the same for the Prometheus

@@ -48,10 +48,11 @@ absl::StatusOr<ReplicationPosition> DecodeConsistencyToken(
   }
   absl::StatusOr<ReplicationPosition> position =
       ReplicationPosition::Parse(gtids);
-  // Encode writes the canonical list only: anything else was not made here.
-  if (!position.ok() || position->ToString() != gtids) {
-    return invalid("bad position");
-  }
+  if (!position.ok()) return invalid("bad position");
+  // Encode spells a position one way only; any other spelling (a GTID list
+  // out of order, base64 padding, whitespace or stray low bits) was not
+  // made here.
+  if (EncodeConsistencyToken(*position) != token) return invalid("altered");
   return position;
 }
 

@@ -146,6 +146,18 @@ TEST(ConsistencyTokenTest, RejectsBadOrNonCanonicalGtidLists) {
   }
 }
 
+// Base64 decoding forgives padding, whitespace and stray low bits in the
+// last character; a token must be spelt exactly as Encode spells it.
+TEST(ConsistencyTokenTest, RejectsOtherSpellingsOfAToken) {
+  const std::string token = EncodeConsistencyToken(At("0-1-46"));
+  ASSERT_EQ(token, "v1.bWFyaWFkYjowLTEtNDY");
+  ASSERT_TRUE(DecodeConsistencyToken(kField, token).ok());
+  ExpectMalformed("v1.bWFyaWFkYjowLTEtNDa");  // stray low bits
+  ExpectMalformed(absl::StrCat(token, "="));
+  ExpectMalformed(absl::StrCat(token, "\n"));
+  ExpectMalformed("v1.bWFyaWFk YjowLTEtNDY");
+}
+
 TEST(ConsistencyTokenTest, RejectsHugeTokens) {
   std::string gtids = "0-1-1";
   for (int domain = 1; gtids.size() < 20000; ++domain) {

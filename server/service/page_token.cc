@@ -37,7 +37,10 @@ absl::StatusOr<uint64_t> DecodePageToken(absl::string_view field,
   absl::string_view digits = absl::string_view(payload).substr(kAfter.size());
   uint64_t after_id;
   if (digits.empty() || !absl::c_all_of(digits, absl::ascii_isdigit) ||
-      !absl::SimpleAtoi(digits, &after_id) || after_id == 0) {
+      !absl::SimpleAtoi(digits, &after_id) || after_id == 0 ||
+      // Encode spells an id one way only: no leading zeros, no base64
+      // padding, whitespace or stray low bits.
+      EncodePageToken(after_id) != token) {
     return invalid();
   }
   return after_id;

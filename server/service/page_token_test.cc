@@ -56,6 +56,20 @@ TEST(PageTokenTest, RejectsZeroNegativeAndNonDigits) {
   }
 }
 
+// Base64 decoding forgives padding, whitespace and stray low bits in the
+// last character, and SimpleAtoi leading zeros; a token must be spelt
+// exactly as Encode spells it.
+TEST(PageTokenTest, RejectsOtherSpellingsOfAToken) {
+  const std::string token = EncodePageToken(1844674402);
+  ASSERT_EQ(token, "p1.YWZ0ZXI6MTg0NDY3NDQwMg");
+  ASSERT_TRUE(DecodePageToken("page_token", token).ok());
+  ExpectMalformed("p1.YWZ0ZXI6MTg0NDY3NDQwMk");  // stray low bits
+  ExpectMalformed(absl::StrCat(token, "=="));
+  ExpectMalformed(absl::StrCat(token, "\n"));
+  ExpectMalformed("p1.YWZ0ZXI6 MTg0NDY3NDQwMg");
+  ExpectMalformed(TokenWithPayload("after:0042"));
+}
+
 TEST(PageTokenTest, RejectsOverflow) {
   ExpectMalformed(TokenWithPayload("after:18446744073709551616"));
   ExpectMalformed(TokenWithPayload("after:99999999999999999999999"));

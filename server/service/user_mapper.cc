@@ -100,17 +100,19 @@ absl::StatusOr<UserUpdate> FromProto(const v1::UpdateUserRequest& request) {
       !s.ok()) {
     return s;
   }
-  bool username = request.update_mask().paths_size() == 0;
+  const auto& paths = request.update_mask().paths();
+  bool username = paths.empty();
   bool email = username;
-  for (const std::string& path : request.update_mask().paths()) {
-    if (path == "username") {
+  for (int i = 0; i < paths.size(); ++i) {
+    if (paths[i] == "username") {
       username = true;
-    } else if (path == "email") {
+    } else if (paths[i] == "email") {
       email = true;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("update_mask: unsupported path \"", path,
-                       "\"; allowed paths are \"username\" and \"email\""));
+      // Named by its index: a path is client text, and may be an email.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "update_mask: paths[", i,
+          "] is not supported; allowed paths are \"username\" and \"email\""));
     }
   }
   UserUpdate update;
