@@ -1,5 +1,11 @@
 #include "server/service/health_service.h"
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
 namespace userservice {
@@ -7,11 +13,11 @@ namespace userservice {
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 
-void HealthService::SetServingStatus(const std::string& service,
-                                     bool serving) {
+void HealthService::SetServingStatus(const std::string& service, bool serving) {
   absl::MutexLock lock(&mu_);
-  statuses_[service] = serving && !shut_down_ ? HealthCheckResponse::SERVING
-                                              : HealthCheckResponse::NOT_SERVING;
+  statuses_[service] = serving && !shut_down_
+                           ? HealthCheckResponse::SERVING
+                           : HealthCheckResponse::NOT_SERVING;
   ++generation_;
 }
 
@@ -31,14 +37,24 @@ HealthService::ServingStatus HealthService::StatusOf(
                                : it->second;
 }
 
+std::string HealthService::UnknownServiceMessage() const {
+  std::vector<std::string> known;
+  for (const auto& [name, status] : statuses_) {
+    known.push_back(absl::StrCat("\"", name, "\""));
+  }
+  std::sort(known.begin(), known.end());
+  return absl::StrCat("unknown service; this server reports ",
+                      known.empty() ? "none yet" : absl::StrJoin(known, ", "));
+}
+
 grpc::Status HealthService::Check(grpc::ServerContext* /*context*/,
                                   const HealthCheckRequest* request,
                                   HealthCheckResponse* response) {
   absl::ReaderMutexLock lock(&mu_);
   const ServingStatus status = StatusOf(request->service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
-    return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        "unknown service: " + request->service());
+    // The name asked for is not quoted: it may be any size and any bytes.
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, UnknownServiceMessage());
   }
   response->set_status(status);
   return grpc::Status::OK;

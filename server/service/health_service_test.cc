@@ -5,8 +5,8 @@
 #include <thread>
 
 #include "absl/synchronization/notification.h"
-#include "gtest/gtest.h"
 #include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
 
 namespace userservice {
 namespace {
@@ -22,7 +22,8 @@ class HealthServiceTest : public ::testing::Test {
     builder.RegisterService(&health_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);
-    stub_ = Health::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    stub_ =
+        Health::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
   }
   void TearDown() override {
     health_.Shutdown();
@@ -53,8 +54,11 @@ TEST_F(HealthServiceTest, CheckAnswersTheLastStatusSet) {
   EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
   ASSERT_TRUE(Check("userservice.v1.UserService", &response).ok());
   EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
-  EXPECT_EQ(Check("other.Service", &response).error_code(),
-            grpc::StatusCode::NOT_FOUND);
+  grpc::Status unknown = Check(std::string(100000, 'x'), &response);
+  EXPECT_EQ(unknown.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(unknown.error_message(),
+            "unknown service; this server reports \"\", "
+            "\"userservice.v1.UserService\"");
 }
 
 TEST_F(HealthServiceTest, ShutdownMakesEveryServiceNotServingForGood) {
