@@ -25,12 +25,20 @@ void Readiness::Update() {
             healths_[i]->EligibleForEventual(now);
   }
   const bool was = ready_.exchange(ready);
+  const bool starting = !ever_ready_.load();
+  if (ready) ever_ready_.store(true);
   if (publish_) publish_(ready);
-  if (was != ready) {
-    log::Write(ready ? log::Level::kInfo : log::Level::kError,
-               ready ? "ready: a database path works again"
-                     : "not ready: no writer took a heartbeat and no "
-                       "replica is in rotation",
+  if (was == ready) return;
+  if (ready) {
+    log::Info(starting ? "ready" : "ready: a database path works again",
+              {{"service", name_}});
+  } else {
+    // An error once a path has worked: it is an outage then.
+    log::Write(starting ? log::Level::kInfo : log::Level::kError,
+               starting ? "not ready yet: waiting for a writer's heartbeat "
+                          "or a replica in rotation"
+                        : "not ready: no writer took a heartbeat and no "
+                          "replica is in rotation",
                {{"service", name_}});
   }
 }

@@ -23,8 +23,7 @@ class Readiness {
   // objects must outlive this one.
   // `healths` has one entry per endpoint of `topology`, in its order.
   Readiness(std::string name, const PrimaryHealth* primary,
-            const Topology* topology,
-            std::vector<const ReplicaHealth*> healths,
+            const Topology* topology, std::vector<const ReplicaHealth*> healths,
             std::function<void(bool ready)> publish);
 
   // Recomputes readiness from the health objects (the health checker calls
@@ -41,6 +40,9 @@ class Readiness {
   // Ready until a check says otherwise, so a starting server is not turned
   // away before its first round.
   std::atomic<bool> ready_{true};
+  // Whether a check has found a working path since the start: until then,
+  // not being ready is the start-up, not an outage.
+  std::atomic<bool> ever_ready_{false};
 };
 
 }  // namespace userservice
