@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Sets up and runs every test: installs what is missing (apt, npm), builds,
-# lints the API with buf, builds the container image with podman, starts a
-# private MariaDB primary + 3 replicas with real GTID replication on their
-# own ports, and runs the unit, integration, end-to-end, deployment and
-# container tests with CTest. Exits non-zero on any failure.
+# lints the API with buf, builds the container image with podman, builds and
+# runs the fuzz targets, starts a private MariaDB primary + 3 replicas with
+# real GTID replication on their own ports, and runs the unit, integration,
+# end-to-end, deployment and container tests with CTest. Exits non-zero on
+# any failure.
 #
 # Env: BUILD_DIR (default build), TEST_CLUSTER_BASE_PORT (default 23306),
 #      KEEP_CLUSTER=1 to leave the test cluster running afterwards,
-#      CTEST_ARGS for extra ctest arguments (e.g. "-L unit").
+#      CTEST_ARGS for extra ctest arguments (e.g. "-L unit"),
+#      FUZZ_SECONDS for each fuzz target's run (default 30).
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "$0")/.." && pwd)"
