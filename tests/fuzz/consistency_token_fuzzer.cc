@@ -27,13 +27,10 @@ constexpr char kField[] = "read_options.consistency_token";
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using userservice::fuzz::Check;
   if (size == 0) return 0;
-  const bool wrap = data[0] & 1;
-  const auto token_of = [wrap](absl::string_view rest) {
-    return wrap ? absl::StrCat("v1.", absl::WebSafeBase64Escape(rest))
-                : std::string(rest);
-  };
-  const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const std::string token = token_of(rest);
+  const userservice::fuzz::TokenInput input =
+      userservice::fuzz::ReadTokenInput(data, size, "v1.");
+  const std::string& rest = input.rest;
+  const std::string token = input.TokenOf(rest);
 
   absl::StatusOr<userservice::ReplicationPosition> position =
       userservice::DecodeConsistencyToken(kField, token);
@@ -42,7 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         position.status(), kField, {token, rest}, [&] {
           return std::string(
               userservice::DecodeConsistencyToken(
-                  kField, token_of(userservice::fuzz::Disguise(rest)))
+                  kField, input.TokenOf(userservice::fuzz::Disguise(rest)))
                   .status()
                   .message());
         });

@@ -4,6 +4,7 @@
 // Invariants shared by the fuzz targets. A violated one aborts, which
 // libFuzzer reports as a finding and saves the input that caused it.
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -13,12 +14,35 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 
 namespace userservice::fuzz {
+
+// A token target's input: its first byte picks whether the rest is the
+// whole token, or the payload of a well-formed one (`prefix` and web-safe
+// base64), so that both the framing and the payload get fuzzed.
+struct TokenInput {
+  std::string prefix;
+  bool wrap = false;
+  std::string rest;
+
+  std::string TokenOf(absl::string_view payload) const {
+    return wrap ? absl::StrCat(prefix, absl::WebSafeBase64Escape(payload))
+                : std::string(payload);
+  }
+};
+
+// `size` must be at least 1.
+inline TokenInput ReadTokenInput(const uint8_t* data, size_t size,
+                                 absl::string_view prefix) {
+  return {std::string(prefix), (data[0] & 1) != 0,
+          std::string(reinterpret_cast<const char*>(data) + 1, size - 1)};
+}
 
 // Client strings shorter than this are not searched for in messages: every
 // message contains some short client text by chance ("a", "id").

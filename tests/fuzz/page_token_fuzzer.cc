@@ -29,13 +29,10 @@ constexpr char kField[] = "page_token";
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using userservice::fuzz::Check;
   if (size == 0) return 0;
-  const bool wrap = data[0] & 1;
-  const auto token_of = [wrap](absl::string_view rest) {
-    return wrap ? absl::StrCat("p1.", absl::WebSafeBase64Escape(rest))
-                : std::string(rest);
-  };
-  const std::string rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const std::string token = token_of(rest);
+  const userservice::fuzz::TokenInput input =
+      userservice::fuzz::ReadTokenInput(data, size, "p1.");
+  const std::string& rest = input.rest;
+  const std::string token = input.TokenOf(rest);
 
   absl::StatusOr<uint64_t> id = userservice::DecodePageToken(kField, token);
   if (id.ok()) {
@@ -46,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     userservice::fuzz::CheckRejection(id.status(), kField, {token, rest}, [&] {
       return std::string(
           userservice::DecodePageToken(
-              kField, token_of(userservice::fuzz::Disguise(rest)))
+              kField, input.TokenOf(userservice::fuzz::Disguise(rest)))
               .status()
               .message());
     });
